@@ -1,0 +1,90 @@
+"""Every event type and version, the per-type envelope models, and the pure upcasters.
+
+A changed meaning is a new version: the old payload is upcast by a pure `dict -> dict` function
+before validation, so folds only ever see the latest version of each type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from pydantic import create_model
+
+from events.base import EventData
+from events.case import (
+    AssessmentCompleted,
+    CaseActualised,
+    CaseClosed,
+    InterventionDecided,
+    InvestigationClosed,
+    InvestigationOpened,
+)
+from events.envelope import Event
+from events.placement import PlacementCorrected, PlacementEnded, PlacementRepriced, PlacementStarted
+from events.reference import (
+    BudgetRevised,
+    BudgetSet,
+    EkbStatusChanged,
+    EventRetracted,
+    ForecastAdjusted,
+    LedgerPosted,
+    UnitCapacitySet,
+    WorkloadMeasured,
+)
+
+PAYLOADS: Final[tuple[type[EventData], ...]] = (
+    CaseActualised, AssessmentCompleted, InvestigationOpened, InvestigationClosed, InterventionDecided,
+    CaseClosed, PlacementStarted, PlacementRepriced, PlacementEnded, PlacementCorrected, UnitCapacitySet,
+    BudgetSet, BudgetRevised, LedgerPosted, ForecastAdjusted, EkbStatusChanged, WorkloadMeasured,
+    EventRetracted,
+)
+
+LATEST: Final[dict[str, type[EventData]]] = {p.TYPE: p for p in PAYLOADS}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _placement_started_v1_to_v2(event: dict[str, Any]) -> dict[str, Any]:
+    """v1 carried only a day price (`price_per_day_sek`); v2 has `price_sek` with a `price_unit`."""
+    data = dict(event.get("data") or {})
+    if "price_per_day_sek" in data:
+        data["price_sek"] = data.pop("price_per_day_sek")
+    data.setdefault("price_unit", "day")
+    return {**event, "version": 2, "data": data}
+
+
+# (type, from_version) -> upcaster to from_version + 1
+UPCASTERS: Final[dict[tuple[str, int], Upcaster]] = {
+    ("placement.started", 1): _placement_started_v1_to_v2,
+}
+
+KNOWN_VERSIONS: Final[dict[str, tuple[int, ...]]] = {
+    t: tuple(range(1, p.VERSION + 1)) for t, p in LATEST.items()
+}
+
+
+def _envelope_model(payload: type[EventData]) -> type[Event]:
+    name = "".join(part.title() for part in payload.TYPE.replace(".", "_").split("_")) + "Event"
+    model: type[Event] = create_model(
+        name,
+        __base__=Event,
+        __doc__=payload.__doc__,
+        type=(Literal[payload.TYPE], ...),  # type: ignore[valid-type]
+        version=(Literal[payload.VERSION], payload.VERSION),  # type: ignore[valid-type]
+        data=(payload, ...),
+    )
+    return model
+
+
+ENVELOPES: Final[dict[str, type[Event]]] = {t: _envelope_model(p) for t, p in LATEST.items()}
+
+
+def upcast(event: dict[str, Any]) -> dict[str, Any]:
+    """Bring a raw event dict to the latest version of its type (no-op if already latest)."""
+    etype = event["type"]
+    version = event.get("version", 1)
+    while version < LATEST[etype].VERSION:
+        event = UPCASTERS[(etype, version)](event)
+        version = event["version"]
+    return event
