@@ -1,0 +1,1 @@
+"""Report tables built from projection states: pure functions returning `Report`s (rows + columns)."""
