@@ -1,0 +1,105 @@
+"""The `casestream` command line: thin commands over the services; `main()` is the entry point."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from events.timeutil import Period, as_aware, end_of_day
+from services.bootstrap import bootstrap
+from services.render import Format, render
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="casestream: live, provable socialnämnd KPIs.")
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL (sqlite:///file.db, postgresql://…)")
+]
+
+
+def parse_known_at(value: str | None) -> datetime | None:
+    """A date means the end of that day ("as reported on 31 August"); a datetime is taken as given."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return end_of_day(date.fromisoformat(value))
+        return as_aware(datetime.fromisoformat(value))
+    except ValueError:
+        raise typer.BadParameter(f"--known-at {value!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
+
+
+def parse_period(start: str, end: str) -> Period:
+    try:
+        return Period(date.fromisoformat(start), date.fromisoformat(end))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--from {start} --to {end}: {exc}") from None
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="a .jsonl file, or - for standard input")],
+    db: DbOption = None,
+    rejects: Annotated[Path | None, typer.Option(help="where rejected lines go (JSONL with reasons)")] = None,
+) -> None:
+    """Append events from JSONL; prints accepted / duplicate / rejected counts."""
+    from services.ingest import ingest_lines
+
+    app_ = bootstrap(db=db)
+    rejects_path = rejects or (Path("rejected.jsonl") if source == "-" else Path(source + ".rejected.jsonl"))
+    try:
+        with rejects_path.open("wb") as rej:
+            if source == "-":
+                report = ingest_lines(app_.store, sys.stdin.buffer, rej, batch_size=app_.settings.ingest_batch_size)
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise typer.BadParameter(f"no such file: {source}")
+                with path.open("rb") as src:
+                    report = ingest_lines(app_.store, src, rej, batch_size=app_.settings.ingest_batch_size)
+    finally:
+        app_.close()
+    out = Console()
+    out.print(f"accepted {report.accepted}  duplicate {report.duplicates}  rejected {report.rejected}")
+    if report.rejected:
+        for r in report.rejections[:10]:
+            err.print(f"[red]rejected[/red] {r.error.message}")
+        err.print(f"all rejected lines with reasons: {rejects_path}")
+        raise typer.Exit(1)
+    rejects_path.unlink(missing_ok=True)
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="occupancy | external-purchases | intake | investigations | "
+                                             "lvu-lvm | budget | forecast")],
+    from_: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")],
+    to: Annotated[str, typer.Option("--to", help="last day of the period, inclusive")],
+    known_at: Annotated[str | None, typer.Option("--known-at", help="as known at this record time")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = "table",
+    db: DbOption = None,
+) -> None:
+    """Print a report table for a business period, as known now or at a record time."""
+    from services.reports import REPORT_NAMES, build_report
+
+    if name not in REPORT_NAMES:
+        raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}")
+    period = parse_period(from_, to)
+    app_ = bootstrap(db=db)
+    try:
+        table = build_report(app_.store, name, period, parse_known_at(known_at), app_.settings)
+    finally:
+        app_.close()
+    render(table, fmt, Console(width=250))
+
+
+def main() -> None:
+    from services.commands import register_all
+
+    register_all(app)
+    app()
