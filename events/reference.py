@@ -89,20 +89,33 @@ class LedgerPosted(EventData):
 
 
 class ForecastAdjusted(EventData):
-    """Prognosjustering: a controller's override of forecast persons or price for a line, with a reason."""
+    """Prognosjustering: a controller's override of forecast persons, price or total for a line, with a reason.
+
+    The line is an externa-köp line (`category` + `target_group`), or a row without persons and price
+    named by its account group (`account_group`, e.g. "vat_refund" for återsökt moms). `total_sek`
+    replaces the line's forecast total (SEK, costs positive, income negative).
+    """
 
     TYPE = "forecast.adjusted"
     year: Year = Field(ge=2000, le=2100)
-    category: Category
-    target_group: TargetGroup
+    category: Category | None = None
+    target_group: TargetGroup | None = None
+    account_group: Code | None = None
     persons_per_day: Decimal | None = Field(default=None, ge=0)
     price_sek: NonNegativeMoney | None = None
+    total_sek: Money | None = None
     reason: Text = Field(min_length=1)
 
     @model_validator(mode="after")
     def _overrides_something(self) -> ForecastAdjusted:
-        if self.persons_per_day is None and self.price_sek is None:
-            raise ValueError("forecast.adjusted must set persons_per_day or price_sek")
+        if self.persons_per_day is None and self.price_sek is None and self.total_sek is None:
+            raise ValueError("forecast.adjusted must set persons_per_day, price_sek or total_sek")
+        if (self.category is None) != (self.target_group is None):
+            raise ValueError("forecast.adjusted names a line by category and target_group together")
+        if self.category is None and self.account_group is None:
+            raise ValueError("forecast.adjusted must name a line (category + target_group) or an account_group")
+        if self.category is None and (self.persons_per_day is not None or self.price_sek is not None):
+            raise ValueError("persons_per_day and price_sek need a line (category + target_group)")
         return self
 
 
