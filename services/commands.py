@@ -1,15 +1,22 @@
-"""Registers the commands that live in their own modules onto the `casestream` CLI."""
+"""Registers the commands that live in their own modules onto the `casestream` CLI.
+
+Each module listed in `COMMAND_MODULES` exposes `register(app: typer.Typer) -> None`; importing them
+happens only here, inside `main()`, so importing the CLI does nothing heavy.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "services.simulator.cli",
+    "services.demo",
+)
 
 
 def register_all(app: typer.Typer) -> None:
-    from services.demo import demo
-    from services.simulator.cli import simulate_command
-
-    app.command("simulate", help="Generate a seeded, realistic municipality history (JSONL or into the store).")(
-        simulate_command
-    )
-    app.command("demo", help="Simulate two years into a local store and print the report tables.")(demo)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(app)
