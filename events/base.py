@@ -42,8 +42,12 @@ PersonId = Annotated[
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
 Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_not_personnummer)]
-Money = Annotated[Decimal, BeforeValidator(_money), Field(allow_inf_nan=False, max_digits=18, decimal_places=6)]
-NonNegativeMoney = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6)]
+Money = Annotated[
+    Decimal, BeforeValidator(_money), Field(allow_inf_nan=False, max_digits=18, decimal_places=6)
+]
+NonNegativeMoney = Annotated[
+    Decimal, BeforeValidator(_money), Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6)
+]
 Share = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, le=1, allow_inf_nan=False)]
 BusinessTime = Annotated[date | datetime, BeforeValidator(_date_or_datetime)]
 

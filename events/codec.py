@@ -79,7 +79,8 @@ def decode_dict(raw: Any, *, from_store: bool = False) -> Event:
                 raise _fail(f, "is set by the event store and may not be given")
     found = scan_for_personnummer(raw)
     if found is not None:
-        raise _fail(found[0], f"contains a Swedish personnummer ({found[1]}); only pseudonymous ids are allowed")
+        raise _fail(found[0], f"contains a Swedish personnummer ({found[1]}); "
+                              "only pseudonymous ids are allowed")
     try:
         return ENVELOPES[etype].model_validate(upcast(raw))
     except ValidationError as exc:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any, Final
 
-_PNR: Final = re.compile(r"(?<![0-9])((?:18|19|20)?)([0-9]{2})([0-9]{2})([0-9]{2})[-+ ]?([0-9]{3})([0-9])(?![0-9])")
+_PNR: Final = re.compile(
+    r"(?<![0-9])((?:18|19|20)?)([0-9]{2})([0-9]{2})([0-9]{2})[-+ ]?([0-9]{3})([0-9])(?![0-9])"
+)
 
 
 def _luhn_ok(digits: str) -> bool:

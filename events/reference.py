@@ -89,7 +89,7 @@ class LedgerPosted(EventData):
 
 
 class ForecastAdjusted(EventData):
-    """Prognosjustering: a controller's override of forecast persons, price or total for a line, with a reason.
+    """Prognosjustering: a controller's override of forecast persons, price or total for a line, with reason.
 
     The line is an externa-köp line (`category` + `target_group`), or a row without persons and price
     named by its account group (`account_group`, e.g. "vat_refund" for återsökt moms). `total_sek`
@@ -113,7 +113,9 @@ class ForecastAdjusted(EventData):
         if (self.category is None) != (self.target_group is None):
             raise ValueError("forecast.adjusted names a line by category and target_group together")
         if self.category is None and self.account_group is None:
-            raise ValueError("forecast.adjusted must name a line (category + target_group) or an account_group")
+            raise ValueError(
+                "forecast.adjusted must name a line (category + target_group) or an account_group"
+            )
         if self.category is None and (self.persons_per_day is not None or self.price_sek is not None):
             raise ValueError("persons_per_day and price_sek need a line (category + target_group)")
         return self

@@ -66,12 +66,15 @@ KNOWN_VERSIONS: Final[dict[str, tuple[int, ...]]] = {
 
 def _envelope_model(payload: type[EventData]) -> type[Event]:
     name = "".join(part.title() for part in payload.TYPE.replace(".", "_").split("_")) + "Event"
+    # The literals are built at run time from the payload's class variables; mypy cannot see them.
+    type_literal: Any = Literal.__getitem__(payload.TYPE)
+    version_literal: Any = Literal.__getitem__(payload.VERSION)
     model: type[Event] = create_model(
         name,
         __base__=Event,
         __doc__=payload.__doc__,
-        type=(Literal[payload.TYPE], ...),  # type: ignore[valid-type]
-        version=(Literal[payload.VERSION], payload.VERSION),  # type: ignore[valid-type]
+        type=(type_literal, ...),
+        version=(version_literal, payload.VERSION),
         data=(payload, ...),
     )
     return model

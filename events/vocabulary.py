@@ -43,7 +43,9 @@ SEXES: Final[tuple[Sex, ...]] = get_args(Sex)
 
 TARGET_GROUP_SV: Final[dict[TargetGroup, str]] = {"children": "Barn", "youth": "Unga", "adults": "Vuxna"}
 CHANNEL_SV: Final[dict[Channel, str]] = {"report": "Anmälan", "application": "Ansökan", "request": "Begäran"}
-SEX_SV: Final[dict[Sex, str]] = {"female": "Kvinnor/flickor", "male": "Män/pojkar", "other": "Annat", "unknown": "Okänt"}
+SEX_SV: Final[dict[Sex, str]] = {
+    "female": "Kvinnor/flickor", "male": "Män/pojkar", "other": "Annat", "unknown": "Okänt"
+}
 
 CATEGORY_SV: Final[dict[Category, str]] = {
     "institution": "Institutionsvård",
