@@ -12,6 +12,12 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any, Final
 
+# Fields that hold machine-made UUIDs (validated as UUIDs by the envelope models). A random uuid4
+# has a date- and Luhn-valid YYYYMMDD-NNNN across its first groups about once in 10 000, so scanning
+# them would reject honest producers; a canonical UUID in one of these fields is not scanned.
+UUID_FIELDS: Final = frozenset({"event_id", "retracted_event_id"})
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 _PNR: Final = re.compile(
     r"(?<![0-9])((?:18|19|20)?)([0-9]{2})([0-9]{2})([0-9]{2})[-+ ]?([0-9]{3})([0-9])(?![0-9])"
 )
@@ -56,6 +62,8 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
     elif isinstance(value, dict):
         for k, v in value.items():
             yield path + "." + str(k) if path else str(k), str(k)
+            if k in UUID_FIELDS and isinstance(v, str) and _UUID.fullmatch(v):
+                continue
             yield from _walk(v, f"{path}.{k}" if path else str(k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
