@@ -42,13 +42,15 @@ PersonId = Annotated[
 Identifier = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 Code = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
 Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_not_personnummer)]
+# Field before BeforeValidator: the constraints then land in the JSON Schema (minimum, ...), and
+# `_money` still runs first (a float becomes its shortest decimal, a boolean is refused).
 Money = Annotated[
-    Decimal, BeforeValidator(_money), Field(allow_inf_nan=False, max_digits=18, decimal_places=6)
+    Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6), BeforeValidator(_money)
 ]
 NonNegativeMoney = Annotated[
-    Decimal, BeforeValidator(_money), Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6)
+    Decimal, Field(ge=0, allow_inf_nan=False, max_digits=18, decimal_places=6), BeforeValidator(_money)
 ]
-Share = Annotated[Decimal, BeforeValidator(_money), Field(ge=0, le=1, allow_inf_nan=False)]
+Share = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), BeforeValidator(_money)]
 BusinessTime = Annotated[date | datetime, BeforeValidator(_date_or_datetime)]
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from events.base import BusinessTime, EventData
 from events.timeutil import as_aware, local_date
@@ -20,10 +20,23 @@ StreamId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z
 Municipality = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 
 
+# A date is accepted too (the start of that Stockholm day), so the schema says so.
+_RECORDED_AT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}, {"type": "null"}
+    ],
+    "default": None,
+    "title": "Recorded At",
+}
+
+
 def _aware(value: Any) -> Any:
     if isinstance(value, str) and len(value) == 10:
         return as_aware(date.fromisoformat(value))
     return value
+
+
+RecordedAt = Annotated[datetime | None, BeforeValidator(_aware), WithJsonSchema(_RECORDED_AT_SCHEMA)]
 
 
 class Event(BaseModel):
@@ -37,7 +50,7 @@ class Event(BaseModel):
     stream_id: StreamId
     municipality: Municipality
     occurred_at: BusinessTime
-    recorded_at: Annotated[datetime | None, BeforeValidator(_aware)] = None
+    recorded_at: RecordedAt = None
     data: EventData
     position: int | None = Field(default=None, ge=1)
     appended_at: datetime | None = None

@@ -43,6 +43,28 @@ class PlacementStarted(EventData):
         return self
 
 
+class PlacementStartedV1(EventData):
+    """Placering påbörjad, version 1 (superseded by version 2): a day price only, `price_per_day_sek`.
+
+    Still accepted on the wire; decoding validates it as version 1 and upcasts it to version 2
+    (`price_sek` = `price_per_day_sek`, `price_unit` = "day"), so folds only see version 2.
+    """
+
+    TYPE = "placement.started"
+    VERSION = 1
+    placement_id: Identifier
+    person: PersonId
+    case_id: Identifier | None = None
+    category: Category
+    regime: Regime
+    unit_id: Identifier | None = None
+    target_group: TargetGroup
+    legal_basis: LegalBasis
+    sex: Sex = "unknown"
+    price_per_day_sek: NonNegativeMoney
+    price_unit: Literal["day"] = "day"
+
+
 class PlacementRepriced(EventData):
     """Placering omprissatt: a new price from the `occurred_at` day on."""
 

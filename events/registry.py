@@ -21,7 +21,13 @@ from events.case import (
     InvestigationOpened,
 )
 from events.envelope import Event
-from events.placement import PlacementCorrected, PlacementEnded, PlacementRepriced, PlacementStarted
+from events.placement import (
+    PlacementCorrected,
+    PlacementEnded,
+    PlacementRepriced,
+    PlacementStarted,
+    PlacementStartedV1,
+)
 from events.reference import (
     BudgetRevised,
     BudgetSet,
@@ -63,9 +69,21 @@ KNOWN_VERSIONS: Final[dict[str, tuple[int, ...]]] = {
     t: tuple(range(1, p.VERSION + 1)) for t, p in LATEST.items()
 }
 
+# Payload models of superseded versions: they validate old events (errors name the fields as sent)
+# and give each (type, version) its JSON Schema.
+SUPERSEDED: Final[tuple[type[EventData], ...]] = (PlacementStartedV1,)
+
+VERSIONS: Final[dict[tuple[str, int], type[EventData]]] = {
+    **{(p.TYPE, p.VERSION): p for p in SUPERSEDED},
+    **{(p.TYPE, p.VERSION): p for p in PAYLOADS},
+}
+
 
 def _envelope_model(payload: type[EventData]) -> type[Event]:
-    name = "".join(part.title() for part in payload.TYPE.replace(".", "_").split("_")) + "Event"
+    name = "".join(part.title() for part in payload.TYPE.replace(".", "_").split("_"))
+    if payload is not LATEST[payload.TYPE]:
+        name += f"V{payload.VERSION}"
+    name += "Event"
     # The literals are built at run time from the payload's class variables; mypy cannot see them.
     type_literal: Any = Literal.__getitem__(payload.TYPE)
     version_literal: Any = Literal.__getitem__(payload.VERSION)
@@ -81,6 +99,9 @@ def _envelope_model(payload: type[EventData]) -> type[Event]:
 
 
 ENVELOPES: Final[dict[str, type[Event]]] = {t: _envelope_model(p) for t, p in LATEST.items()}
+ENVELOPE_VERSIONS: Final[dict[tuple[str, int], type[Event]]] = {
+    key: ENVELOPES[key[0]] if p is LATEST[key[0]] else _envelope_model(p) for key, p in VERSIONS.items()
+}
 
 
 def upcast(event: dict[str, Any]) -> dict[str, Any]:
