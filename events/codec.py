@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from events.envelope import Event
 from events.privacy import scan_for_personnummer
-from events.registry import ENVELOPE_VERSIONS, ENVELOPES, KNOWN_VERSIONS, LATEST, upcast
+from events.registry import ENVELOPES, KNOWN_VERSIONS, LATEST, upcast
 
 MAX_EVENT_BYTES: Final = 64 * 1024
 STORE_FIELDS: Final = ("position", "appended_at")
@@ -82,8 +82,6 @@ def decode_dict(raw: Any, *, from_store: bool = False) -> Event:
         raise _fail(found[0], f"contains a Swedish personnummer ({found[1]}); "
                               "only pseudonymous ids are allowed")
     try:
-        if version != LATEST[etype].VERSION:  # errors name the fields as the old version has them
-            ENVELOPE_VERSIONS[(etype, version)].model_validate(raw)
         return ENVELOPES[etype].model_validate(upcast(raw))
     except ValidationError as exc:
         raise _from_validation(exc) from None

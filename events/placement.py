@@ -46,8 +46,10 @@ class PlacementStarted(EventData):
 class PlacementStartedV1(EventData):
     """Placering påbörjad, version 1 (superseded by version 2): a day price only, `price_per_day_sek`.
 
-    Still accepted on the wire; decoding validates it as version 1 and upcasts it to version 2
-    (`price_sek` = `price_per_day_sek`, `price_unit` = "day"), so folds only see version 2.
+    Still accepted on the wire: decoding upcasts it to version 2 (`price_sek` = `price_per_day_sek`,
+    `price_unit` = "day") and validates the result, so folds only see version 2. This model gives
+    version 1 its JSON Schema; the upcaster is more lenient (an event that omits `version`, and so
+    is version 1, but already carries the version-2 `price_sek` and `price_unit` is accepted as is).
     """
 
     TYPE = "placement.started"

@@ -69,8 +69,8 @@ KNOWN_VERSIONS: Final[dict[str, tuple[int, ...]]] = {
     t: tuple(range(1, p.VERSION + 1)) for t, p in LATEST.items()
 }
 
-# Payload models of superseded versions: they validate old events (errors name the fields as sent)
-# and give each (type, version) its JSON Schema.
+# Payload models of superseded versions: they document each old (type, version) and give it its JSON
+# Schema. Decoding upcasts old events first and validates them with the latest model.
 SUPERSEDED: Final[tuple[type[EventData], ...]] = (PlacementStartedV1,)
 
 VERSIONS: Final[dict[tuple[str, int], type[EventData]]] = {
