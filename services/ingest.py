@@ -38,7 +38,9 @@ class _Pending:
 class Ingestor:
     """Appends decoded events in batches and keeps the reference rules the store cannot see."""
 
-    def __init__(self, store: EventStore, *, batch_size: int = 2000, on_reject: Callable[[Rejected], None]) -> None:
+    def __init__(
+        self, store: EventStore, *, batch_size: int = 2000, on_reject: Callable[[Rejected], object]
+    ) -> None:
         self._store = store
         self._batch_size = batch_size
         self._on_reject = on_reject
@@ -82,7 +84,8 @@ class Ingestor:
         if stream is None:
             return Problem("data.retracted_event_id", f"no event {target} is known to the store")
         if stream != event.stream_id:
-            return Problem("stream_id", f"a retraction goes on the stream of the event it withdraws ({stream!r})")
+            reason = f"a retraction goes on the stream of the event it withdraws ({stream!r})"
+            return Problem("stream_id", reason)
         return None
 
     def flush(self) -> None:

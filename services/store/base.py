@@ -34,7 +34,9 @@ class AppendResult:
 
 
 class EventStore(Protocol):
-    def append(self, events: Sequence[Event], *, expected_version: dict[str, int] | None = None) -> AppendResult:
+    def append(
+        self, events: Sequence[Event], *, expected_version: dict[str, int] | None = None
+    ) -> AppendResult:
         """Append atomically (all or nothing); `expected_version[stream]` = events on it before this batch."""
         ...
 

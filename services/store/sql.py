@@ -1,0 +1,177 @@
+"""The SQL event store (SQLite and PostgreSQL) over the tables of `services.store.tables`.
+
+Gap-free visibility. A reader polls `read_all(after=last)` and moves `last` to the highest position
+it saw, so it must never see position n+1 while n is still invisible. Positions handed out by a
+sequence break this: transaction A takes 5, B takes 6, B commits first, the reader sees 6 and
+moves on, then A commits 5 and the reader never sees it. Here every append transaction first
+locks the one row of `store_head` (PostgreSQL: `SELECT ... FOR UPDATE`; SQLite: `BEGIN IMMEDIATE`,
+which takes the database's single write lock), assigns positions head+1.. from it, writes the
+events and the new head, and commits. The next appender gets the lock only after that commit is
+visible, so commit order equals position order and at every instant the visible positions are
+exactly 1..head. The price is that appends are serialised; batches (executemany in one
+transaction) keep that cheap.
+
+Reads page by keyset on position (`page_size` rows per query, each in its own short transaction),
+so a replay of millions of events keeps memory flat and holds no connection between pages.
+SQLite runs in WAL mode (readers never block the writer) with a busy timeout and synchronous=FULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from events import Event, decode
+from events.timeutil import as_aware
+from services.store.base import AppendResult, StoreError
+from services.store.batch import Clock, Plan, check_versions, plan, prepare, utc_now
+from services.store.tables import events_table as ev
+from services.store.tables import metadata, store_head
+
+CHUNK = 5000  # ids / streams per IN (...) lookup, under SQLite's bound-parameter limit
+_SCHEMA_LOCK = 7_311_966  # pg_advisory_xact_lock key: one process creates the schema at a time
+
+
+def row_event(row: Any) -> Event:
+    """Decode a stored row into the event it holds, with the store's position and appended_at."""
+    event = decode(row.payload, from_store=True)
+    return event.model_copy(update={"position": row.position, "appended_at": row.appended_at})
+
+
+class SqlStore:
+    """An `EventStore` on a SQLAlchemy engine (build it with `services.store.open_store`)."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now, page_size: int = 5000) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        self._engine = engine
+        self._clock = clock
+        self._page_size = page_size
+        self._sqlite = engine.dialect.name == "sqlite"
+        with self._write() as conn:
+            if not self._sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            metadata.create_all(conn)
+            if conn.execute(select(store_head.c.id)).first() is None:
+                conn.execute(insert(store_head), {"id": 1, "position": 0})
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A connection in a write transaction (SQLite: BEGIN IMMEDIATE, see `sqlite_engine`)."""
+        with self._engine.connect() as conn:
+            conn.execution_options(casestream_write=True)
+            with conn.begin():
+                yield conn
+
+    def append(
+        self, events: Sequence[Event], *, expected_version: dict[str, int] | None = None
+    ) -> AppendResult:
+        if not events:
+            return AppendResult()
+        try:
+            with self._write() as conn:
+                return self._append(conn, events, expected_version)
+        except IntegrityError as exc:  # unreachable while every writer takes the head lock
+            raise StoreError(f"the store refused the batch: {exc.orig}") from None
+
+    def _append(
+        self, conn: Connection, events: Sequence[Event], expected: dict[str, int] | None
+    ) -> AppendResult:
+        head_q = select(store_head.c.position).where(store_head.c.id == 1)
+        head = conn.execute(head_q if self._sqlite else head_q.with_for_update()).scalar_one()
+        now = self._clock()  # taken under the lock, so appended_at never decreases along positions
+        prepared = prepare(events, now)
+        check_versions(expected, lambda streams: self._versions(conn, streams))
+        todo = plan(events, prepared, self._stored(conn, [e.event_id for e in events]))
+        accepted = self._insert(conn, todo, head, now)
+        if accepted:
+            conn.execute(update(store_head).where(store_head.c.id == 1).values(position=head + len(accepted)))
+        return AppendResult(accepted=accepted, duplicates=todo.duplicates, conflicts=todo.conflicts)
+
+    def _insert(self, conn: Connection, todo: Plan, head: int, now: datetime) -> list[Event]:
+        versions = dict(self._versions(conn, todo.streams))
+        rows: list[dict[str, Any]] = []
+        accepted: list[Event] = []
+        for position, item in enumerate(todo.new, start=head + 1):
+            e = item.event
+            versions[e.stream_id] = versions.get(e.stream_id, 0) + 1
+            rows.append({
+                "position": position, "event_id": e.event_id, "stream_id": e.stream_id,
+                "stream_version": versions[e.stream_id], "type": e.type, "version": e.version,
+                "municipality": e.municipality, "occurred_at": e.business_date, "recorded_at": e.recorded_at,
+                "appended_at": now, "payload": item.payload,
+            })
+            accepted.append(e.model_copy(update={"position": position, "appended_at": now}))
+        if rows:
+            conn.execute(insert(ev), rows)
+        return accepted
+
+    def _versions(self, conn: Connection, streams: Iterable[str]) -> Mapping[str, int]:
+        out: dict[str, int] = {}
+        wanted = sorted(set(streams))
+        for i in range(0, len(wanted), CHUNK):
+            q = (select(ev.c.stream_id, func.max(ev.c.stream_version))
+                 .where(ev.c.stream_id.in_(wanted[i:i + CHUNK])).group_by(ev.c.stream_id))
+            out.update({stream: version for stream, version in conn.execute(q)})
+        return out
+
+    def _stored(self, conn: Connection, ids: list[UUID]) -> dict[UUID, Event]:
+        out: dict[UUID, Event] = {}
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i:i + CHUNK]
+            q = select(ev.c.position, ev.c.appended_at, ev.c.payload).where(ev.c.event_id.in_(chunk))
+            for row in conn.execute(q):
+                event = row_event(row)
+                out[event.event_id] = event
+        return out
+
+    def get(self, event_id: UUID) -> Event | None:
+        q = select(ev.c.position, ev.c.appended_at, ev.c.payload).where(ev.c.event_id == event_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(q).first()
+        return None if row is None else row_event(row)
+
+    def read_all(self, after: int = 0, limit: int | None = None,
+                 known_at: datetime | None = None) -> Iterator[Event]:
+        cutoff = None if known_at is None else as_aware(known_at)
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = self._page_size if remaining is None else min(self._page_size, remaining)
+            rows = self._page(after, size, cutoff)
+            for row in rows:
+                yield row_event(row)
+            if len(rows) < size:
+                return
+            after = rows[-1].position
+            if remaining is not None:
+                remaining -= len(rows)
+
+    def _page(self, after: int, size: int, cutoff: datetime | None) -> Sequence[Any]:
+        q = select(ev.c.position, ev.c.appended_at, ev.c.payload).where(ev.c.position > after)
+        if cutoff is not None:
+            q = q.where(ev.c.recorded_at <= cutoff)
+        with self._engine.connect() as conn:
+            return conn.execute(q.order_by(ev.c.position).limit(size)).all()
+
+    def read_stream(self, stream_id: str) -> list[Event]:
+        q = (select(ev.c.position, ev.c.appended_at, ev.c.payload)
+             .where(ev.c.stream_id == stream_id).order_by(ev.c.stream_version))
+        with self._engine.connect() as conn:
+            return [row_event(row) for row in conn.execute(q)]
+
+    def stream_version(self, stream_id: str) -> int:
+        with self._engine.connect() as conn:
+            return self._versions(conn, [stream_id]).get(stream_id, 0)
+
+    def head(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(store_head.c.position).where(store_head.c.id == 1)).scalar_one())
+
+    def close(self) -> None:
+        self._engine.dispose()
