@@ -1,0 +1,63 @@
+"""A prometheus-client Collector that reads the KPIs from a `KpiSource` at scrape time.
+
+Nothing is pushed into gauges: each scrape asks the source for its bundle (which folds whatever
+arrived since the last scrape) and reads the KPI samples off it (`services.metrics.kpis`). The
+samples are cached by (store position, reference day), so scrapes between events cost one
+`freshness()` call. Every family of the KPI catalogue is always present (HELP and TYPE), even
+without samples, so a dashboard's metric names can be checked against an empty scrape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.metrics import catalogue, kpis
+from services.metrics.source import KpiSource
+
+
+class KpiCollector(Collector):
+    def __init__(self, source: KpiSource, day: Callable[[], date], *, small_cell_threshold: int,
+                 investigation_limit_days: int) -> None:
+        self._source = source
+        self._day = day
+        self._threshold = small_cell_threshold
+        self._limit = investigation_limit_days
+        self._lock = threading.Lock()
+        self._cache: tuple[tuple[int, date], list[kpis.Sample]] | None = None
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # registering must not fold the store; names are checked against the catalogue
+
+    def current(self) -> list[kpis.Sample]:
+        """The KPI samples now (the source folds new events first), plus the store's freshness."""
+        lock = getattr(self._source, "lock", None) or contextlib.nullcontext()
+        with self._lock, lock:
+            fresh = self._source.freshness()
+            state = self._source.bundle()
+            key = (state.last_position, self._day())
+            if self._cache is None or self._cache[0] != key:
+                opts = kpis.Options(key[1], self._threshold, self._limit)
+                self._cache = (key, kpis.samples(state, opts))
+            samples = list(self._cache[1])
+        samples.append(kpis.Sample("casestream_store_head_position", (), float(fresh.position)))
+        if fresh.appended_at is not None:
+            samples.append(kpis.Sample("casestream_kpi_last_event_timestamp_seconds", (),
+                                       fresh.appended_at.timestamp()))
+        return samples
+
+    def collect(self) -> Iterator[Metric]:
+        by_name: dict[str, list[kpis.Sample]] = {}
+        for sample in self.current():
+            by_name.setdefault(sample.name, []).append(sample)
+        for spec in catalogue.KPI:
+            family = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+            for sample in by_name.get(spec.name, []):
+                labels = dict(sample.labels)
+                family.add_metric([labels[name] for name in spec.labels], sample.value)
+            yield family
