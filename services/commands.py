@@ -11,6 +11,7 @@ import importlib
 import typer
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "services.metrics.exporter",
     "services.simulator.cli",
     "services.demo",
 )
