@@ -71,9 +71,14 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 def scan_for_personnummer(raw: Any) -> tuple[str, str] | None:
-    """(field path, masked match) of the first personnummer anywhere in a decoded JSON value."""
+    """(field path, masked match) of the first personnummer anywhere in a decoded JSON value.
+
+    The number is masked in the path too (it is there when the personnummer is a key), so an error
+    message or a rejects file never repeats it.
+    """
     for path, text in _walk(raw, ""):
         found = find_personnummer(text)
         if found is not None:
-            return path, found[:2] + "*" * (len(found) - 2)
+            masked = found[:2] + "*" * (len(found) - 2)
+            return path.replace(found, masked), masked
     return None
