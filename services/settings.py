@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,31 @@ class Settings(BaseSettings):
     small_cell_threshold: int = Field(default=5, ge=1)
     investigation_limit_days: int = Field(default=120, ge=1)
     var_dir: Path = Field(default=Path("var"), description="runtime files: logs, demo store")
+
+    # --- pipeline (issue 11): broker, topics, relay, worker, read models -------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CASESTREAM_KAFKA_BOOTSTRAP_SERVERS"),
+        description="a real Kafka/Redpanda cluster; unset = the embedded Tansu broker")
+    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(default=None, description="PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    broker_port: int = Field(default=0, ge=0, le=65535, description="embedded broker port (0 = a free port)")
+    topic_case_events: str = "case-events"
+    topic_dead_letter: str = "case-events-dead-letter"
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    broker_session_timeout: float = Field(default=6.0, ge=6.0, description="group session, s (never below 6)")
+    broker_heartbeat_interval: float = Field(default=1.0, gt=0)
+    broker_rebalance_timeout: float = Field(default=12.0, gt=0)
+    consumer_auto_offset_reset: str = Field(default="earliest", pattern="^(earliest|latest|none)$")
+    relay_batch_size: int = Field(default=2000, ge=1)
+    relay_poll_interval: float = Field(default=0.2, gt=0, description="s between store polls when idle")
+    worker_group: str = "casestream-projector"
+    worker_batch_max: int = Field(default=5000, ge=1)
+    worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    readmodel_db: str | None = Field(default=None, description="read-model URL; unset = beside the store")
 
     # --- metrics (issue 6): exporter and per-process /metrics endpoints ------------------------------
     exporter_host: str = Field(default="127.0.0.1", description="address the KPI exporter listens on")

@@ -1,0 +1,60 @@
+"""The Kafka producer and the message format of the case-events topic.
+
+A message is one event: key = stream id (so a stream's events stay in order on one partition), value =
+the store's canonical JSON of the event including its global `position`, and the header `position`
+(decimal ASCII) so a consumer can skip a duplicate without decoding the value (CONVENTIONS §5).
+
+Broker defect guard: Tansu fails InitProducerId, so transactions and the idempotent producer are
+never used (`producer_options` forces `enable_idempotence=False` and sets no `transactional_id`);
+delivery is at least once and the projections are position-checked instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from aiokafka import AIOKafkaProducer
+
+from events import Event, encode
+
+POSITION_HEADER: Final = "position"
+REASON_HEADER: Final = "reason"
+
+
+class UnsafeProducerSettings(ValueError):
+    """Producer options asked for transactions or idempotence, which the embedded broker cannot serve."""
+
+
+def producer_options(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Client options plus tuned, at-least-once producer settings (acks from all in-sync replicas)."""
+    if extra.get("enable_idempotence") or extra.get("transactional_id"):
+        raise UnsafeProducerSettings("transactions / idempotent producer fail at InitProducerId on Tansu; "
+                                     "casestream uses at-least-once delivery with position-checked projections")
+    out = {**options, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024,
+           "compression_type": None, "request_timeout_ms": 10_000, "retry_backoff_ms": 200}
+    out.update(extra)
+    out["enable_idempotence"] = False
+    return out
+
+
+def make_producer(options: dict[str, Any], **extra: Any) -> AIOKafkaProducer:
+    return AIOKafkaProducer(**producer_options(options, **extra))
+
+
+def message_of(event: Event) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """(key, value, headers) of a stored event (it must carry its position)."""
+    if event.position is None:
+        raise ValueError(f"event {event.event_id} has no store position; only stored events are published")
+    return event.stream_id.encode(), encode(event), [(POSITION_HEADER, str(event.position).encode())]
+
+
+def header_position(headers: Any) -> int | None:
+    """The `position` header as an int, or None when absent or not a positive integer."""
+    for name, value in headers or ():
+        if name == POSITION_HEADER:
+            try:
+                pos = int(value)
+            except (TypeError, ValueError):
+                return None
+            return pos if pos > 0 else None
+    return None

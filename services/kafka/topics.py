@@ -1,0 +1,78 @@
+"""Topics, created explicitly, and end offsets read from the FETCH high watermark.
+
+Broker defect guards (../shared/BROKER.md, docs/design.md "Pipeline"):
+
+* Tansu answers ListOffsets(LATEST) wrongly when the newest batch holds more than one record, so
+  `end_offsets()`, `seek_to_end()` and any lag computed from them are off. `high_watermarks` fetches
+  from every partition and reads `consumer.highwater(tp)`, which the fetch response carries
+  correctly (also right on real Kafka). Nothing in casestream calls `end_offsets`.
+* `offsets_for_times` looks up broker append time, so "as known at" replays come from the event
+  store, never from the topic.
+* Auto-created topics get 4 partitions here (1 or none on real Kafka): `ensure_topics` creates the
+  case-events and dead-letter topics with the configured partition count and replication factor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from services.settings import Settings
+
+
+async def ensure_topics(settings: Settings, options: dict[str, Any]) -> None:
+    """Create the case-events (N partitions) and dead-letter (1 partition) topics if they are missing."""
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        rf = settings.topic_replication_factor
+        wanted = [NewTopic(settings.topic_case_events, settings.topic_partitions, rf),
+                  NewTopic(settings.topic_dead_letter, 1, rf)]
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created it between our list and create
+    finally:
+        await admin.close()
+
+
+async def high_watermarks(options: dict[str, Any], topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """{partition: high watermark} from a fetch of every partition (never ListOffsets)."""
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None,
+                                fetch_max_wait_ms=50, max_partition_fetch_bytes=1024)
+    await consumer.start()
+    try:
+        parts = await _partitions(consumer, topic, timeout)
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(consumer.highwater(tp) is None for tp in tps):
+            if loop.time() > deadline:
+                raise TimeoutError(f"no fetch answer for every partition of {topic} within {timeout} s")
+            await consumer.getmany(timeout_ms=100, max_records=1)
+        return {tp.partition: int(consumer.highwater(tp) or 0) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout: float) -> list[int]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            return sorted(parts)
+        if loop.time() > deadline:
+            raise TimeoutError(f"topic {topic} has no partitions (not created?)")
+        await consumer.topics()  # a metadata request: refreshes the partition list
+        await asyncio.sleep(0.05)

@@ -1,0 +1,131 @@
+"""Opening the read-model database and writing a batch of facts with its positions in ONE transaction.
+
+A fact row is inserted "or ignored" by event id, and a position only moves forward, so a replayed
+batch changes nothing (exactly-once effect over at-least-once delivery, CONVENTIONS §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import create_engine
+
+from services.readmodel.tables import (
+    PROJECTIONS,
+    ProjectionPosition,
+    ReadModelGeneration,
+    RelayPosition,
+    create_all,
+    fact_table,
+)
+from services.settings import Settings
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def readmodel_url(settings: Settings) -> str:
+    """`readmodel_db`, else beside the store: `x.db` -> `x.readmodel.db`; PostgreSQL shares the database."""
+    if settings.readmodel_db:
+        return settings.readmodel_db
+    db = settings.db
+    if db.startswith("sqlite:///"):
+        return db[:-3] + ".readmodel.db" if db.endswith(".db") else db + ".readmodel"
+    if db.startswith("postgresql"):
+        return db
+    raise ValueError(f"store {db!r} has no read-model database beside it; set CASESTREAM_READMODEL_DB")
+
+
+def open_readmodel(url: str) -> Engine:
+    """An engine on the read-model database with its tables created (SQLite: WAL, 30 s busy timeout)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def micros(value: datetime | None) -> int | None:
+    """A datetime as whole microseconds since 1970 UTC (exact, comparable in SQL)."""
+    if value is None:
+        return None
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def insert_ignore(conn: Connection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionMark:
+    """Where a partition stands after a batch: highest position, its offset, messages applied."""
+
+    position: int
+    offset: int
+    events: int
+
+
+def generations(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(ReadModelGeneration.projection, ReadModelGeneration.generation)).all()  # type: ignore[call-overload]
+    found = {p: g for p, g in rows}
+    return {p: found.get(p, 0) for p in PROJECTIONS}
+
+
+def load_positions(engine: Engine) -> dict[tuple[str, int], tuple[int, int]]:
+    """{(projection, partition): (position, offset)} as committed."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(ProjectionPosition.projection, ProjectionPosition.partition,  # type: ignore[call-overload]
+                                   ProjectionPosition.position, ProjectionPosition.offset)).all()
+    return {(p, part): (pos, off) for p, part, pos, off in rows}
+
+
+def write_batch(engine: Engine, facts: Mapping[str, Sequence[dict[str, Any]]],
+                marks: Mapping[int, PartitionMark], projections: Iterable[str] = PROJECTIONS) -> None:
+    """Insert the fact rows of every projection and move its positions, in one transaction."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # serialise against a rebuild's switch-over
+            conn.execute(select(ReadModelGeneration).with_for_update())
+        live = generations(conn)
+        for projection in projections:
+            rows = facts.get(projection)
+            if rows:
+                conn.execute(insert_ignore(conn, fact_table(projection, live[projection])), list(rows))
+            for partition, mark in marks.items():
+                _move(conn, projection, partition, mark)
+
+
+def _move(conn: Connection, projection: str, partition: int, mark: PartitionMark) -> None:
+    t = ProjectionPosition.__table__  # type: ignore[attr-defined]
+    conn.execute(insert_ignore(conn, t), [{"projection": projection, "partition": partition}])
+    conn.execute(update(t).where(t.c.projection == projection, t.c.partition == partition,
+                                 t.c.position < mark.position)
+                 .values(position=mark.position, offset=mark.offset, events=t.c.events + mark.events))
+
+
+def relay_position(engine: Engine, topic: str) -> int:
+    with engine.connect() as conn:
+        found = conn.execute(select(RelayPosition.position).where(RelayPosition.topic == topic)).scalar()  # type: ignore[call-overload]
+    return int(found or 0)
+
+
+def set_relay_position(engine: Engine, topic: str, position: int) -> None:
+    t = RelayPosition.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(insert_ignore(conn, t), [{"topic": topic, "position": 0}])
+        conn.execute(update(t).where(t.c.topic == topic).values(position=position))

@@ -1,0 +1,83 @@
+"""Read-model tables: one fact table per projection (`rm_<projection>`), positions, generations, relay.
+
+`rm_<projection>` holds one row per event that changes that projection's state (a placement fact, a
+capacity fact, an aktualisering, a retraction ...), keyed by event id, so writing a row twice changes
+nothing. The row carries the event's canonical JSON (the fact's source) plus query columns (stream,
+type, business day, recorded_at in UTC microseconds, position, partition). `services/readmodel/source.py` rebuilds
+`projections.bundle.State` from these rows with the same pure folds. `projection_position` keeps,
+per projection and partition, the highest store position applied (and the Kafka offset, only a resume
+hint). `rm_generation` names the live generation of each projection (`casestream rebuild` fills a new
+one and switches the pointer). `relay_position` is the relay's published position.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+PROJECTIONS: Final = ("care_costs", "occupancy", "intake", "investigations", "budget", "ekb", "workload")
+
+facts_metadata = MetaData()  # the per-generation fact tables, built on demand (kept off SQLModel.metadata)
+
+
+class ProjectionPosition(SQLModel, table=True):
+    __tablename__ = "projection_position"
+
+    projection: str = Field(primary_key=True, max_length=40)
+    partition: int = Field(primary_key=True)
+    position: int = 0  # highest store position applied from this partition
+    offset: int = -1  # Kafka offset of that message: a resume hint, verified before it is trusted
+    events: int = 0  # messages applied from this partition (all types)
+
+
+class ReadModelGeneration(SQLModel, table=True):
+    __tablename__ = "rm_generation"
+
+    projection: str = Field(primary_key=True, max_length=40)
+    generation: int = 0
+
+
+class RelayPosition(SQLModel, table=True):
+    __tablename__ = "relay_position"
+
+    topic: str = Field(primary_key=True, max_length=200)
+    position: int = 0  # highest store position acknowledged by the broker
+
+
+def fact_table_name(projection: str, generation: int) -> str:
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
+    return f"rm_{projection}" if generation == 0 else f"rm_{projection}_g{generation}"
+
+
+def fact_table(projection: str, generation: int = 0) -> Table:
+    name = fact_table_name(projection, generation)
+    if name in facts_metadata.tables:
+        return facts_metadata.tables[name]
+    return Table(
+        name, facts_metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("position", Integer, nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("stream_id", String(200), nullable=False),
+        Column("type", String(60), nullable=False),
+        Column("business_day", String(10), nullable=False),
+        Column("recorded_us", BigInteger, nullable=True),  # recorded_at as UTC microseconds since 1970
+        Column("body", LargeBinary, nullable=False),
+        Index(f"ix_{name}_position", "position"),
+        Index(f"ix_{name}_stream", "stream_id"),
+    )
+
+
+CONTROL_TABLES: Final = (ProjectionPosition, ReadModelGeneration, RelayPosition)
+
+
+def create_all(engine: Engine) -> None:
+    """Create the control tables and the live generation's fact tables (idempotent)."""
+    for model in CONTROL_TABLES:
+        model.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+    for projection in PROJECTIONS:
+        fact_table(projection, 0).create(engine, checkfirst=True)

@@ -1,0 +1,110 @@
+"""The ONE shared projector step: a whole fetched batch in, read model and positions out, one transaction.
+
+For every message of every partition: skip it when its store position (header) is at or below the
+position already applied for that partition; decode and validate it (`decode_stored`), sending what
+fails to the dead-letter list with the reason; pick the projections whose state it changes
+(`relevant`, i.e. the pure `apply` of projections/) and add the fact rows. Then `write_batch` commits
+all fact rows and every partition's new position together. A crash before the commit loses nothing
+(the batch is fetched again); after it, the replay is skipped by position: exactly-once effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from events import EventError
+from services.kafka.producer import header_position
+from services.readmodel.facts import decode_stored, fact_row, relevant
+from services.readmodel.persist import PartitionMark, load_positions, micros, write_batch
+from services.readmodel.tables import PROJECTIONS
+
+
+class Message(Protocol):
+    """What the projector needs of a consumed record (aiokafka's ConsumerRecord has it)."""
+
+    partition: int
+    offset: int
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    partition: int
+    offset: int
+    value: bytes | None
+    reason: str
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    skipped: int = 0  # at or below the stored position: a duplicate or a replay
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+class Projector:
+    """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.positions: dict[int, tuple[int, int]] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the committed positions (the lowest over projections, which move together)."""
+        found: dict[int, tuple[int, int]] = {}
+        for (_, partition), (pos, off) in load_positions(self.engine).items():
+            if partition not in found or pos < found[partition][0]:
+                found[partition] = (pos, off)
+        self.positions = found
+
+    def position(self, partition: int) -> int:
+        return self.positions.get(partition, (0, -1))[0]
+
+    def offset_hint(self, partition: int) -> int:
+        """Kafka offset of the last applied message of `partition` (-1 when none)."""
+        return self.positions.get(partition, (0, -1))[1]
+
+    def process(self, batch: Mapping[int, Sequence[Message]]) -> Outcome:
+        """Apply one batch ({partition: messages in offset order}) and commit it with the positions."""
+        outcome = Outcome()
+        facts: dict[str, list[dict[str, Any]]] = {p: [] for p in PROJECTIONS}
+        marks: dict[int, PartitionMark] = {}
+        for partition, messages in batch.items():
+            mark = self._partition(partition, messages, facts, outcome)
+            if mark is not None:
+                marks[partition] = mark
+        if marks:
+            write_batch(self.engine, facts, marks)
+            for partition, mark in marks.items():
+                self.positions[partition] = (mark.position, mark.offset)
+        return outcome
+
+    def _partition(self, partition: int, messages: Sequence[Message], facts: dict[str, list[dict[str, Any]]],
+                   outcome: Outcome) -> PartitionMark | None:
+        top, offset, applied = self.position(partition), -1, 0
+        for msg in messages:
+            pos = header_position(msg.headers)
+            if pos is not None and pos <= top:
+                outcome.skipped += 1
+                continue
+            try:
+                event = decode_stored(msg.value, pos)
+            except EventError as exc:
+                outcome.dead.append(DeadLetter(partition, msg.offset, msg.value, exc.message))
+                continue
+            assert event.position is not None
+            if event.position <= top:
+                outcome.skipped += 1
+                continue
+            top, offset, applied = event.position, msg.offset, applied + 1
+            recorded = micros(event.recorded_at)
+            for name in relevant(event):
+                facts[name].append(fact_row(event, msg.value or b"", partition, recorded))
+        outcome.applied += applied
+        return PartitionMark(top, offset, applied) if applied else None
