@@ -1,0 +1,128 @@
+"""Placement durations (vårdtid) as an empirical distribution, and residual life (återstående vårdtid).
+
+KPIs, in the municipality's terms (BRIEF §3.5 "length of stay", §4 "placement length"):
+
+* **Vårdtid** (duration) of a placement = departure day − start day, in nights (CONVENTIONS §1).
+* **Överlevnadsfunktion** S(t) = the share of placements still open after t nights, estimated with
+  Kaplan–Meier from the placements known at the forecast date: an ended placement is an observed
+  duration, an open one is censored at its age (nights so far). Using only ended placements would
+  bias durations short, because the long stays are the ones still open.
+* **Återstående vårdtid** (empirical residual life) of a placement open for `age` nights: a draw from
+  the durations D with D >= age, weighted by the Kaplan–Meier masses, minus `age`. The mass beyond the
+  longest observed duration (a censored tail) means "lasts past anything seen": such a draw returns
+  None, and the forecast keeps the placement open to year end (the reports' carry-forward rule, §4).
+
+Groups fall back from (category, target group, legal basis) to (category, target group), to category
+and to all placements when a group has fewer than `min_tail` observed durations at or beyond the age.
+Pure: randomness comes from the `random.Random` passed in.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import accumulate
+
+GroupKey = tuple[str, ...]  # (), (category,), (category, tg), (category, tg, legal_basis)
+
+
+@dataclass(frozen=True, slots=True)
+class Survival:
+    """Kaplan–Meier masses: `times` ascending distinct observed durations, `masses` their probability.
+
+    `tail` = 1 − Σ masses: the probability of lasting longer than every observed duration.
+    `cum_mass[i]` = Σ masses[i:] + tail, used for draws conditional on D >= age.
+    """
+
+    times: tuple[int, ...]
+    masses: tuple[float, ...]
+    tail: float
+    observed: int  # ended placements behind the estimate
+    cum: tuple[float, ...] = ()  # cum[i] = masses[0] + ... + masses[i]
+
+    @staticmethod
+    def estimate(durations: Iterable[tuple[int, bool]]) -> Survival:
+        """From (nights, ended) pairs; ended=False means censored at that age (still open)."""
+        rows = sorted(durations)
+        at_risk, surv = len(rows), 1.0
+        times: list[int] = []
+        masses: list[float] = []
+        i = 0
+        while i < len(rows):
+            t, events, total = rows[i][0], 0, 0
+            while i < len(rows) and rows[i][0] == t:
+                events += rows[i][1]
+                total += 1
+                i += 1
+            if events:
+                mass = surv * events / at_risk
+                times.append(t)
+                masses.append(mass)
+                surv -= mass
+            at_risk -= total
+        observed = sum(1 for _, ended in rows if ended)
+        return Survival(tuple(times), tuple(masses), max(surv, 0.0), observed, tuple(accumulate(masses)))
+
+    def observed_from(self, age: int) -> int:
+        """How many distinct observed durations lie at or beyond `age` (a support count)."""
+        return len(self.times) - bisect_left(self.times, age)
+
+    def draw_total(self, age: int, rng: random.Random) -> int | None:
+        """A total duration D >= age drawn from S conditional on D >= age; None = beyond the data."""
+        lo = bisect_left(self.times, age)
+        base = self.cum[lo - 1] if lo > 0 else 0.0
+        top = self.cum[-1] if self.cum else 0.0
+        rest = top - base + self.tail
+        if rest <= 0.0:
+            return None
+        k = bisect_right(self.cum, base + rng.random() * rest, lo)
+        return None if k >= len(self.cum) else self.times[k]
+
+    def mean_residual(self, age: int, horizon: int) -> float:
+        """Expected remaining nights, capped at `horizon` (the tail counts as the full horizon)."""
+        lo = bisect_left(self.times, age)
+        total = sum(self.masses[lo:]) + self.tail
+        if total <= 0.0:
+            return float(horizon)
+        acc = sum(m * min(t - age, horizon) for t, m in zip(self.times[lo:], self.masses[lo:], strict=True))
+        return (acc + self.tail * horizon) / total
+
+
+def group_keys(category: str, target_group: str, legal_basis: str) -> tuple[GroupKey, ...]:
+    """The fallback chain, finest first."""
+    return ((category, target_group, legal_basis), (category, target_group), (category,), ())
+
+
+@dataclass(frozen=True, slots=True)
+class DurationModel:
+    """A Survival per group key, and the rule that picks the finest group with enough support."""
+
+    groups: dict[GroupKey, Survival]
+    min_tail: int = 5
+
+    @staticmethod
+    def estimate(rows: Iterable[tuple[str, str, str, int, bool]], min_tail: int = 5) -> DurationModel:
+        """From (category, target group, legal basis, nights, ended) per placement."""
+        buckets: dict[GroupKey, list[tuple[int, bool]]] = {}
+        for category, tg, basis, nights, ended in rows:
+            for key in group_keys(category, tg, basis):
+                buckets.setdefault(key, []).append((nights, ended))
+        groups = {key: Survival.estimate(obs) for key, obs in sorted(buckets.items())}
+        return DurationModel(groups, min_tail)
+
+    def survival_for(self, chain: tuple[GroupKey, ...], age: int) -> Survival | None:
+        """The finest group in the chain with at least `min_tail` observed durations >= age.
+
+        Falls back to the coarsest group that exists (even with thin support) and None without data.
+        """
+        last: Survival | None = None
+        for key in chain:
+            found = self.groups.get(key)
+            if found is None:
+                continue
+            if found.observed_from(age) >= self.min_tail:
+                return found
+            last = found
+        return last
