@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,15 @@ def test_golden_sample_is_valid_against_its_schema(etype: str, version: int) -> 
 def test_schema_rejects_what_the_codec_rejects() -> None:
     v = validator("placement.started", 2)
     good = golden("placement.started", 2)
-    for change in (
+    changes: list[Callable[[dict[str, Any]], object]] = [
         lambda e: e["data"].update(category="castle"),
         lambda e: e["data"].pop("price_unit"),
         lambda e: e["data"].update(price_sek=-1),
         lambda e: e["data"].update(nickname="Kalle"),
         lambda e: e.update(municipality="18800"),
         lambda e: e.update(event_id="not-a-uuid"),
-    ):
+    ]
+    for change in changes:
         bad = copy.deepcopy(good)
         change(bad)
         with pytest.raises(jsonschema.ValidationError):
