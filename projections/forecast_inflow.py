@@ -2,14 +2,14 @@
 
 KPIs, in the municipality's terms (BRIEF §3.5 inflow, §4 "seasonal knowledge"):
 
-* **Säsongsfaktor** (seasonal factor) of calendar month m = the mean number of placement starts in
-  month m over the complete months of the history ÷ the mean over all complete months, pooled over
-  the externa-köp lines (one line alone is too thin). Factors are 1 until every calendar month has
-  been seen at least `min_years` times; they are scaled to mean 1 over the year.
+* **Säsongsfaktor** (seasonal factor) of calendar month m = the mean starts per day in month m over
+  the complete months of the history ÷ the mean starts per day of all calendar months, pooled over
+  the externa-köp lines (one line alone is too thin). Per day, so February is not "low" for having
+  28 days. Factors are 1 until every calendar month has been seen at least `min_years` times.
 * **Inflödestakt** (inflow rate) of a line = placement starts in the recent window (default the 12
   months before the forecast date) ÷ the window's seasonal exposure (Σ over its days of the day's
-  seasonal factor ÷ days in its month), i.e. starts per month of average season.
-* The expected starts in a future month m = rate × factor[m] × (share of the month still to come).
+  seasonal factor), i.e. starts per day of average season.
+* The expected starts on a future day = rate × the factor of its month.
   The simulation draws the rate itself from its Gamma posterior (starts + ½, exposure) — the
   Jeffreys prior of a Poisson rate — so a rate estimated from a few starts widens the band.
 """
@@ -29,13 +29,13 @@ FLAT: tuple[float, ...] = (1.0,) * 12
 
 @dataclass(frozen=True, slots=True)
 class LineRate:
-    """Starts in the window and the window's seasonal exposure (in months of average season)."""
+    """Starts in the window and the window's seasonal exposure (in days of average season)."""
 
     starts: int
     exposure: float
 
     @property
-    def per_month(self) -> float:
+    def per_day(self) -> float:
         return 0.0 if self.exposure <= 0 else self.starts / self.exposure
 
     def draw(self, rng: random.Random) -> float:
@@ -66,7 +66,7 @@ def seasonality(starts: Iterable[date], cutoff: date, min_years: int = 2) -> tup
         month = month.next()  # the first month is partial: history starts inside it
     seen: list[list[int]] = [[] for _ in range(12)]
     while month <= last:
-        seen[month.month - 1].append(counts.get(month, 0))
+        seen[month.month - 1].append(counts.get(month, 0) / month.days)
         month = month.next()
     if min(len(s) for s in seen) < min_years:
         return FLAT
@@ -78,12 +78,12 @@ def seasonality(starts: Iterable[date], cutoff: date, min_years: int = 2) -> tup
 
 
 def exposure(first: date, cutoff: date, season: tuple[float, ...]) -> float:
-    """Σ over the days first <= d < cutoff of season[month(d)] ÷ days in that month."""
+    """Σ over the days first <= d < cutoff of season[month(d)] (days of average season)."""
     total, month = 0.0, Month.of(first)
     while month.first < cutoff:
         lo, hi = max(first, month.first), min(cutoff, month.last + timedelta(days=1))
         if lo < hi:
-            total += season[month.month - 1] * (hi - lo).days / month.days
+            total += season[month.month - 1] * (hi - lo).days
         month = month.next()
     return total
 

@@ -138,7 +138,7 @@ def _simulate_open(p: Placement, surv: Survival | None, plan: Plan, rng: random.
 
 
 def _month_slots(plan: Plan, key: LineKey) -> list[tuple[int, int, float, list[float]]]:
-    """Per remaining month: (first offset, days, seasonal weight sum, cumulative day weights)."""
+    """Per remaining month: (first offset, days, Σ inflow factors of its days, their cumulative sums)."""
     out = []
     month = Month.of(plan.cutoff)
     while month.first < plan.year_stop:
@@ -147,8 +147,7 @@ def _month_slots(plan: Plan, key: LineKey) -> list[tuple[int, int, float, list[f
         span = range(max(0, (hi - lo).days))
         weights = [plan.factor(plan.inflow, key, lo + timedelta(days=i)) for i in span]
         if weights:
-            out.append(((lo - plan.cutoff).days, len(weights), sum(weights) / month.days,
-                        list(accumulate(weights))))
+            out.append(((lo - plan.cutoff).days, len(weights), sum(weights), list(accumulate(weights))))
         month = month.next()
     return out
 
@@ -170,7 +169,7 @@ def _simulate_new(
     slots = _month_slots(plan, key)
     season = model.inflow.season
     months = [Month.of(plan.cutoff + timedelta(days=s[0])).month - 1 for s in slots]
-    expected = 0.0 if rate is None else rate.per_month * sum(
+    expected = 0.0 if rate is None else rate.per_day * sum(
         season[m] * s[2] for m, s in zip(months, slots, strict=True))
     out = []
     for _ in range(n):
