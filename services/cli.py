@@ -11,10 +11,14 @@ import typer
 from rich.console import Console
 
 from events.timeutil import Period, as_aware, end_of_day
-from services.bootstrap import bootstrap
+from services.bootstrap import App, bootstrap
 from services.render import Format, render
+from services.settings import Settings
+from services.store import StoreError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="casestream: live, provable socialnämnd KPIs.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="casestream: live, provable socialnämnd KPIs."
+)
 err = Console(stderr=True)
 
 DbOption = Annotated[
@@ -50,18 +54,19 @@ def ingest(
     """Append events from JSONL; prints accepted / duplicate / rejected counts."""
     from services.ingest import ingest_lines
 
-    app_ = bootstrap(db=db)
+    app_ = open_app(db)
     rejects_path = rejects or (Path("rejected.jsonl") if source == "-" else Path(source + ".rejected.jsonl"))
+    batch_size = app_.settings.ingest_batch_size
     try:
         with rejects_path.open("wb") as rej:
             if source == "-":
-                report = ingest_lines(app_.store, sys.stdin.buffer, rej, batch_size=app_.settings.ingest_batch_size)
+                report = ingest_lines(app_.store, sys.stdin.buffer, rej, batch_size=batch_size)
             else:
                 path = Path(source)
                 if not path.is_file():
                     raise typer.BadParameter(f"no such file: {source}")
                 with path.open("rb") as src:
-                    report = ingest_lines(app_.store, src, rej, batch_size=app_.settings.ingest_batch_size)
+                    report = ingest_lines(app_.store, src, rej, batch_size=batch_size)
     finally:
         app_.close()
     out = Console()
@@ -74,25 +79,46 @@ def ingest(
     rejects_path.unlink(missing_ok=True)
 
 
+REPORT_HELP = "occupancy | external-purchases | intake | investigations | lvu-lvm | budget | forecast"
+
+
+def open_app(db: str | None, *, must_exist: bool = False) -> App:
+    """Bootstrap with a clear error for a bad store URL (or, for readers, a SQLite file that is not there)."""
+    url = db if db is not None else Settings().db
+    if must_exist and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise typer.BadParameter(f"no event store at {url} (run `casestream ingest` first, or pass --db)",
+                                 param_hint="--db")
+    try:
+        return bootstrap(db=db)
+    except StoreError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db") from None
+
+
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="occupancy | external-purchases | intake | investigations | "
-                                             "lvu-lvm | budget | forecast")],
+    name: Annotated[str, typer.Argument(help=REPORT_HELP)],
     from_: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")],
     to: Annotated[str, typer.Option("--to", help="last day of the period, inclusive")],
-    known_at: Annotated[str | None, typer.Option("--known-at", help="as known at this record time")] = None,
+    known_at: Annotated[str | None, typer.Option(
+        "--known-at", help="as known at this record time (a date means the end of that day)")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = "table",
     db: DbOption = None,
 ) -> None:
-    """Print a report table for a business period, as known now or at a record time."""
+    """Print a report table for a business period, as known now or at a record time.
+
+    json: an array of row objects, unrounded, money in SEK, percent as percent (docs/reports.md);
+    table and csv round half up as the reports do.
+    """
     from services.reports import REPORT_NAMES, build_report
 
     if name not in REPORT_NAMES:
-        raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}")
+        raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}",
+                                 param_hint="NAME")
     period = parse_period(from_, to)
-    app_ = bootstrap(db=db)
+    as_of = parse_known_at(known_at)
+    app_ = open_app(db, must_exist=True)
     try:
-        table = build_report(app_.store, name, period, parse_known_at(known_at), app_.settings)
+        table = build_report(app_.store, name, period, as_of, app_.settings)
     finally:
         app_.close()
     render(table, fmt, Console(width=250))

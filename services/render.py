@@ -1,7 +1,10 @@
 """Render a `Report` as a table (rich), CSV or JSON (CONVENTIONS §4).
 
-JSON keeps unrounded numbers (exact integers stay integers; fractions become the nearest double);
-table and CSV round half up to each column's display decimals, after scaling money to tkr/mnkr.
+JSON is an array of row objects with every column's snake_case key (in column order, null when a row
+has no value), unrounded numbers (exact integers stay integers; fractions become the nearest double),
+money in SEK and percentages as percent. Table and CSV round half up to each column's display
+decimals, after scaling money to tkr/mnkr, with a decimal point; a value that rounds to zero is
+shown as 0, never -0. Column keys, labels and units: docs/reports.md.
 """
 
 from __future__ import annotations
@@ -26,9 +29,13 @@ _UNIT_SV = {"sek": "kr", "tkr": "tkr", "mnkr": "mnkr"}
 
 
 def round_half_up(value: Fraction | Decimal | int, decimals: int = 0) -> Decimal:
-    """Half-up rounding as the reports do (never Python's banker's round)."""
-    exact = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(value)
-    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    """Half-up rounding as the reports do (never Python's banker's round); never a negative zero."""
+    if isinstance(value, Fraction):
+        exact = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        exact = Decimal(value)
+    rounded = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
 
 
 def json_value(value: Any) -> Any:
@@ -44,7 +51,7 @@ def json_value(value: Any) -> Any:
 
 
 def display_value(column: Column, value: Any) -> str:
-    """A cell as the report prints it: rounded half up, money in the column's unit, Swedish decimals."""
+    """A cell as the report prints it: rounded half up, money in the column's unit."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -67,9 +74,19 @@ def header(column: Column) -> str:
     return column.label_sv
 
 
+def json_rows(report: Report) -> list[dict[str, Any]]:
+    """The rows as JSON values: every column key in column order, then any extra key a row carries."""
+    keys = [c.key for c in report.columns]
+    out: list[dict[str, Any]] = []
+    for row in report.rows:
+        item = {k: json_value(row.get(k)) for k in keys}
+        item.update({k: json_value(v) for k, v in row.items() if k not in item})
+        out.append(item)
+    return out
+
+
 def to_json(report: Report) -> bytes:
-    rows = [{k: json_value(v) for k, v in row.items()} for row in report.rows]
-    return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
+    return orjson.dumps(json_rows(report), option=orjson.OPT_INDENT_2)
 
 
 def to_csv(report: Report) -> str:
