@@ -1,0 +1,24 @@
+"""Externa köp: the report's table per category and target group with subtotals and total.
+
+Columns as the report lays them out (personer snitt per dygn, kostnad snitt per dygn, budget,
+avvikelse för perioden, prognos personer, prognos pris, prognosavvikelse, prognos total kostnad),
+for the chosen period, small-cell protected, downloadable as CSV and Excel.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import components, context
+from ui.i18n import t
+
+
+def render() -> None:
+    st.title(t("page_external"))
+    period = components.current_period()
+    table = context.table(context.db(), "external-purchases", period.start, period.end, context.threshold())
+    st.subheader(table.title)
+    components.show_table(table, f"externa-kop-{period.start}-{period.end}")
+
+
+render()
