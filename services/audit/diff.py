@@ -1,0 +1,197 @@
+"""`casestream diff`: a report at two record times side by side, and the events behind each change.
+
+One pass over the events recorded by the later time B folds two private states (known at A and known
+at B). Events recorded in (A, B] are candidates; a candidate explains the report when its business
+day falls in the period, when it concerns a placement that covers the period, when it is a budget /
+ledger fact of the period's year, or when it corrects or retracts such an event. Each is classified:
+
+* *efterregistrering* (late registration): its business day is on or before A's day, or it was
+  recorded more than `LATE_DAYS` days after its business day;
+* *rättelse* (correction): `placement.corrected`;
+* *återkallelse* (retraction): `event.retracted`;
+* *bakåtregistrerad* (back-registered): recorded_at more than a day before appended_at (CONVENTIONS §1).
+
+Person ids are never shown: an event is named by type, position, id and its dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Final
+
+from events import Event
+from events.timeutil import Period, local_date
+from projections import bundle
+from projections.definitions import CURRENT, Params, build, needs
+from services.audit import compare
+from services.audit.digest import canonical_rows
+from services.audit.replay import applier
+from services.audit.source import Scope, back_registered, included
+from services.store.base import EventStore
+
+LATE_DAYS: Final = 7
+FAMILIES: Final[dict[str, tuple[str, ...]]] = {
+    "occupancy": ("placement.", "unit."),
+    "external-purchases": ("placement.", "budget.", "ledger.", "forecast."),
+    "forecast": ("placement.", "budget.", "ledger.", "forecast."),
+    "lvu-lvm": ("placement.",),
+    "intake": ("case.",),
+    "investigations": ("investigation.", "assessment.", "case."),
+    "budget": ("budget.", "ledger."),
+}
+ATTRIBUTES: Final = ("category", "target_group", "unit_id", "legal_basis")
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """An event that explains a change (never with its person id)."""
+
+    kinds: tuple[str, ...]
+    type: str
+    position: int
+    event_id: str
+    occurred: date
+    recorded: date | None
+    appended: date
+    attributes: dict[str, str]
+    month: str
+
+
+@dataclass
+class Placement:
+    start: date
+    end: date | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    def covers(self, period: Period) -> bool:
+        return self.start <= period.end and (self.end is None or self.end > period.start)
+
+
+@dataclass
+class DiffResult:
+    name: str
+    version: int
+    columns: list[Any]
+    rows_a: list[dict[str, Any]]
+    rows_b: list[dict[str, Any]]
+    changes: list[compare.Change]
+    causes: list[Cause]
+
+    def causes_of(self, change: compare.Change) -> list[Cause]:
+        """The causes whose attributes match the changed row (all causes for totals and unlabelled rows)."""
+        row = dict(zip(compare.key_columns(self.columns), change.key, strict=False))
+        if row.get("row_type") in ("total", "subtotal", "adjustment"):
+            return self.causes
+        return [c for c in self.causes if _matches(row, c)]
+
+
+def _matches(row: dict[str, Any], cause: Cause) -> bool:
+    for attr in ATTRIBUTES:
+        if row.get(attr) and attr in cause.attributes and row[attr] != cause.attributes[attr]:
+            return False
+    month = row.get("month")
+    return not (month and isinstance(month, str) and len(month) == 7 and month != cause.month)
+
+
+def _track(placements: dict[str, Placement], event: Event) -> None:
+    data = event.data.model_dump()
+    pid = data.get("placement_id")
+    if not isinstance(pid, str):
+        return
+    if event.type == "placement.started":
+        attrs = {a: str(data[a]) for a in ATTRIBUTES if data.get(a) is not None}
+        placements[pid] = Placement(event.business_date, None, attrs)
+    elif pid in placements:
+        p = placements[pid]
+        if event.type == "placement.ended":
+            p.end = event.business_date
+        elif event.type == "placement.corrected":
+            p.start = data.get("start") or p.start
+            p.end = None if data.get("reopen") else (data.get("end") or p.end)
+
+
+def _kinds(event: Event, appended: datetime, a_day: date) -> tuple[str, ...]:
+    kinds: list[str] = []
+    recorded = event.recorded_date or event.business_date
+    if event.business_date <= a_day or (recorded - event.business_date).days > LATE_DAYS:
+        kinds.append("efterregistrering")
+    if event.type == "placement.corrected":
+        kinds.append("rättelse")
+    if event.type == "event.retracted":
+        kinds.append("återkallelse")
+    if back_registered(event, appended):
+        kinds.append("bakåtregistrerad")
+    return tuple(kinds) or ("ny registrering",)
+
+
+def _cause(event: Event, position: int, appended: datetime, a_day: date, attrs: dict[str, str]) -> Cause:
+    return Cause(_kinds(event, appended, a_day), event.type, position, str(event.event_id),
+                 event.business_date, event.recorded_date, local_date(appended), attrs,
+                 f"{event.business_date:%Y-%m}")
+
+
+def _relevant(event: Event, name: str, period: Period, placements: dict[str, Placement]) -> bool:
+    if not event.type.startswith(FAMILIES.get(name, ("",))):
+        return False
+    data = event.data.model_dump()
+    placement = placements.get(str(data.get("placement_id")))
+    if placement is not None and placement.covers(period):
+        return True
+    year = data.get("year")
+    if isinstance(year, int) and event.type.startswith(("budget.", "ledger.", "forecast.")):
+        return period.start.year <= year <= period.end.year
+    if event.type == "unit.capacity_set":
+        return event.business_date <= period.end
+    return period.contains(event.business_date)
+
+
+def _explain(store: EventStore, candidates: Iterable[tuple[Event, int, datetime]], name: str, period: Period,
+             placements: dict[str, Placement], a_day: date) -> list[Cause]:
+    out: list[Cause] = []
+    for event, position, appended in candidates:
+        target = event
+        if event.type == "event.retracted":
+            found = store.get(event.data.model_dump()["retracted_event_id"])
+            if found is None:
+                continue
+            target = found
+        if not _relevant(target, name, period, placements):
+            continue
+        pid = str(target.data.model_dump().get("placement_id"))
+        attrs = placements[pid].attributes if pid in placements else {
+            a: str(v) for a, v in target.data.model_dump().items() if a in ATTRIBUTES and v is not None}
+        out.append(_cause(event, position, appended, a_day, attrs))
+    return out
+
+
+def diff(store: EventStore, name: str, period: Period, known_a: datetime, known_b: datetime, *,
+         municipality: str | None = None, params: Params | None = None,
+         version: int | None = None) -> DiffResult:
+    """Report `name` as known at A and at B (A < B), the changed figures and the events explaining them."""
+    if known_b < known_a:
+        known_a, known_b = known_b, known_a
+    version = CURRENT[name] if version is None else version
+    params = params or Params()
+    apply = applier(needs(name, version))
+    state_a, state_b = bundle.State(), bundle.State()
+    placements: dict[str, Placement] = {}
+    candidates: list[tuple[Event, int, datetime]] = []
+    for item in included(store, Scope(known_b, municipality)):
+        event = item.event
+        if event is None:
+            raise ValueError(f"event {item.event_id} at position {item.position} does not decode: "
+                             f"{item.error}")
+        apply(state_b, event)
+        _track(placements, event)
+        if event.recorded_at is not None and event.recorded_at <= known_a:
+            apply(state_a, event)
+        else:
+            candidates.append((event, item.position, item.appended_at))
+    report_a = build(state_a, name, version, period, params)
+    report_b = build(state_b, name, version, period, params)
+    rows_a, rows_b = canonical_rows(report_a.rows), canonical_rows(report_b.rows)
+    changes = compare.changes(report_b.columns, rows_a, rows_b)
+    causes = _explain(store, candidates, name, period, placements, local_date(known_a)) if changes else []
+    return DiffResult(name, version, list(report_b.columns), rows_a, rows_b, changes, causes)

@@ -1,0 +1,127 @@
+"""Hashes of a proof: the included events' stored bytes, the event manifest and the report rows.
+
+* The events hash is SHA-256 over the stored bytes of every included event in position order, each
+  followed by a newline — exactly the JSONL an export of those payloads would be, so an auditor can
+  recompute it with `sha256sum`.
+* The manifest (`<proof>.events.tsv.gz`) has one line per included event: position, event id and
+  SHA-256 of its stored bytes. It is written while streaming (memory stays flat) and lets `verify`
+  name the event whose bytes changed, and the events added or missing in the range.
+* The rows hash is SHA-256 over canonical JSON of the report rows: sorted keys, exact numbers
+  (an integer stays an integer, any other fraction is the string "numerator/denominator",
+  a Decimal its string), dates in ISO form.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_value(value: Any) -> Any:
+    """An exact, JSON-safe form of a report cell (never a float)."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, Fraction):
+        return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: canonical_value(v) for k, v in row.items()} for row in rows]
+
+
+def rows_sha256(rows: list[dict[str, Any]]) -> str:
+    """SHA-256 of canonical rows (already passed through `canonical_rows`)."""
+    return sha256_hex(orjson.dumps(rows, option=orjson.OPT_SORT_KEYS))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    position: int
+    event_id: str
+    sha256: str
+
+    def line(self) -> bytes:
+        return f"{self.position}\t{self.event_id}\t{self.sha256}\n".encode()
+
+
+class EventDigest:
+    """Accumulates the events hash, count and position range; optionally writes the manifest."""
+
+    def __init__(self, manifest: Path | None = None) -> None:
+        self._total = hashlib.sha256()
+        self._manifest_hash = hashlib.sha256()
+        self._file: gzip.GzipFile | None = None
+        if manifest is not None:
+            self._file = gzip.GzipFile(manifest, "wb", compresslevel=1)  # closed by close() / __exit__
+        self.count = 0
+        self.first_position: int | None = None
+        self.last_position: int | None = None
+
+    def add(self, position: int, event_id: UUID | str, stored: bytes) -> ManifestEntry:
+        self._total.update(stored)
+        self._total.update(b"\n")
+        entry = ManifestEntry(position, str(event_id), sha256_hex(stored))
+        line = entry.line()
+        self._manifest_hash.update(line)
+        if self._file is not None:
+            self._file.write(line)
+        self.count += 1
+        if self.first_position is None:
+            self.first_position = position
+        self.last_position = position
+        return entry
+
+    @property
+    def sha256(self) -> str:
+        return self._total.hexdigest()
+
+    @property
+    def manifest_sha256(self) -> str:
+        """SHA-256 of the manifest's (uncompressed) lines."""
+        return self._manifest_hash.hexdigest()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> EventDigest:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class ManifestError(ValueError):
+    """A manifest line that cannot be read (names the file and line)."""
+
+
+def read_manifest(path: Path) -> Iterator[ManifestEntry]:
+    """The manifest's entries in file (= position) order."""
+    with gzip.open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            parts = raw.decode().rstrip("\n").split("\t")
+            if len(parts) != 3 or not parts[0].isdigit():
+                raise ManifestError(f"{path}: line {number} is not 'position<TAB>event_id<TAB>sha256'")
+            yield ManifestEntry(int(parts[0]), parts[1], parts[2])

@@ -1,0 +1,150 @@
+"""`casestream replay`: rebuild chosen projections as known at a record time, write tables and a proof.
+
+The rebuild is a snapshot of its own: a fresh `bundle.State` in memory, folded from the store's
+events in position order (only the projections the chosen reports read), never the live read models
+and never a write to the store. Memory stays flat in the number of events: the store is read page by
+page, the manifest is written as it streams, and the state is what the projections keep (open
+placements and cases, units, sums), not the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+from events import Event
+from events.timeutil import Period
+from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
+from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
+from projections.reports.base import Report
+from services.audit import digest as dg
+from services.audit.proof import (
+    CodeVersion,
+    EventRange,
+    FileRef,
+    PeriodRef,
+    Proof,
+    ReportProof,
+    code_version,
+    dump,
+)
+from services.audit.source import Scope, Stored, back_registered, included
+from services.render import to_csv, to_json
+from services.store.base import EventStore
+
+MODULES: dict[str, ModuleType] = {
+    "care_costs": care_costs, "occupancy": occupancy, "intake": intake, "investigations": investigations,
+    "budget": budget, "ekb": ekb, "workload": workload,
+}
+PROOF_FILE = "proof.json"
+
+
+def applier(projections: Iterable[str]) -> Callable[[bundle.State, Event], None]:
+    """`bundle.apply` restricted to some projections (the others stay empty)."""
+    chosen = [(name, MODULES[name].apply) for name in sorted(projections)]
+
+    def apply(state: bundle.State, event: Event) -> None:
+        for name, fn in chosen:
+            fn(getattr(state, name), event)
+        state.events += 1
+        if event.position is not None and event.position > state.last_position:
+            state.last_position = event.position
+    return apply
+
+
+@dataclass
+class Snapshot:
+    """A rebuilt, private state and what was read to build it."""
+
+    state: bundle.State
+    digest: dg.EventDigest
+    municipalities: set[str] = field(default_factory=set)
+    back_registered: int = 0
+    undecodable: list[Stored] = field(default_factory=list)
+
+
+def rebuild(store: EventStore, scope: Scope, projections: Iterable[str], digest: dg.EventDigest,
+            on_item: Callable[[Stored], None] | None = None) -> Snapshot:
+    """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass."""
+    snap = Snapshot(bundle.State(), digest)
+    apply = applier(projections)
+    for item in included(store, scope):
+        digest.add(item.position, item.event_id, item.raw)
+        if on_item is not None:
+            on_item(item)
+        if item.event is None:
+            snap.undecodable.append(item)
+            continue
+        apply(snap.state, item.event)
+        snap.municipalities.add(item.event.municipality)
+        snap.back_registered += back_registered(item.event, item.appended_at)
+    return snap
+
+
+@dataclass(frozen=True)
+class Request:
+    names: Sequence[str]
+    period: Period
+    known_at: datetime
+    municipality: str | None = None
+    params: Params = field(default_factory=Params)
+    versions: Mapping[str, int] = field(default_factory=lambda: dict(CURRENT))
+
+
+def projections_for(request: Request, registry: Mapping[DefinitionKey, Builder]) -> set[str]:
+    out: set[str] = set()
+    for name in request.names:
+        out |= needs(name, request.versions[name], registry)
+    return out
+
+
+def files_of(report: Report) -> dict[str, bytes]:
+    """The published files of a report table: JSON (unrounded, §4) and CSV (rounded half up)."""
+    return {"json": to_json(report) + b"\n", "csv": to_csv(report).encode()}
+
+
+def report_proof(report: Report, name: str, version: int) -> ReportProof:
+    rows = dg.canonical_rows(report.rows)
+    files = {kind: FileRef(file=f"{name}.{kind}", sha256=dg.sha256_hex(data))
+             for kind, data in files_of(report).items()}
+    return ReportProof(name=name, definition_version=version, rows_sha256=dg.rows_sha256(rows), rows=rows,
+                       files=files)
+
+
+def event_range(snap: Snapshot, head: int, manifest: FileRef | None) -> EventRange:
+    d = snap.digest
+    return EventRange(head=head, first_position=d.first_position, last_position=d.last_position,
+                      count=d.count, sha256=d.sha256, manifest=manifest, back_registered=snap.back_registered)
+
+
+def replay(store: EventStore, request: Request, out_dir: Path,
+           registry: Mapping[DefinitionKey, Builder] = DEFINITIONS, code: CodeVersion | None = None) -> Proof:
+    """Rebuild, write `<report>.json`, `<report>.csv`, the manifest and `proof.json` into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head = store.head()
+    scope = Scope(request.known_at, request.municipality, upto=head)
+    manifest_path = out_dir / "proof.events.tsv.gz"
+    with dg.EventDigest(manifest_path) as digest:
+        snap = rebuild(store, scope, projections_for(request, registry), digest)
+    if snap.undecodable:
+        bad = snap.undecodable[0]
+        raise ValueError(f"event {bad.event_id} at position {bad.position} does not decode: {bad.error}")
+    reports = []
+    for name in request.names:
+        version = request.versions[name]
+        report = build(snap.state, name, version, request.period, request.params, registry)
+        for kind, data in files_of(report).items():
+            (out_dir / f"{name}.{kind}").write_bytes(data)
+        reports.append(report_proof(report, name, version))
+    proof = Proof(
+        municipality=request.municipality, municipalities=sorted(snap.municipalities),
+        period=PeriodRef(start=request.period.start, end=request.period.end), known_at=request.known_at,
+        params={"investigation_limit_days": request.params.investigation_limit_days},
+        events=event_range(snap, head, FileRef(file=manifest_path.name, sha256=digest.manifest_sha256)),
+        reports=reports, code=code or code_version(), replayed_at=datetime.now(UTC),
+    )
+    (out_dir / PROOF_FILE).write_bytes(dump(proof))
+    return proof

@@ -1,0 +1,116 @@
+"""The events a replay includes, streamed from the store in position order with their stored bytes.
+
+"Included" = recorded_at <= known_at (as known at, CONVENTIONS §1), of the chosen municipality (all
+when none is chosen), at or below an upper position (the store's head when the replay started, so a
+proof names a fixed range). Reads page by position; nothing here holds more than one page.
+
+The bytes hashed are the store's own. For the SQL stores they are read straight from the `payload`
+column (`services.store.tables`), so a row edited behind the store's back is hashed as it now is, and
+a payload that no longer decodes is reported with its position and event id instead of aborting the
+replay. Other stores (the in-memory fake) re-encode with `services.store.batch.payload`, the very
+function the stores write with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from uuid import UUID
+
+from sqlalchemy import select
+
+from events import Event, EventError, decode
+from events.timeutil import as_aware
+from services.store.base import EventStore
+from services.store.batch import payload
+from services.store.sql import SqlStore
+from services.store.tables import events_table as ev
+
+BACK_REGISTERED: Final = timedelta(days=1)  # recorded_at more than this before appended_at (§1)
+PAGE: Final = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which events a replay includes."""
+
+    known_at: datetime
+    municipality: str | None = None
+    upto: int | None = None  # highest position included (None: everything the store holds)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One stored event: its position and id, the stored bytes, and the decoded event (or why not)."""
+
+    position: int
+    event_id: UUID
+    appended_at: datetime
+    raw: bytes
+    event: Event | None
+    error: str | None = None
+
+
+def _sql_page(store: SqlStore, after: int, cutoff: datetime | None) -> Sequence[Any]:
+    q = select(ev.c.position, ev.c.event_id, ev.c.appended_at, ev.c.payload).where(ev.c.position > after)
+    if cutoff is not None:
+        q = q.where(ev.c.recorded_at <= cutoff)
+    with store._engine.connect() as conn:  # the store's own engine; read-only query
+        return conn.execute(q.order_by(ev.c.position).limit(PAGE)).all()
+
+
+def _decoded(row: Any) -> Stored:
+    appended = row.appended_at if row.appended_at.tzinfo else row.appended_at.replace(tzinfo=UTC)
+    raw = row.payload.encode() if isinstance(row.payload, str) else bytes(row.payload)  # TEXT: hand-edited
+    try:
+        event: Event | None = decode(raw, from_store=True).model_copy(
+            update={"position": row.position, "appended_at": appended})
+        error = None
+    except EventError as exc:
+        event, error = None, exc.message
+    return Stored(row.position, row.event_id, appended, raw, event, error)
+
+
+def _sql_stored(store: SqlStore, after: int, cutoff: datetime | None) -> Iterator[Stored]:
+    while True:
+        rows = _sql_page(store, after, cutoff)
+        for row in rows:
+            yield _decoded(row)
+        if len(rows) < PAGE:
+            return
+        after = rows[-1].position
+
+
+def stored(store: EventStore, *, after: int = 0, known_at: datetime | None = None) -> Iterator[Stored]:
+    """Stored events after position `after` in position order (only recorded_at <= known_at when given)."""
+    cutoff = None if known_at is None else as_aware(known_at)
+    if isinstance(store, SqlStore):
+        yield from _sql_stored(store, after, cutoff)
+        return
+    for event in store.read_all(after=after, known_at=cutoff):
+        assert event.position is not None and event.appended_at is not None
+        yield Stored(event.position, event.event_id, event.appended_at, payload(event), event)
+
+
+def included(store: EventStore, scope: Scope, *, after: int = 0) -> Iterator[Stored]:
+    """The included events of `scope` after position `after`, in position order.
+
+    An event that no longer decodes cannot show its municipality; it is yielded (with `error`) so
+    the caller names it.
+    """
+    for item in stored(store, after=after, known_at=scope.known_at):
+        if scope.upto is not None and item.position > scope.upto:
+            return
+        if scope.municipality is not None and item.event is not None \
+                and item.event.municipality != scope.municipality:
+            continue
+        yield item
+
+
+def back_registered(event: Event | None, appended_at: datetime) -> bool:
+    """Appended more than a day after its recorded_at: it rewrites what was "known" earlier (§1)."""
+    if event is None or event.recorded_at is None:
+        return False
+    return appended_at - event.recorded_at > BACK_REGISTERED
