@@ -64,7 +64,7 @@ def seasonality(starts: Iterable[date], cutoff: date, min_years: int = 2) -> tup
     month, last = Month.of(days[0]), Month.of(cutoff).prev()
     if Month.of(days[0]).first < days[0]:
         month = month.next()  # the first month is partial: history starts inside it
-    seen: list[list[int]] = [[] for _ in range(12)]
+    seen: list[list[float]] = [[] for _ in range(12)]
     while month <= last:
         seen[month.month - 1].append(counts.get(month, 0) / month.days)
         month = month.next()

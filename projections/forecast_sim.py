@@ -27,18 +27,16 @@ forecast for every placement it leaves alone (common random numbers: differences
 
 from __future__ import annotations
 
-import hashlib
-import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from events.timeutil import Month, Period
 from projections.forecast_durations import Survival, group_keys
 from projections.forecast_model import Model, Plan, SimConfig, daily_rates, estimate, key_of
+from projections.forecast_stats import poisson, quantile, stream, to_sek
 from projections.lines import LineKey
 from projections.placement_facts import Placement
 
@@ -71,55 +69,34 @@ class Forecast:
     samples: dict[LineKey, tuple[float, ...]]  # simulated rest-of-year cost per simulation
 
 
-def _stream(root: int, name: str) -> random.Random:
-    digest = hashlib.sha256(f"{root}:{name}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    """A Poisson count by inversion (normal approximation above 500)."""
-    if lam <= 0.0:
-        return 0
-    if lam > 500.0:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    u, k, p = rng.random(), 0, math.exp(-lam)
-    s = p
-    while u > s and k < 10 * lam + 50:
-        k += 1
-        p *= lam / k
-        s += p
-    return k
-
-
-def quantile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between order statistics (numpy's default, "type 7")."""
-    if not ordered:
-        return 0.0
-    h = (len(ordered) - 1) * q
-    lo = math.floor(h)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
-
-
-def to_sek(value: float) -> Fraction:
-    """A float of SEK rounded half up to whole öre, as an exact Fraction (the edge of the simulation)."""
-    return Fraction(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
 def _cum(rates: list[float]) -> list[float]:
     return [0.0, *accumulate(rates)]
 
 
 def _exact_parts(p: Placement, plan: Plan) -> tuple[Fraction, Fraction]:
     """(cost to date, known remaining cost when its end is registered after the cutoff, else 0)."""
-    year_end = plan.year_stop - timedelta(days=1)
+    year_start, year_end = date(plan.year, 1, 1), plan.year_stop - timedelta(days=1)
     to_date = Fraction(0)
-    if plan.as_of >= date(plan.year, 1, 1):
-        to_date = p.cost(Period(date(plan.year, 1, 1), min(plan.as_of, year_end)))
+    if plan.as_of >= year_start:
+        to_date = p.cost(Period(year_start, min(plan.as_of, year_end)))
     known = Fraction(0)
     if p.stop is not None and p.stop > plan.cutoff and plan.cutoff <= year_end:
-        known = p.cost(Period(max(plan.cutoff, date(plan.year, 1, 1)), year_end))
+        known = _known_cost(p, plan, Period(max(plan.cutoff, year_start), year_end))
     return to_date, known
+
+
+def _known_cost(p: Placement, plan: Plan, rest: Period) -> Fraction:
+    """Exact cost over `rest`, with the plan's price factors (constant between their start days)."""
+    cuts = sorted({a.start for a in plan.prices if rest.start < a.start <= rest.end})
+    bounds = [rest.start, *cuts, rest.stop]
+    total = Fraction(0)
+    for lo, hi in pairwise(bounds):
+        factor = Fraction(1)
+        for a in plan.prices:
+            if a.applies(key_of(p), lo):
+                factor *= a.factor
+        total += p.cost(Period(lo, hi - timedelta(days=1))) * factor
+    return total
 
 
 def _simulate_open(p: Placement, surv: Survival | None, plan: Plan, rng: random.Random,
@@ -216,7 +193,7 @@ def _open_part(model: Model, plan: Plan, root: int, acc: dict[LineKey, _Acc]) ->
             line.open_now += 1
             chain = group_keys(p.category, p.target_group, p.legal_basis)
             surv = model.durations.survival_for(chain, max(0, (plan.cutoff - p.start).days))
-            draws = _simulate_open(p, surv, plan, _stream(root, f"open:{p.placement_id}"), len(line.sims))
+            draws = _simulate_open(p, surv, plan, stream(root, f"open:{p.placement_id}"), len(line.sims))
             line.sims = [a + b for a, b in zip(line.sims, draws, strict=True)]
         elif p.stop is not None and p.stop > plan.cutoff:
             line.open_now += 1
@@ -231,7 +208,7 @@ def simulate(model: Model, plan: Plan, rng: random.Random, config: SimConfig | N
     _open_part(model, plan, root, acc)
     bands: dict[LineKey, LineBand] = {}
     for key, line in acc.items():
-        new, expected = _simulate_new(key, model, plan, _stream(root, f"new:{key}"), n)
+        new, expected = _simulate_new(key, model, plan, stream(root, f"new:{key}"), n)
         line.sims = [a + b for a, b in zip(line.sims, new, strict=True)]
         bands[key] = _band(key, line.to_date, line.known, line.sims, line.open_now, expected)
     totals = [sum(col) for col in zip(*(a.sims for a in acc.values()), strict=True)] if acc else [0.0] * n

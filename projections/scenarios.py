@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from events.vocabulary import Category, PriceUnit, TargetGroup
 from projections.forecast_model import Adjust, Plan, is_open, key_of
-from projections.forecast_sim import QUANTILES, Forecast, LineBand, quantile, to_sek
+from projections.forecast_sim import QUANTILES, Forecast, LineBand
+from projections.forecast_stats import quantile, to_sek
 from projections.lines import LineKey
 from projections.placement_facts import Placement, PriceSegment
 
