@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.metrics.exporter",
     "services.simulator.cli",
     "services.demo",
+    "services.audit.cli",
 )
 
 
