@@ -14,6 +14,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.metrics.exporter",
     "services.simulator.cli",
     "services.demo",
+    "services.kafka.cli",
+    "services.worker.cli",
     "services.audit.cli",
 )
 

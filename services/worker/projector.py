@@ -47,6 +47,13 @@ class Outcome:
     dead: list[DeadLetter] = field(default_factory=list)
 
 
+@dataclass
+class Plan:
+    facts: dict[str, list[dict[str, Any]]]
+    marks: dict[int, PartitionMark]
+    outcome: Outcome
+
+
 class Projector:
     """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
 
@@ -72,18 +79,25 @@ class Projector:
 
     def process(self, batch: Mapping[int, Sequence[Message]]) -> Outcome:
         """Apply one batch ({partition: messages in offset order}) and commit it with the positions."""
-        outcome = Outcome()
-        facts: dict[str, list[dict[str, Any]]] = {p: [] for p in PROJECTIONS}
-        marks: dict[int, PartitionMark] = {}
+        plan = self.prepare(batch)
+        self.commit(plan)
+        return plan.outcome
+
+    def prepare(self, batch: Mapping[int, Sequence[Message]]) -> Plan:
+        """Decode, skip and pick facts (no I/O); the caller sends the dead letters, then `commit`s."""
+        plan = Plan({p: [] for p in PROJECTIONS}, {}, Outcome())
         for partition, messages in batch.items():
-            mark = self._partition(partition, messages, facts, outcome)
+            mark = self._partition(partition, messages, plan.facts, plan.outcome)
             if mark is not None:
-                marks[partition] = mark
-        if marks:
-            write_batch(self.engine, facts, marks)
-            for partition, mark in marks.items():
+                plan.marks[partition] = mark
+        return plan
+
+    def commit(self, plan: Plan) -> None:
+        """Write the facts and move the positions in one transaction."""
+        if plan.marks:
+            write_batch(self.engine, plan.facts, plan.marks)
+            for partition, mark in plan.marks.items():
                 self.positions[partition] = (mark.position, mark.offset)
-        return outcome
 
     def _partition(self, partition: int, messages: Sequence[Message], facts: dict[str, list[dict[str, Any]]],
                    outcome: Outcome) -> PartitionMark | None:

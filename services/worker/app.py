@@ -1,0 +1,75 @@
+"""The Faust worker (`casestream worker`): Faust runs the lifecycle, the web server and health; the hot
+path is the aiokafka batch consumer (`services.worker.consumer`) run as an `@app.task`.
+
+The dead-letter topic is low volume, so it stays an ordinary Faust agent that logs and counts.
+Group timings, replication factor and offset reset come from `Settings` (Tansu answers JoinGroup only
+after half the session timeout, so the 6 s session keeps start-up to a few seconds). The app keeps no
+Faust Tables, so Faust's changelog recovery (which trusts ListOffsets, defect 1) never runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+from sqlalchemy.engine import Engine
+
+from services.settings import Settings
+from services.worker.consumer import BatchConsumer
+from services.worker.projector import Projector
+
+
+def _credentials(settings: Settings, options: dict[str, Any]) -> Any:
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(username=settings.kafka_sasl_username or "",
+                                     password=settings.kafka_sasl_password or "",
+                                     mechanism=settings.kafka_sasl_mechanism,
+                                     ssl_context=options.get("ssl_context"))
+    if "ssl_context" in options:
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+def make_app(settings: Settings, options: dict[str, Any], engine: Engine, *, web_port: int | None = None,
+             app_id: str = "casestream-worker") -> tuple[faust.App, BatchConsumer]:
+    """The Faust app with the projector task and the dead-letter agent (nothing runs until started)."""
+    brokers = ";".join(f"kafka://{s}" for s in str(options["bootstrap_servers"]).split(","))
+    app = faust.App(
+        app_id, broker=brokers, broker_credentials=_credentials(settings, options), store="memory://",
+        web_port=settings.worker_web_port if web_port is None else web_port, web_host="127.0.0.1",
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        topic_replication_factor=settings.topic_replication_factor, topic_allow_declare=False,
+        consumer_auto_offset_reset=settings.consumer_auto_offset_reset, producer_acks=-1,
+    )
+    batch = BatchConsumer(Projector(engine), settings, options)
+    stop = asyncio.Event()
+    dead_topic = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
+    dead_seen = {"count": 0}
+
+    @app.task
+    async def projector_loop() -> None:
+        try:
+            await batch.run(stop)
+        finally:
+            stop.set()
+
+    @app.agent(dead_topic)
+    async def dead_letters(stream: Any) -> None:
+        async for _ in stream:
+            dead_seen["count"] += 1
+
+    @app.page("/pipeline/")
+    async def pipeline_status(web: Any, request: Any) -> Any:
+        return web.json({"applied": batch.totals.applied, "skipped": batch.totals.skipped,
+                         "dead_letters": len(batch.totals.dead), "batches": batch.batches,
+                         "positions": {p: v[0] for p, v in batch.projector.positions.items()},
+                         "dead_letters_seen_by_agent": dead_seen["count"]})
+
+    @app.on_before_shutdown.connect
+    async def _stop(app_: Any, **_: Any) -> None:
+        stop.set()
+
+    return app, batch

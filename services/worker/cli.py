@@ -1,0 +1,34 @@
+"""`casestream worker`: the Faust worker with the batch projector (start 1 or N of them)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from services.kafka.cli import BootstrapOption, DbOption
+
+
+def worker(bootstrap: BootstrapOption = None, db: DbOption = None,
+           web_port: Annotated[int | None, typer.Option(help="Faust web/health port (0 = a free one)")] = None,
+           loglevel: Annotated[str, typer.Option(help="Faust log level")] = "warning") -> None:
+    """Consume case-events and keep the read models (and their positions) up to date."""
+    import faust
+
+    from services.kafka.broker import client_options
+    from services.readmodel.persist import open_readmodel, readmodel_url
+    from services.settings import Settings
+    from services.worker.app import make_app
+
+    from services.kafka.broker import free_port
+
+    settings = Settings() if db is None else Settings(db=db)
+    if web_port == 0 or (web_port is None and settings.worker_web_port == 0):
+        web_port = free_port()
+    engine = open_readmodel(readmodel_url(settings))
+    app, _ = make_app(settings, client_options(settings, bootstrap), engine, web_port=web_port)
+    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="worker")(worker)

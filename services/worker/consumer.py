@@ -1,0 +1,125 @@
+"""The hot path: an aiokafka batch consumer in its own group, handing whole fetched batches to the projector.
+
+Faust's per-message stream machinery costs ~140 µs a message (../shared/BROKER.md), so the worker
+reads the case-events topic with `getmany` and gives every batch to the ONE projector step
+(`services.worker.projector`), which commits read model and positions together. Kafka offsets are
+never committed: the read model's position table is the consumer's progress.
+
+On every partition assignment (start, rebalance with N workers, rejoin after a broker restart) the
+positions are reloaded and each partition is sought to its offset hint, the offset of the last
+applied message. The hint is trusted only if the message found there carries the stored position;
+otherwise (a refilled, re-numbered topic) the partition is read from offset 0 and the projector
+skips what is at or below its position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from services.kafka.producer import REASON_HEADER, header_position, make_producer
+from services.settings import Settings
+from services.worker.projector import DeadLetter, Outcome, Projector
+
+log = logging.getLogger("casestream.worker")
+
+
+def consumer_options(settings: Settings, options: dict[str, Any], group: str) -> dict[str, Any]:
+    """Group and fetch settings from `Settings` (session 6 s, heartbeat 1 s, rebalance 12 s on Tansu)."""
+    return {**options, "group_id": group, "enable_auto_commit": False,
+            "auto_offset_reset": settings.consumer_auto_offset_reset,
+            "session_timeout_ms": int(settings.broker_session_timeout * 1000),
+            "heartbeat_interval_ms": int(settings.broker_heartbeat_interval * 1000),
+            "rebalance_timeout_ms": int(settings.broker_rebalance_timeout * 1000),
+            "max_poll_records": settings.worker_batch_max, "fetch_max_bytes": 64 * 1024 * 1024,
+            "max_partition_fetch_bytes": 8 * 1024 * 1024, "fetch_max_wait_ms": 200}
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: BatchConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.owner.verify.clear()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.seek_assigned(assigned)
+
+
+class BatchConsumer:
+    def __init__(self, projector: Projector, settings: Settings, options: dict[str, Any]) -> None:
+        self.projector, self.settings, self.options = projector, settings, options
+        self.topic = settings.topic_case_events
+        self.verify: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (offset hint, position) to check
+        self.totals = Outcome()
+        self.batches = 0
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def seek_assigned(self, assigned: Any) -> None:
+        await asyncio.to_thread(self.projector.reload)
+        assert self.consumer is not None
+        for tp in assigned:
+            hint = self.projector.offset_hint(tp.partition)
+            if hint >= 0:
+                self.verify[tp] = (hint, self.projector.position(tp.partition))
+                self.consumer.seek(tp, hint)
+            else:
+                self.consumer.seek(tp, 0)
+        log.info("assigned %s", sorted(tp.partition for tp in assigned))
+
+    def _checked(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> dict[int, list[ConsumerRecord]]:
+        out: dict[int, list[ConsumerRecord]] = {}
+        for tp, records in batch.items():
+            expected = self.verify.pop(tp, None)
+            if expected is not None and records:
+                first = records[0]
+                if (first.offset, header_position(first.headers)) != expected:
+                    log.warning("partition %d: offset hint %d does not hold position %d; reading from 0",
+                                tp.partition, *expected)
+                    assert self.consumer is not None
+                    self.consumer.seek(tp, 0)
+                    continue
+            out[tp.partition] = records
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        opts = consumer_options(self.settings, self.options, self.settings.worker_group)
+        self.consumer = AIOKafkaConsumer(**opts)
+        self.consumer.subscribe([self.topic], listener=_Seeker(self))
+        dead_producer = make_producer(self.options)
+        await self.consumer.start()
+        await dead_producer.start()
+        try:
+            while not stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=self.settings.worker_batch_max)
+                if batch:
+                    await self._handle(self._checked(batch), dead_producer)
+        finally:
+            await self.consumer.stop()
+            await dead_producer.stop()
+
+    async def _handle(self, batch: dict[int, list[ConsumerRecord]], dead_producer: AIOKafkaProducer) -> None:
+        if not batch:
+            return
+        plan = self.projector.prepare(batch)
+        outcome = plan.outcome
+        if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
+            await self._dead_letters(outcome.dead, dead_producer)
+        await asyncio.to_thread(self.projector.commit, plan)
+        self.totals.applied += outcome.applied
+        self.totals.skipped += outcome.skipped
+        self.totals.dead.extend(outcome.dead[-100:])
+        self.batches += 1
+
+    async def _dead_letters(self, dead: list[DeadLetter], producer: AIOKafkaProducer) -> None:
+        futures = []
+        for d in dead:
+            log.warning("dead letter from partition %d offset %d: %s", d.partition, d.offset, d.reason)
+            headers = [(REASON_HEADER, d.reason.encode()[:2000]), ("source_partition", str(d.partition).encode()),
+                       ("source_offset", str(d.offset).encode())]
+            futures.append(await producer.send(self.settings.topic_dead_letter, d.value or b"", headers=headers))
+        await asyncio.gather(*futures)
