@@ -114,7 +114,10 @@ def _tile(key: str, label: str, unit: str, decimals: int, value: Value, previous
                 r(None if now is None or plan is None else now - plan))
 
 
-def _totals(state: bundle.State, period: Period) -> tuple[dict[str, Value], dict[str, Value], dict[str, Value]]:
+Row = dict[str, Value]
+
+
+def _totals(state: bundle.State, period: Period) -> tuple[Row, Row, Row]:
     figures = care_costs.line_figures(state.care_costs, period)
     ext = external_purchases_report(figures, state.budget, period, period.end.year)
     occ = occupancy_report(state.occupancy, state.care_costs, period)
@@ -154,6 +157,6 @@ def overview_tiles(source: KpiSource, period: Period, *,
               ext.get("cost_per_day_weighted"), p_ext.get("cost_per_day_weighted")),
         _tile("occupancy", "Beläggningsgrad egna boenden", "%", 1, occ.get("ack"), p_occ.get("ack")),
         month_tile,
-        _tile("forecast_deviation", "Prognosavvikelse mot budget", "mnkr", 1, fc.get("forecast_deviation_sek"),
-              p_fc.get("forecast_deviation_sek"), scale=1_000_000),
+        _tile("forecast_deviation", "Prognosavvikelse mot budget", "mnkr", 1,
+              fc.get("forecast_deviation_sek"), p_fc.get("forecast_deviation_sek"), scale=1_000_000),
     ]

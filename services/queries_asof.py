@@ -14,6 +14,7 @@ kind and type only (no ids, no persons on screen):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -64,8 +65,8 @@ def explaining_changes(source: ChangeSource, reported_on: date, period: Period) 
         if period.contains(event.business_date):
             counter[(change_kind(event.type), event.type)] += 1
     order = list(KIND_SV)
-    return tuple(ChangeCount(kind, KIND_SV[kind], etype, n)
-                 for (kind, etype), n in sorted(counter.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])))
+    ranked = sorted(counter.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
+    return tuple(ChangeCount(kind, KIND_SV[kind], etype, n) for (kind, etype), n in ranked)
 
 
 def as_of_comparison(source: KpiSource, period: Period, reported_on: date, *,
@@ -93,7 +94,7 @@ class DiffRow:
 
 def differences(comparison: AsOfComparison, key: str = "forecast_total_sek") -> list[DiffRow]:
     """Per line with figures (and the total): then, now and now − then, on the protected, rounded cells."""
-    def ident(row: dict[str, object]) -> tuple[str, str]:
+    def ident(row: Mapping[str, object]) -> tuple[str, str]:
         return str(row.get("line") or ""), str(row.get("target_group") or "")
     then = {ident(r): r.get(key) for r in comparison.then.rows}
     out: list[DiffRow] = []

@@ -63,7 +63,8 @@ def intake_table(source: KpiSource, period: Period, *,
         state = source.bundle(None)
         report = intake_report(state.intake, period, since=history_start(state))
         counts = _intake_counts(report, state, period)
-    visible = ("month", "total", *(f"channel_{c}" for c in CHANNELS), *(f"target_group_{g}" for g in TARGET_GROUPS),
+    visible = ("month", "total", *(f"channel_{c}" for c in CHANNELS),
+               *(f"target_group_{g}" for g in TARGET_GROUPS),
                "application_share_pct", "mean_per_month", "rolling_12m_mean")
     return view(report, counts, threshold, visible)
 
@@ -87,7 +88,8 @@ def intake_by_channel(table: TableView) -> list[ChannelPoint]:
         for c in CHANNELS:
             value = row.get(f"channel_{c}")
             count = value if isinstance(value, Decimal | int) else None
-            points.append(ChannelPoint(str(row["month"]), CHANNEL_SV[c], count, "" if value is None else str(value)))
+            label = "" if value is None else str(value)
+            points.append(ChannelPoint(str(row["month"]), CHANNEL_SV[c], count, label))
     return points
 
 

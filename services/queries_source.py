@@ -26,7 +26,8 @@ from typing import Protocol, runtime_checkable
 
 from events import Event
 from events.timeutil import as_aware
-from projections import bundle
+from projections.bundle import State as Bundle
+from projections.bundle import fold
 from services.store.base import EventStore
 
 Clock = Callable[[], datetime]
@@ -55,7 +56,7 @@ class Freshness:
 
 
 class KpiSource(Protocol):
-    def bundle(self, known_at: datetime | None = None) -> bundle.State: ...
+    def bundle(self, known_at: datetime | None = None) -> Bundle: ...
 
     def freshness(self) -> Freshness: ...
 
@@ -80,25 +81,25 @@ class StoreSource:
         self.store = store
         self.lock = threading.RLock()
         self._clock = clock
-        self._live = bundle.State()
-        self._as_of: OrderedDict[datetime, bundle.State] = OrderedDict()
+        self._live = Bundle()
+        self._as_of: OrderedDict[datetime, Bundle] = OrderedDict()
         self._as_of_head = -1
         self._keep = keep_as_of
 
-    def bundle(self, known_at: datetime | None = None) -> bundle.State:
+    def bundle(self, known_at: datetime | None = None) -> Bundle:
         with self.lock:
             if known_at is None:
-                return bundle.fold(self.store.read_all(after=self._live.last_position), self._live)
+                return fold(self.store.read_all(after=self._live.last_position), self._live)
             return self._folded_as_of(as_aware(known_at))
 
-    def _folded_as_of(self, known_at: datetime) -> bundle.State:
+    def _folded_as_of(self, known_at: datetime) -> Bundle:
         head = self.store.head()
         if head != self._as_of_head:  # a new event may have been back-registered: forget old folds
             self._as_of.clear()
             self._as_of_head = head
         state = self._as_of.get(known_at)
         if state is None:
-            state = bundle.fold(self.store.read_all(known_at=known_at))
+            state = fold(self.store.read_all(known_at=known_at))
             self._as_of[known_at] = state
             while len(self._as_of) > self._keep:
                 self._as_of.popitem(last=False)

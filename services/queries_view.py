@@ -29,8 +29,9 @@ Cell = Decimal | int | str | None
 Counts = Mapping[str, int | None]  # column key -> persons/cases the cell rests on (None: not protected)
 
 TEXT_SV: dict[str, Mapping[str, str]] = {
-    "target_group": TARGET_GROUP_SV, "group": {**REPORT_GROUP_SV, "all": "Alla"},
-    "category": CATEGORY_SV,
+    "target_group": {str(k): v for k, v in TARGET_GROUP_SV.items()},
+    "group": {**REPORT_GROUP_SV, "all": "Alla"},
+    "category": {str(k): v for k, v in CATEGORY_SV.items()},
     "unit_kind": {"long_stay": "Boenden längre perioder", "short_stay": "Boenden kortare tid",
                   "group": "Öppenvårdsgrupper", "all": "Alla"},
 }

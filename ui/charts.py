@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import cast
 
 import altair as alt
 import pandas as pd
@@ -13,28 +14,30 @@ from services.queries_economy import TrendPoint
 from services.queries_units import MatrixCell, PlacesPoint
 from ui.i18n import t
 
+AnyChart = alt.Chart | alt.LayerChart
+
 
 def number(value: object) -> float | None:
     return float(value) if isinstance(value, Decimal | int) else None
 
 
-def heatmap(cells: Iterable[MatrixCell]) -> alt.LayerChart:
+def heatmap(cells: Iterable[MatrixCell]) -> AnyChart:
     data = pd.DataFrame([{"unit": c.unit, "month": c.month, "label": c.label, "percent": number(c.percent)}
                          for c in cells])
     base = alt.Chart(data).encode(x=alt.X("month:O", title=t("month")), y=alt.Y("unit:N", title=t("unit")))
     rect = base.mark_rect().encode(color=alt.Color("percent:Q", title="%", scale=alt.Scale(domain=[0, 110])),
                                    tooltip=["unit", "month", "label"])
-    return rect + base.mark_text().encode(text="label:N")
+    return cast(AnyChart, rect + base.mark_text().encode(text="label:N"))
 
 
-def places(points: Iterable[PlacesPoint]) -> alt.Chart:
+def places(points: Iterable[PlacesPoint]) -> AnyChart:
     data = pd.DataFrame([{"unit": p.unit, "month": p.month, "places": float(p.places)} for p in points])
-    return alt.Chart(data).mark_line(point=True).encode(
+    return cast(AnyChart, alt.Chart(data).mark_line(point=True).encode(
         x=alt.X("month:O", title=t("month")), y=alt.Y("places:Q", title=t("places_over_time")),
-        color=alt.Color("unit:N", title=t("unit")), tooltip=["unit", "month", "places"])
+        color=alt.Color("unit:N", title=t("unit")), tooltip=["unit", "month", "places"]))
 
 
-def intake(points: Iterable[ChannelPoint], rolling: list[tuple[str, float | None]]) -> alt.LayerChart:
+def intake(points: Iterable[ChannelPoint], rolling: list[tuple[str, float | None]]) -> AnyChart:
     data = pd.DataFrame([{"month": p.month, "channel": p.channel, "count": number(p.count), "label": p.label}
                          for p in points])
     bars = alt.Chart(data).transform_filter("datum.count !== null").mark_bar().encode(
@@ -42,26 +45,27 @@ def intake(points: Iterable[ChannelPoint], rolling: list[tuple[str, float | None
         color=alt.Color("channel:N", title=t("channel")), tooltip=["month", "channel", "label"])
     mean = pd.DataFrame([{"month": m, "mean": v} for m, v in rolling if v is not None])
     if mean.empty:
-        return alt.layer(bars)
+        return cast(AnyChart, alt.layer(bars))
     line = alt.Chart(mean).mark_line(color="black", point=True).encode(
         x="month:O", y="mean:Q", tooltip=[alt.Tooltip("mean:Q", title=t("rolling_mean"))])
-    return alt.layer(bars, line)
+    return cast(AnyChart, alt.layer(bars, line))
 
 
-def investigations(rows: list[dict[str, object]]) -> alt.Chart:
+def investigations(rows: list[dict[str, object]]) -> AnyChart:
     data = pd.DataFrame(rows)
-    return alt.Chart(data).transform_filter("datum.count !== null").mark_bar().encode(
+    return cast(AnyChart, alt.Chart(data).transform_filter("datum.count !== null").mark_bar().encode(
         x=alt.X("month:O", title=t("month")), xOffset="what:N", y=alt.Y("count:Q", title=t("count")),
-        color=alt.Color("what:N", title=""), tooltip=["month", "what", "label"])
+        color=alt.Color("what:N", title=""), tooltip=["month", "what", "label"]))
 
 
-def forecast(points: Iterable[TrendPoint]) -> alt.Chart:
+def forecast(points: Iterable[TrendPoint]) -> AnyChart:
     rows = []
     for p in points:
         rows.append({"through": p.through.isoformat(), "what": t("forecast_total"),
                      "mnkr": None if p.forecast_total_sek is None else float(p.forecast_total_sek) / 1e6})
         rows.append({"through": p.through.isoformat(), "what": t("budget"),
                      "mnkr": None if p.budget_sek is None else float(p.budget_sek) / 1e6})
-    return alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
+    return cast(AnyChart, alt.Chart(pd.DataFrame(rows)).mark_line(point=True).encode(
         x=alt.X("through:O", title=t("through")), y=alt.Y("mnkr:Q", title="mnkr"),
-        color=alt.Color("what:N", title=""), tooltip=["through", "what", alt.Tooltip("mnkr:Q", format=".1f")])
+        color=alt.Color("what:N", title=""),
+        tooltip=["through", "what", alt.Tooltip("mnkr:Q", format=".1f")]))

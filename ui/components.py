@@ -45,7 +45,8 @@ def freshness_text(f: Freshness) -> list[str]:
     if f.position == 0:
         return [t("empty_store")]
     newest = f.recorded_at.isoformat(timespec="seconds") if f.recorded_at else "–"
-    lines = [f"{t('newest_event')}: {newest} ({t('position')} {f.position}), {t('age')} {age_text(f.age_seconds)}"]
+    age = age_text(f.age_seconds)
+    lines = [f"{t('newest_event')}: {newest} ({t('position')} {f.position}), {t('age')} {age}"]
     if f.worker_lag is None:
         lines.append(f"{t('worker_lag')}: {t('lag_unknown')}")
     else:
@@ -78,7 +79,8 @@ def show_table(table: TableView, name: str, *, keys: tuple[str, ...] | None = No
     for note in table.notes:
         st.caption(note)
     left, right = st.columns(2)
-    left.download_button(t("download_csv"), context.csv_bytes(table), file_name=f"{name}.csv", mime="text/csv",
+    left.download_button(t("download_csv"), context.csv_bytes(table), file_name=f"{name}.csv",
+                         mime="text/csv",
                          key=f"csv-{name}", on_click="ignore")
     right.download_button(t("download_xlsx"), context.xlsx_bytes(table), file_name=f"{name}.xlsx",
                           mime=XLSX_MIME, key=f"xlsx-{name}", on_click="ignore")

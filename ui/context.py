@@ -66,7 +66,9 @@ def tiles(db: str, start: date, end: date, threshold: int) -> list[queries.Tile]
 
 
 @st.cache_data(ttl=TABLE_TTL, show_spinner=False, max_entries=64)
-def table(db: str, name: str, start: date, end: date, threshold: int, limit_days: int = 120) -> queries.TableView:
+def table(
+    db: str, name: str, start: date, end: date, threshold: int, limit_days: int = 120
+) -> queries.TableView:
     period = Period(start, end)
     src = _source(db)
     if name == "external-purchases":

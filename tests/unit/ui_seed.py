@@ -69,7 +69,8 @@ def late_events(known: list[Event]) -> list[Event]:
     return [
         placement_started("pl-inst-late", "2021-03-02", category="institution", target_group="children",
                           price=3000, recorded_at="2021-04-15T10:00:00+02:00"),
-        placement_corrected("pl-fhe-0", "2021-01-01", start="2021-02-01", recorded_at="2021-04-20T10:00:00+02:00"),
+        placement_corrected("pl-fhe-0", "2021-01-01", start="2021-02-01",
+                            recorded_at="2021-04-20T10:00:00+02:00"),
         retracted(anmalan, "2021-01-10", recorded_at="2021-04-10T10:00:00+02:00"),
     ]
 
