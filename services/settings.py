@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     readmodel_db: str | None = Field(default=None, description="read-model URL; unset = beside the store")
 
+    # --- UI (issue 5): the Streamlit front end -----------------------------------------------------------
+    ui_host: str = Field(default="127.0.0.1", description="address the Streamlit UI listens on")
+    ui_port: int = Field(default=8501, ge=0, le=65535, description="Streamlit UI port")
+
     # --- metrics (issue 6): exporter and per-process /metrics endpoints ------------------------------
     exporter_host: str = Field(default="127.0.0.1", description="address the KPI exporter listens on")
     exporter_port: int = Field(default=9464, ge=0, le=65535, description="KPI exporter port")
