@@ -1,0 +1,73 @@
+"""`casestream ui`: run the Streamlit front end (ui/app.py) on 127.0.0.1, headless.
+
+The UI reads the store named by `--db` / `CASESTREAM_DB` (passed to Streamlit's process through the
+environment). `demo_components(settings)` gives the same command line to the demo supervisor.
+Importing this module starts nothing; the UI package itself is not imported here (services never
+import ui), only located on disk.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from services.settings import Settings
+
+
+def app_path() -> Path:
+    """ui/app.py of the installed (or checked-out) project, found without importing the ui package."""
+    spec = importlib.util.find_spec("ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the ui package is not installed next to services")
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def ui_argv(settings: Settings, port: int | None = None, host: str | None = None) -> list[str]:
+    """`python -m streamlit run ui/app.py` on the settings' host and port, headless, no telemetry."""
+    return [sys.executable, "-m", "streamlit", "run", str(app_path()),
+            "--server.address", host or settings.ui_host,
+            "--server.port", str(settings.ui_port if port is None else port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--global.developmentMode", "false"]
+
+
+def ui_env(settings: Settings) -> dict[str, str]:
+    """The environment of the UI process: the store URL and the small-cell threshold it must use."""
+    return {**os.environ, "CASESTREAM_DB": settings.db,
+            "CASESTREAM_SMALL_CELL_THRESHOLD": str(settings.small_cell_threshold)}
+
+
+def demo_components(settings: Settings) -> list[Any]:
+    """The UI as a component of the demo supervisor (`services.supervisor.Component`)."""
+    argv = ui_argv(settings)
+    try:
+        from services.supervisor import Component
+    except ImportError:  # the supervisor is not in this tree yet: a (name, argv) pair
+        return [("ui", argv)]
+    return [Component(name="ui", argv=argv)]
+
+
+def ui(
+    db: Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")] = None,
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default: settings ui_port, 8501)")] = None,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
+) -> None:
+    """Run the Streamlit UI (Översikt, Externa köp, Beläggning, Aktualiseringar, Prognos) until stopped."""
+    settings = Settings() if db is None else Settings(db=db)
+    argv = ui_argv(settings, port, host)
+    typer.echo(f"UI on http://{host or settings.ui_host}:{settings.ui_port if port is None else port}/")
+    try:
+        code = subprocess.call(argv, env=ui_env(settings))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="ui")(ui)
