@@ -56,3 +56,7 @@ class Settings(BaseSettings):
                                      description="worker i serves its own /metrics on this port + i")
     metrics_as_of: date | None = Field(default=None, description="business day the KPI gauges refer to; "
                                        "unset = today in Europe/Stockholm")
+
+    # --- forecast (issue 8): the simulated band ------------------------------------------------------
+    forecast_seed: int = Field(default=2021, description="seed of random.Random for the forecast simulation")
+    forecast_simulations: int = Field(default=1000, ge=10, le=100_000, description="simulations per forecast")
