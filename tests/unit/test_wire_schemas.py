@@ -87,3 +87,14 @@ def test_schema_rejects_what_the_codec_rejects() -> None:
 def test_v1_schema_describes_the_day_price_field() -> None:
     data = schema("placement.started", 1)["$defs"]["PlacementStartedV1"]
     assert "price_per_day_sek" in data["required"] and "price_sek" not in data["properties"]
+
+
+def test_docs_describe_every_type_version_and_field() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "events.md").read_text(encoding="utf-8")
+    sections = doc.split("\n### ")
+    for etype, version in ALL:
+        heading = f"`{etype}` v{version}"
+        section = next((s for s in sections if s.startswith(heading)), None)
+        assert section is not None, f"docs/events.md has no section for {heading}"
+        for field in VERSIONS[(etype, version)].model_fields:
+            assert f"| `{field}` |" in section, f"docs/events.md, {heading}: field {field} is not described"
