@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
@@ -16,6 +17,7 @@ def worker(bootstrap: BootstrapOption = None, db: DbOption = None,
     import faust
 
     from services.kafka.broker import client_options
+    from services.kafka.topics import ensure_topics
     from services.readmodel.persist import open_readmodel, readmodel_url
     from services.settings import Settings
     from services.worker.app import make_app
@@ -26,7 +28,9 @@ def worker(bootstrap: BootstrapOption = None, db: DbOption = None,
     if web_port == 0 or (web_port is None and settings.worker_web_port == 0):
         web_port = free_port()
     engine = open_readmodel(readmodel_url(settings))
-    app, _ = make_app(settings, client_options(settings, bootstrap), engine, web_port=web_port)
+    options = client_options(settings, bootstrap)
+    asyncio.run(ensure_topics(settings, options))  # Faust never declares topics (topic_allow_declare off)
+    app, _ = make_app(settings, options, engine, web_port=web_port)
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 

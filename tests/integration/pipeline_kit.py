@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from events import Event
 from projections import bundle
+from services.readmodel.source import applied_totals
 from services.readmodel.tables import PROJECTIONS
 from tests.unit import builders as b
 from tests.unit import event_builders_economy as e
@@ -23,6 +33,7 @@ from tests.unit import event_builders_economy as e
 SCALE = os.environ.get("CASESTREAM_TEST_SCALE", "small")
 EVENTS_PER_RUN = {"small": 2500, "medium": 10_000, "large": 50_000}.get(SCALE, 2500)
 START = date(2021, 1, 1)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _eid(rng: random.Random) -> uuid.UUID:
@@ -86,3 +97,95 @@ def assert_same_bundle(live: bundle.State, folded: bundle.State) -> None:
     for name in PROJECTIONS:
         assert getattr(live, name) == getattr(folded, name), f"projection {name} differs from the fold"
     assert (live.events, live.last_position) == (folded.events, folded.last_position)
+
+
+# --- processes and waiting ------------------------------------------------------------------------------
+
+PY = sys.executable
+
+
+@dataclass
+class Proc:
+    """A pipeline process started by a test (`python -m services.kafka relay` / `python -m services.worker`)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Proc:
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def kill9(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            os.kill(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+@dataclass
+class Pipeline:
+    """Store + read model files, the broker address and the processes of one test."""
+
+    tmp: Path
+    bootstrap: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+
+    @property
+    def store_url(self) -> str:
+        return f"sqlite:///{self.tmp}/store.db"
+
+    @property
+    def readmodel_url(self) -> str:
+        return f"sqlite:///{self.tmp}/readmodel.db"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CASESTREAM_DB": self.store_url, "CASESTREAM_READMODEL_DB": self.readmodel_url,
+                "PYTHONPATH": str(ROOT), **self.extra_env}
+
+    def relay(self) -> Proc:
+        return self._proc("relay", [PY, "-m", "services.kafka", "relay", "--bootstrap", self.bootstrap])
+
+    def worker(self, n: int = 0) -> Proc:
+        return self._proc(f"worker{n}", [PY, "-m", "services.worker", "--bootstrap", self.bootstrap,
+                                         "--web-port", "0", "--loglevel", "info"])
+
+    def _proc(self, name: str, argv: list[str]) -> Proc:
+        proc = Proc(name, argv, self.env(), self.tmp / f"{name}.log").start()
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.log.name}\n" + p.log.read_text(errors="replace")[-3000:] for p in self.procs)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, pipeline: Pipeline | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n" + (pipeline.logs() if pipeline else ""))
+
+
+def caught_up(engine: Engine, head: int) -> Callable[[], bool]:
+    """True once every event up to `head` is applied on some partition (all partitions' maxima)."""
+    def check() -> bool:
+        return applied_totals(engine)[0] >= head and applied_totals(engine)[1] >= head
+    return check
