@@ -55,7 +55,7 @@ def demo_components(settings: Settings) -> list[Any]:
 
 def ui(
     db: Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")] = None,
-    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1 (default: settings ui_port, 8501)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: settings ui_port, 8501)")] = None,
     host: Annotated[str | None, typer.Option(help="address to listen on (default 127.0.0.1)")] = None,
 ) -> None:
     """Run the Streamlit UI (Översikt, Externa köp, Beläggning, Aktualiseringar, Prognos) until stopped."""
