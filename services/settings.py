@@ -60,3 +60,9 @@ class Settings(BaseSettings):
     # --- forecast (issue 8): the simulated band ------------------------------------------------------
     forecast_seed: int = Field(default=2021, description="seed of random.Random for the forecast simulation")
     forecast_simulations: int = Field(default=1000, ge=10, le=100_000, description="simulations per forecast")
+
+    # --- simulator and demo (issue 4) ------------------------------------------------------------------
+    test_scale: str = Field(default="full", pattern="^(small|full)$",
+                            description="small = shrunken heavy runs (CI; the demo simulates one month)")
+    demo_db: str = Field(default="sqlite:///var/demo/store.db", description="the demo's embedded store")
+    demo_seed: int = Field(default=1880, description="seed of random.Random for the demo history")
