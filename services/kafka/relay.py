@@ -62,8 +62,7 @@ class Relay:
         producer = make_producer(self.options)
         await producer.start()
         try:
-            self.published = relay_position(self.engine, self.topic)
-            await self._verify(force=True)
+            await self._verify(force=True, stored=relay_position(self.engine, self.topic))
             while not stop.is_set():
                 await self._verify()
                 batch = await asyncio.to_thread(self._read)
@@ -95,13 +94,18 @@ class Relay:
         self.expected += len(batch)
         await asyncio.to_thread(set_relay_position, self.engine, self.topic, last)
 
-    async def _verify(self, force: bool = False) -> None:
-        """Refill from position 0 when the topic holds fewer messages than were acknowledged."""
+    async def _verify(self, force: bool = False, stored: int | None = None) -> None:
+        """Refill from position 0 when the topic holds fewer messages than were acknowledged.
+
+        `stored` (at a session start) is the persisted published position, adopted only after the check.
+        """
         now = time.monotonic()
         if not force and now - self._checked < VERIFY_EVERY:
             return
         self._checked = now
         total = sum((await high_watermarks(self.options, self.topic)).values())
+        if stored is not None:
+            self.published = stored
         lost = total < self.expected or (total == 0 and self.published > 0)
         if lost:
             log.warning("topic %s holds %d messages, expected >= %d (published to %d): broker lost its data, "

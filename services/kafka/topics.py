@@ -48,6 +48,7 @@ async def high_watermarks(options: dict[str, Any], topic: str, timeout: float = 
     consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None,
                                 fetch_max_wait_ms=50, max_partition_fetch_bytes=1024)
     await consumer.start()
+    await asyncio.sleep(0)  # let the consumer's own tasks start, so stop() can cancel them cleanly
     try:
         parts = await _partitions(consumer, topic, timeout)
         tps = [TopicPartition(topic, p) for p in parts]
