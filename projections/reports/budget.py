@@ -5,7 +5,7 @@ subtotal per activity with more than one line, and a total over every activity. 
 costs positive (deviation = budget − utfall, positive = överskott); the costs-negative rendering of
 Örebro's net tables (nettoutfall − budget) is given beside it. The stated total line (activity
 `total`) is not a row: the summakontroll against it and every budget revision with its reason are
-in the notes. Columns: docs/reports/budget.md.
+in the notes. Columns: docs/reports.md (#budget).
 """
 
 from __future__ import annotations

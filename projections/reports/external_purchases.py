@@ -5,7 +5,7 @@ a "Summa" subtotal per group (Jourhem is its own line outside the group subtotal
 row "Återsökt moms" from the `vat_refund` budget and ledger lines, and "Totalt". Per row: persons
 per day (period, budget), cost per day (period, budget), total budget, period deviation, forecast
 persons, price, deviation and total. Money in SEK (displayed in mnkr, one decimal), persons and
-prices unrounded (displayed as integers). Columns and rules: docs/reports/external-purchases.md.
+prices unrounded (displayed as integers). Columns and rules: docs/reports.md (#external-purchases).
 """
 
 from __future__ import annotations

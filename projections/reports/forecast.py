@@ -4,7 +4,7 @@ One detail row per externa-köp line (`REPORT_LINES` order, then any other line 
 adjustment row (återsökt moms) and a total row. Per line: the period's persons and price, the run
 rate before overrides, the forecast persons, price and total after any prognosjustering with its
 reason, the override's effect, the annual budget and the forecast deviation, and the other variant
-"utfall hittills + resten av året i takt" beside it (BRIEF §3.4). Columns: docs/reports/forecast.md.
+"utfall hittills + resten av året i takt" beside it (BRIEF §3.4). Columns: docs/reports.md (#forecast).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One detail row per month of the period (a part month at either end covers only its part) and a
 total row for the whole period: counts per channel (anmälan, ansökan, begäran) and target group
 (Barn, Unga, Vuxna), the shares by sex and the share of applications in percent, and the rolling
-12-month mean of monthly totals. Columns: docs/reports/intake.md.
+12-month mean of monthly totals. Columns: docs/reports.md (#intake).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One detail row per month of the period: inledda per target group and in total, a
 and median duration (days) of the month's closings and the rolling 12-month mean of openings. The
 total row gives the period's sums, the average per month (total ÷ months, R21), durations over the
 whole period and the number of investigations open past the limit at the period's end; the notes
-name closings that cannot be matched to an opening. Columns: docs/reports/investigations.md.
+name closings that cannot be matched to an opening. Columns: docs/reports.md (#investigations).
 """
 
 from __future__ import annotations

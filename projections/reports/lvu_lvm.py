@@ -4,7 +4,7 @@ Rows as the report: "Antal unika individer i placering enl LVU" (subtotal) with 
 "varav pojkar" (details), the same for LVM with "varav kvinnor" / "varav män", and a total of unique
 individuals under either law. Other or unknown sex gets its own detail row when it occurs. The
 column `individuals` is the asked period; `years_back` adds the same dates of earlier years
-(`individuals_<year>`), as the report's Jan–Aug columns 2016–2021. Columns: docs/reports/lvu-lvm.md.
+(`individuals_<year>`), as the report's Jan–Aug columns 2016–2021. Columns: docs/reports.md (#lvu-lvm).
 """
 
 from __future__ import annotations

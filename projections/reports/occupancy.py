@@ -4,7 +4,7 @@ One detail row per unit with its places, one column per month and "Ack"; a subto
 "Totalt (ovägt medelvärde)" per kind (boenden längre perioder, boenden kortare tid, öppenvårdsgrupper),
 and a total row over the residential kinds ("Samtliga egna boenden"). Monthly values, Ack and the
 subtotals follow the reports' unweighted rule; two more columns give the day-weighted Ack and the
-places-weighted Ack beside them. Columns: docs/reports/occupancy.md.
+places-weighted Ack beside them. Columns: docs/reports.md (#occupancy).
 """
 
 from __future__ import annotations

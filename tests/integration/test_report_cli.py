@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import re
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typer.testing import CliRunner
 
 from events.codec import encode
 from events.envelope import Event
+from events.timeutil import Period
 from services.cli import app
 from services.reports import REPORT_NAMES
 from tests.unit.builders import placement_ended, placement_started, unit_capacity_set
@@ -187,3 +189,30 @@ def test_bad_requests_get_clear_errors(db: str, tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert message in " ".join(result.output.replace("│", " ").split()), (args, result.output)
     assert not (tmp_path / "none.db").exists()
+
+
+def test_every_printed_column_is_documented(db: str) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    sections = {s.split("\n", 1)[0].strip(): s for s in doc.split("\n## ")[1:]}
+    for name in REPORT_NAMES:
+        assert name in sections, f"docs/reports.md has no section '## {name}'"
+        for key in rows(db, name)[0]:
+            generic = re.sub(r"^pct_\d{4}_\d{2}$", "pct_YYYY_MM", key)
+            assert f"| `{generic}` |" in sections[name], f"docs/reports.md, {name}: {key} not described"
+
+
+def test_report_service_names_and_unknown_name() -> None:
+    from services.reports import BUILDERS, UnknownReport, build_report
+    from services.settings import Settings
+    from services.store import open_store
+
+    assert tuple(BUILDERS) == REPORT_NAMES
+    store = open_store("memory://")
+    try:
+        with pytest.raises(UnknownReport, match="unknown report 'beds'; choose one of occupancy, "):
+            build_report(store, "beds", Period(date(2021, 1, 1), date(2021, 1, 31)), None, Settings())
+        january = Period(date(2021, 1, 1), date(2021, 1, 31))
+        empty = build_report(store, "intake", january, None, Settings())
+        assert [r["total"] for r in empty.rows] == [0, 0]
+    finally:
+        store.close()
