@@ -5,7 +5,9 @@ initial stock of placements) and `events()` walks the business days of the histo
 aktualiseringar and placement arrivals are generated, and every event registered before the next
 day is emitted, so the output is ordered by `recorded_at` (ties by creation order). Events not yet
 registered by `until` (late registrations, future closings and ends) are left out: the history is
-the register as known at `until`. Municipalities get their own random streams drawn from `rng`.
+the register as known at `until`. What is generated does not depend on `until` (only what is emitted),
+so a later cutoff gives the same events plus the newly registered ones. Municipalities get their own
+random streams drawn from `rng`.
 """
 
 from __future__ import annotations
@@ -50,14 +52,15 @@ class SimulationConfig:
 class Simulation:
     def __init__(self, config: SimulationConfig, rng: random.Random) -> None:
         self.config = config
-        stop = min(config.stop, config.cutoff.date() + timedelta(days=1))
         self.contexts = [
-            Context(config.calibration, random.Random(rng.getrandbits(64)), m, config.first_day, stop,
+            Context(config.calibration, random.Random(rng.getrandbits(64)), m, config.first_day, config.stop,
                     config.scale) for m in config.municipalities]
 
     @property
     def days(self) -> int:
-        return (self.contexts[0].stop - self.contexts[0].start).days
+        """Business days the history covers (up to the cutoff)."""
+        last = min(self.config.stop, self.config.cutoff.date() + timedelta(days=1))
+        return (last - self.config.first_day).days
 
     def events(self) -> Iterator[Raw]:
         """The whole history in registration order (merged over municipalities)."""
@@ -72,7 +75,7 @@ class Simulation:
         reference.budgets(ctx)
         queues = [placements.start_line(ctx, line) for line in ctx.cal.lines]
         day = ctx.start
-        while day < ctx.stop:
+        while day < ctx.stop and at(day) <= cutoff:  # generation does not depend on the cutoff
             intake.run_day(ctx, day)
             for queue in queues:
                 placements.run_day(ctx, queue, day)
