@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
@@ -89,12 +88,9 @@ def register(app: typer.Typer) -> None:
 
 
 def exporter_argv(settings: Settings, port: int | None = None) -> list[str]:
-    """The command line that runs the exporter over the settings' store."""
-    script = Path(sys.executable).with_name("casestream")
-    via_python = [sys.executable, "-c", "from services.cli import main; main()"]
-    head = [str(script)] if script.exists() else via_python
-    argv = [*head, "exporter", "--db", settings.db, "--host", settings.exporter_host,
-            "--port", str(settings.exporter_port if port is None else port)]
+    """`python -m services.metrics exporter` over the settings' store, host and port."""
+    argv = [sys.executable, "-m", "services.metrics", "exporter", "--db", settings.db,
+            "--host", settings.exporter_host, "--port", str(settings.exporter_port if port is None else port)]
     if settings.metrics_as_of is not None:
         argv += ["--as-of", settings.metrics_as_of.isoformat()]
     return argv
