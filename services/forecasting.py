@@ -9,9 +9,10 @@
 * `month_end_history(store, year, …)` — **prognoshistorik**: the forecast as it stood at the end of
   every month of the year, each folded from `store.read_all(known_at=end of that month)` with the
   same seed, so it is itself replayable: the same store gives the same history.
-* `accuracy(store, history)` — **prognosträffsäkerhet** once the year is closed (data through
-  31 December): per line and month, p50 − outcome, the error in % of the outcome, and whether the
-  outcome lay inside p10–p90. The outcome is the year's cost as known now.
+* `accuracy(store, history)` — **prognosträffsäkerhet** once the year is closed (a placement fact
+  registered after the end of 31 December, so the year is past): per line and month, p50 − outcome,
+  the error in % of the outcome, and whether the outcome lay inside p10–p90. The outcome is the
+  year's cost as known now.
 * `band_gauges(view)` — p10/p50/p90 per line as gauge samples for the exporter
   (`casestream_forecast_band_sek{category,target_group,quantile}`).
 
@@ -59,6 +60,12 @@ class Folded:
         """The latest business day of any placement fact (None without placements)."""
         days = [f.day for facts in self.care.placements.values() for f in facts.values()]
         return max(days, default=None)
+
+    def latest_recorded(self) -> datetime | None:
+        """The latest registration time of any placement fact (None without registered facts)."""
+        times = [f.recorded_at for facts in self.care.placements.values() for f in facts.values()
+                 if f.recorded_at is not None]
+        return max(times, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +184,7 @@ class Accuracy:
 
 
 class YearNotClosed(ValueError):
-    """Accuracy needs the final outcome: the data must reach 31 December of the year."""
+    """Accuracy needs the final outcome: something must have been registered after 31 December."""
 
 
 def outcome(state: Folded, year: int) -> dict[LineKey, Fraction]:
@@ -187,12 +194,12 @@ def outcome(state: Folded, year: int) -> dict[LineKey, Fraction]:
 
 
 def accuracy(store: EventStore, history: Sequence[MonthForecast], year: int) -> list[Accuracy]:
-    """Per month and line (and the total, key None), once the store's data reach 31 December."""
+    """Per month and line (and the total, key None), once a fact was registered after 31 December."""
     state = Folded.of(store.read_all())
-    latest = state.latest_day()
-    if latest is None or latest < date(year, 12, 31):
-        raise YearNotClosed(f"the year {year} is not closed: the data reach {latest or 'no day'}, "
-                            f"not {year}-12-31")
+    latest = state.latest_recorded()
+    if latest is None or latest <= end_of_day(date(year, 12, 31)):
+        seen = "nothing" if latest is None else f"registrations up to {latest.date()}"
+        raise YearNotClosed(f"the year {year} is not closed: the store holds {seen}")
     final = outcome(state, year)
     rows = []
     for item in history:
