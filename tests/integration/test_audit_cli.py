@@ -104,16 +104,20 @@ def test_published_figure_is_reproduced_byte_for_byte(store: tuple[str, Clock], 
 
 
 def test_tampering_with_one_stored_event_fails_verify_and_names_it(
-        store: tuple[str, Clock], tmp_path: Path) -> None:
+    store: tuple[str, Clock], tmp_path: Path
+) -> None:
     db, _ = store
     proof_path = replay(db, tmp_path / "pub", A, "external-purchases")
     path = db.removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         position, event_id, payload = conn.execute(
             "SELECT position, event_id, payload FROM events "
-            "WHERE CAST(payload AS TEXT) LIKE '%\"price_sek\":2000%'").fetchone()
-        conn.execute("UPDATE events SET payload = ? WHERE position = ?",
-                     (bytes(payload).replace(b'"price_sek":2000', b'"price_sek":2500'), position))
+            "WHERE CAST(payload AS TEXT) LIKE '%\"price_sek\":2000%'"
+        ).fetchone()
+        conn.execute(
+            "UPDATE events SET payload = ? WHERE position = ?",
+            (bytes(payload).replace(b'"price_sek":2000', b'"price_sek":2500'), position),
+        )
     code, out = verify(db, proof_path)
     assert code == 1, out
     assert "differences:" in out
@@ -124,7 +128,8 @@ def test_tampering_with_one_stored_event_fails_verify_and_names_it(
 
 
 def test_verify_names_events_back_registered_after_publication(
-        store: tuple[str, Clock], tmp_path: Path) -> None:
+    store: tuple[str, Clock], tmp_path: Path
+) -> None:
     db, clock = store
     proof_path = replay(db, tmp_path / "pub", A, "external-purchases")
     late = b.placement_started("P9", "2021-02-01", price=1500, recorded_at="2021-03-01")
@@ -144,8 +149,10 @@ def test_late_registration_appears_in_diff_with_its_event(store: tuple[str, Cloc
     late = b.placement_started("P7", "2021-02-10", price=2500, recorded_at=as_aware(datetime(2021, 4, 20, 9)))
     fix = b.placement_corrected("P1", "2021-04-22", end="2021-02-20", recorded_at="2021-04-22")
     append(db, clock, [late, fix])
-    result = runner.invoke(cli(), ["diff", *PERIOD, "--known-at", A, "--known-at", B,
-                                   "--report", "external-purchases", "--db", db])
+    result = runner.invoke(
+        cli(),
+        ["diff", *PERIOD, "--known-at", A, "--known-at", B, "--report", "external-purchases", "--db", db],
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "persons_per_day" in out
@@ -163,7 +170,8 @@ def test_replay_never_writes_to_the_live_store(store: tuple[str, Clock], tmp_pat
     def state() -> tuple[object, ...]:
         with sqlite3.connect(path) as conn:
             rows = conn.execute(
-                "SELECT count(*), max(position), (SELECT position FROM store_head) FROM events")
+                "SELECT count(*), max(position), (SELECT position FROM store_head) FROM events"
+            )
             counts = rows.fetchone()
         return (*counts, *[(p.stat().st_mtime_ns, p.stat().st_size) for p in files])
 

@@ -1,0 +1,256 @@
+"""`casestream bench replay`: full-rebuild throughput, peak memory and an as-of municipality-year replay.
+
+Builds (or reuses) a SQLite store of N synthetic events — a seeded mix of aktualiseringar, utredningar
+and placements (started, repriced, ended) over several municipalities and years, registered within a
+few days of their business day — then measures in a fresh spawned process (so the figures are the
+replay's own, not the generator's):
+
+* full rebuild: every event folded into all projections, stored bytes hashed, in events/s;
+* peak RSS of that process (ru_maxrss);
+* as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
+  year for one municipality, as known at the end of that year, with manifest and proof written.
+
+The generator stands in for the simulator (services/simulator) so the bench does not depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from events import Event, decode_dict
+from events.timeutil import Period, end_of_day
+
+CATEGORIES = ("institution", "family_home_external", "outpatient_day_priced")
+
+
+def _ev(
+    rng: random.Random, etype: str, stream: str, muni: str, day: date, data: dict[str, Any]
+) -> dict[str, Any]:
+    recorded = datetime(day.year, day.month, day.day, 9, tzinfo=UTC) + timedelta(hours=rng.randint(0, 72))
+    return {
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "type": etype,
+        "stream_id": stream,
+        "municipality": muni,
+        "occurred_at": day.isoformat(),
+        "recorded_at": recorded.isoformat(),
+        "data": data,
+    }
+
+
+def _case(rng: random.Random, n: int, muni: str, day: date) -> list[dict[str, Any]]:
+    person, tg = f"P{muni}-{n}", rng.choice(("children", "youth"))
+    out = [
+        _ev(
+            rng,
+            "case.actualised",
+            f"case:{muni}:{n}",
+            muni,
+            day,
+            {
+                "person": person,
+                "channel": "report",
+                "target_group": tg,
+                "sex": rng.choice(("female", "male")),
+            },
+        )
+    ]
+    if rng.random() < 0.4:
+        inv = f"inv:{muni}:{n}"
+        out.append(
+            _ev(
+                rng,
+                "investigation.opened",
+                inv,
+                muni,
+                day + timedelta(days=7),
+                {"investigation_id": inv, "person": person, "target_group": tg},
+            )
+        )
+        out.append(
+            _ev(
+                rng,
+                "investigation.closed",
+                inv,
+                muni,
+                day + timedelta(days=rng.randint(20, 140)),
+                {"investigation_id": inv, "outcome": "intervention"},
+            )
+        )
+    return out
+
+
+def _placement(rng: random.Random, n: int, muni: str, day: date) -> list[dict[str, Any]]:
+    pid = f"pl:{muni}:{n}"
+    own = rng.random() < 0.3
+    price = rng.randint(10, 60) * 100
+    data = {
+        "placement_id": pid,
+        "person": f"Q{muni}-{n}",
+        "category": "institution" if own else rng.choice(CATEGORIES),
+        "regime": "own" if own else "purchased",
+        "target_group": rng.choice(("children", "youth")),
+        "legal_basis": rng.choice(("SoL", "LVU")),
+        "price_sek": price,
+        "price_unit": "day",
+    }
+    if own:
+        data["unit_id"] = f"U{muni}-{n % 3}"
+    stop = day + timedelta(days=rng.randint(10, 400))
+    return [
+        _ev(rng, "placement.started", pid, muni, day, data),
+        _ev(
+            rng,
+            "placement.repriced",
+            pid,
+            muni,
+            day + timedelta(days=5),
+            {"placement_id": pid, "price_sek": price + 100, "price_unit": "day"},
+        ),
+        _ev(rng, "placement.ended", pid, muni, stop, {"placement_id": pid}),
+    ]
+
+
+def synthetic(n_events: int, municipalities: int, years: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """About `n_events` wire dicts, spread evenly over the days of `years` years from 2020."""
+    rng = random.Random(seed)
+    munis = [f"{1880 + i:04d}" for i in range(municipalities)]
+    units = [
+        _ev(
+            rng,
+            "unit.capacity_set",
+            f"unit:U{m}-{k}",
+            m,
+            date(2020, 1, 1),
+            {"unit_id": f"U{m}-{k}", "name": f"Enhet {k}", "places": 12, "kind": "long_stay"},
+        )
+        for m in munis
+        for k in range(3)
+    ]
+    yield from units
+    days, emitted, n = years * 365, len(units), 0
+    for d in range(days):
+        day = date(2020, 1, 1) + timedelta(days=d)
+        due = len(units) + (n_events - len(units)) * (d + 1) // days
+        while emitted < due:
+            n += 1
+            batch = (_placement if rng.random() < 0.4 else _case)(rng, n, munis[n % len(munis)], day)
+            batch = batch[: due - emitted] if d == days - 1 else batch
+            emitted += len(batch)
+            yield from batch
+
+
+def build_store(db: Path, n_events: int, municipalities: int, years: int, batch: int = 5000) -> int:
+    """Append the synthetic history to a SQLite store at `db` (store clock = the batch's registration)."""
+    from services.store import open_store
+
+    clock_now = [datetime(2020, 1, 1, tzinfo=UTC)]
+    store = open_store(f"sqlite:///{db}", clock=lambda: clock_now[0])
+    pending: list[Event] = []
+    try:
+        for raw in synthetic(n_events, municipalities, years):
+            pending.append(decode_dict(raw))
+            if len(pending) >= batch:
+                _flush(store, pending, clock_now)
+        _flush(store, pending, clock_now)
+        return store.head()
+    finally:
+        store.close()
+
+
+def _flush(store: Any, pending: list[Event], clock_now: list[datetime]) -> None:
+    if pending:
+        clock_now[0] = max(e.recorded_at for e in pending if e.recorded_at) + timedelta(minutes=1)
+        store.append(pending)
+        pending.clear()
+
+
+def _measure(db: str, municipality: str, year: int) -> dict[str, float]:
+    """Runs in a fresh spawned process: full rebuild, then an as-of municipality-year replay."""
+    from projections.definitions import ALL_PROJECTIONS
+    from services.audit.digest import EventDigest
+    from services.audit.replay import Request, rebuild, replay
+    from services.audit.source import Scope
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest())
+        full, full_cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        request = Request(
+            ["external-purchases", "occupancy", "intake"],
+            Period.year(year),
+            end_of_day(date(year, 12, 31)),
+            municipality,
+        )
+        with tempfile.TemporaryDirectory() as out:
+            t1, c1 = time.perf_counter(), time.process_time()
+            proof = replay(store, request, Path(out))
+            asof, asof_cpu = time.perf_counter() - t1, time.process_time() - c1
+    finally:
+        store.close()
+    return {
+        "events": snap.digest.count,
+        "full_s": full,
+        "full_cpu_s": full_cpu,
+        "rss_mb": rss_full,
+        "asof_s": asof,
+        "asof_cpu_s": asof_cpu,
+        "asof_events": proof.events.count,
+    }
+
+
+def bench_replay(
+    events: Annotated[int, typer.Option("--events", help="events in the store")] = 10_000_000,
+    municipalities: Annotated[int, typer.Option(help="municipalities in the history")] = 4,
+    years: Annotated[int, typer.Option(help="years of history from 2020")] = 5,
+    db: Annotated[Path | None, typer.Option("--db-file", help="SQLite file to build or reuse")] = None,
+) -> None:
+    """Replay benchmark: full rebuild events/s, peak RSS, as-of replay of one municipality-year."""
+    path = db or Path(tempfile.gettempdir()) / f"casestream-bench-{events}.db"
+    if not path.exists():
+        t0 = time.perf_counter()
+        head = build_store(path, events, municipalities, years)
+        typer.echo(f"built {path}: {head} events in {time.perf_counter() - t0:.1f} s")
+    cmd = [sys.executable, "-m", "services.audit.bench", f"sqlite:///{path}", "1880", str(2020 + years // 2)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)  # a fresh process: its own RSS
+    r = json.loads(done.stdout)
+    load = os.getloadavg()[0]
+    typer.echo(
+        f"cores {os.cpu_count()} (load {load:.1f}); full rebuild {int(r['events'])} events in "
+        f"{r['full_s']:.1f} s wall = {r['events'] / r['full_s']:,.0f} events/s "
+        f"({r['events'] / r['full_cpu_s']:,.0f} events/s of CPU time); peak RSS {r['rss_mb']:.0f} MB; "
+        f"as-of replay of one municipality-year ({int(r['asof_events'])} events, 3 reports, proof) "
+        f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Adds `replay` to the `bench` group (creating the group when no other module has yet)."""
+    for group in app.registered_groups:
+        if group.name == "bench" and group.typer_instance is not None:
+            group.typer_instance.command("replay")(bench_replay)
+            return
+    bench = typer.Typer(help="benchmarks", no_args_is_help=True)
+    bench.command("replay")(bench_replay)
+    app.add_typer(bench, name="bench")
+
+
+if __name__ == "__main__":
+    typer.echo(json.dumps(_measure(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
