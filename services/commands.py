@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.kafka.cli",
     "services.worker.cli",
     "services.audit.cli",
+    "services.audit.bench",
     "services.forecasting_cli",
     "services.ui_command",
 )
