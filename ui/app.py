@@ -1,7 +1,9 @@
 """The casestream Streamlit app: `streamlit run ui/app.py` (or `casestream ui`).
 
-An `st.navigation` app; each page lives in its own module under `ui/pages/`. The sidebar holds the
-language toggle, the period picker and the data freshness (always visible, refreshed live). Data come
+An `st.navigation` app; each page lives in its own module under `ui/pages/` and starts with
+`ui.components.page_header`, which puts the language toggle, the period picker and the data freshness
+(always visible, refreshed live) in the sidebar. (They are drawn by the page, not here: elements the
+entrypoint draws before `page.run()` are lost on reruns under AppTest with st.navigation.) Data come
 only from `services.queries` through `ui.context`; the UI writes nothing and computes no KPI.
 """
 
@@ -11,7 +13,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import components
 from ui.i18n import t
 
 PAGES = Path(__file__).parent / "pages"
@@ -19,7 +20,6 @@ PAGES = Path(__file__).parent / "pages"
 
 def main() -> None:
     st.set_page_config(page_title="casestream", layout="wide")
-    st.sidebar.toggle(t("english"), key="lang_en")
     pages = [
         st.Page(PAGES / "oversikt.py", title=t("page_overview"), url_path="oversikt", default=True),
         st.Page(PAGES / "externa_kop.py", title=t("page_external"), url_path="externa-kop"),
@@ -27,11 +27,7 @@ def main() -> None:
         st.Page(PAGES / "aktualiseringar.py", title=t("page_cases"), url_path="aktualiseringar"),
         st.Page(PAGES / "prognos.py", title=t("page_forecast"), url_path="prognos"),
     ]
-    page = st.navigation(pages)
-    st.session_state["period_view"] = components.period_picker()
-    with st.sidebar:
-        components.freshness_panel()
-    page.run()
+    st.navigation(pages).run()
 
 
 main()

@@ -107,7 +107,12 @@ def period_caption(period: Period) -> None:
 
 
 
-def current_period() -> Period:
-    """The period the sidebar picker chose in this run (set by ui/app.py before the page runs)."""
-    chosen = st.session_state.get("period_view")
-    return chosen if isinstance(chosen, Period) else period_picker()
+def page_header(title_key: str) -> Period:
+    """Every page's start: the sidebar (language, period, freshness) and the title; returns the period."""
+    st.sidebar.toggle(t("english"), key="lang_en")
+    period = period_picker()
+    with st.sidebar:
+        freshness_panel()
+    st.title(t(title_key))
+    period_caption(period)
+    return period

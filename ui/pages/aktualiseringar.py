@@ -33,8 +33,7 @@ def _opened_closed(table: TableView) -> list[dict[str, object]]:
 
 
 def render() -> None:
-    st.title(t("page_cases"))
-    period = components.current_period()
+    period = components.page_header("page_cases")
     db, n = context.db(), context.threshold()
     intake = context.table(db, "intake", period.start, period.end, n)
     st.subheader(t("intake_chart"))

@@ -13,8 +13,7 @@ from ui.i18n import t
 
 
 def render() -> None:
-    st.title(t("page_occupancy"))
-    period = components.current_period()
+    period = components.page_header("page_occupancy")
     db, n = context.db(), context.threshold()
     cells = context.matrix(db, period.start, period.end, n)
     st.subheader(t("heatmap"))

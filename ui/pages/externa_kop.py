@@ -10,12 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import components, context
-from ui.i18n import t
 
 
 def render() -> None:
-    st.title(t("page_external"))
-    period = components.current_period()
+    period = components.page_header("page_external")
     table = context.table(context.db(), "external-purchases", period.start, period.end, context.threshold())
     st.subheader(table.title)
     components.show_table(table, f"externa-kop-{period.start}-{period.end}")

@@ -11,7 +11,6 @@ import streamlit as st
 
 from events.timeutil import Period
 from ui import components, context
-from ui.i18n import t
 
 
 @st.fragment(run_every=context.LIVE_EVERY)
@@ -24,9 +23,7 @@ def live_tiles(period: Period) -> None:
 
 
 def render() -> None:
-    st.title(t("page_overview"))
-    period = components.current_period()
-    components.period_caption(period)
+    period = components.page_header("page_overview")
     live_tiles(period)
 
 

@@ -47,8 +47,7 @@ def _as_of(period: Period) -> None:
 
 
 def render() -> None:
-    st.title(t("page_forecast"))
-    period = components.current_period()
+    period = components.page_header("page_forecast")
     db, n = context.db(), context.threshold()
     st.subheader(t("forecast_chart"))
     st.altair_chart(charts.forecast(context.trend(db, period.start, period.end)), width="stretch")

@@ -1,0 +1,132 @@
+"""Every page of the Streamlit app, run by AppTest against a SQLite store seeded with known events.
+
+The numbers asserted are the seed's (`tests.unit.ui_seed`), as the screen shows them: rounded half
+up, small cells as "<5". AppTest runs the real app script (`ui/app.py`) with `CASESTREAM_DB` pointing
+at the seeded store, exactly as `casestream ui` would.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from services.store import open_store
+from tests.unit import ui_seed
+
+APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+PAGES = ("pages/oversikt.py", "pages/externa_kop.py", "pages/belaggning.py", "pages/aktualiseringar.py",
+         "pages/prognos.py")
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("ui") / "events.db"
+    url = f"sqlite:///{path}"
+    store = open_store(url)
+    store.append(ui_seed.all_events())
+    store.close()
+    return url
+
+
+@pytest.fixture
+def app(store_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("CASESTREAM_DB", store_url)
+    monkeypatch.delenv("CASESTREAM_SMALL_CELL_THRESHOLD", raising=False)
+    return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def page(app: AppTest, path: str) -> AppTest:
+    app.switch_page(path).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def cell(frame: pd.DataFrame, match_col: str, match: str, col: str) -> str:
+    rows = frame[frame[match_col] == match]
+    assert len(rows), f"no row {match!r} in {match_col!r}"
+    return str(rows.iloc[0][col])
+
+
+def test_overview_tiles_show_the_seeded_figures(app: AppTest) -> None:
+    page(app, PAGES[0])
+    metrics = {m.label: m for m in app.metric}
+    assert metrics["Personer snitt per dygn"].value == "8.0"
+    assert metrics["Personer snitt per dygn"].delta == "+8.0 mot föregående period"
+    assert metrics["Kostnad per vårddygn, ovägt medelvärde"].value == "2000 kr"
+    assert metrics["Kostnad per vårddygn, vägt medelvärde"].value == "2586 kr"
+    assert metrics["Beläggningsgrad egna boenden"].value == "65.0 %"
+    assert metrics["Aktualiseringar denna månad"].value == "8"
+    assert "-800 kr mot budget" in [c.value for c in app.caption]
+
+
+def test_freshness_is_always_in_the_sidebar(app: AppTest) -> None:
+    for path in PAGES:
+        page(app, path)
+        text = " ".join(c.value for c in app.sidebar.caption)
+        assert "Senaste händelse" in text and "position 54" in text
+        assert "Fördröjning i bearbetning" in text
+
+
+def test_period_picker_changes_the_figures(app: AppTest) -> None:
+    page(app, PAGES[0])
+    app.sidebar.date_input(key="period").set_value((date(2021, 1, 1), date(2021, 1, 31))).run()
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Aktualiseringar denna månad"] == "7"  # January: 6 + 2, one anmälan retracted
+
+
+def test_english_toggle(app: AppTest) -> None:
+    app.sidebar.toggle(key="lang_en").set_value(True).run()
+    page(app, PAGES[0])
+    labels = [m.label for m in app.metric]
+    assert "Average persons per day" in labels and "Intake this month" in labels
+
+
+def test_external_purchases_table(app: AppTest) -> None:
+    page(app, PAGES[1])
+    frame = app.dataframe[0].value
+    barn = frame[(frame["Verksamhet"] == "Institutionsvård") & (frame["Målgrupp"] == "Barn")].iloc[0]
+    assert barn["Personer snitt per dygn, utfall perioden"] == "6"
+    assert barn["Kostnad snitt per dygn, utfall perioden"] == "3000"
+    assert barn["Total budget (mnkr)"] == "20.0"
+    unga = frame[(frame["Verksamhet"] == "Familjehemsvård externt") & (frame["Målgrupp"] == "Unga")].iloc[0]
+    assert unga["Personer snitt per dygn, utfall perioden"] == "<5"
+    assert cell(frame, "Verksamhet", "Totalt", "Personer snitt per dygn, utfall perioden") == "8"
+    assert {b.proto.label for b in app.get("download_button")} == {"Ladda ner CSV", "Ladda ner Excel"}
+
+
+def test_occupancy_page(app: AppTest) -> None:
+    page(app, PAGES[2])
+    frame = app.dataframe[0].value
+    assert cell(frame, "Verksamhet", "Hemmet", "Feb (%)") == "80"
+    assert cell(frame, "Verksamhet", "Lilla", "Ack (%)") == "<5"
+    assert cell(frame, "Verksamhet", "Samtliga egna boenden: Totalt (ovägt medelvärde)", "Ack (%)") == "65"
+    assert len(app.get("vega_lite_chart")) == 2  # heat map and places over time
+
+
+def test_intake_and_investigations_page(app: AppTest) -> None:
+    page(app, PAGES[3])
+    intake, investigations = app.dataframe[0].value, app.dataframe[1].value
+    assert cell(intake, "Månad", "2021-01", "Antal aktualiseringar") == "7"
+    assert cell(intake, "Månad", "2021-02", "Antal aktualiseringar") == "<5"
+    assert cell(intake, "Månad", "2021-03", "Begäran") == "<5"
+    assert cell(investigations, "Månad", "2021-03", "Avslutade utredningar") == "5"
+    assert cell(investigations, "Månad", "2021-03", "Utredningstid, median (dagar)") == "60"
+
+
+def test_forecast_page_compares_as_reported_with_as_known_now(app: AppTest) -> None:
+    page(app, PAGES[4])
+    app.date_input(key="reported_on").set_value(ui_seed.REPORTED_ON).run()
+    assert not app.exception
+    forecast = app.dataframe[0].value
+    assert cell(forecast, "Verksamhet", "Totalt", "Budget helår (mnkr)") == "20.0"
+    diff = app.dataframe[1].value
+    barn = diff[(diff["Verksamhet"] == "Institutionsvård") & (diff["Målgrupp"] == "Barn")].iloc[0]
+    assert (barn["Som rapporterat (mnkr)"], barn["Som känt nu (mnkr)"], barn["Skillnad (mnkr)"]) == (
+        "6.6", "6.9", "0.3")
+    changes = app.dataframe[2].value
+    assert dict(zip(changes["Slag"], changes["Antal"], strict=True)) == {
+        "Sen registrering": 1, "Rättelse": 1, "Makulering": 1}
