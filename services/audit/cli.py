@@ -70,6 +70,9 @@ def replay(
         typer.echo(f"  {r.name} v{r.definition_version}: {out / r.files['json'].file}, "
                    f"{out / r.files['csv'].file}; rows SHA-256 {r.rows_sha256}")
     typer.echo(f"proof: {out / 'proof.json'}")
+    if at > proof.replayed_at:
+        typer.echo("OBS: --known-at lies in the future: events registered before it but appended later will "
+                   "change these figures (verify names them)")
 
 
 def verify(proof: Annotated[Path, typer.Argument(help="proof.json of a replay")], db: Db = None) -> None:

@@ -148,7 +148,12 @@ def test_late_registration_appears_in_diff_with_its_event(store: tuple[str, Cloc
     db, clock = store
     late = b.placement_started("P7", "2021-02-10", price=2500, recorded_at=as_aware(datetime(2021, 4, 20, 9)))
     fix = b.placement_corrected("P1", "2021-04-22", end="2021-02-20", recorded_at="2021-04-22")
-    append(db, clock, [late, fix])
+    live = open_store(db)
+    reprice = next(e for e in live.read_stream("P2") if e.type == "placement.repriced")
+    live.close()
+    withdraw = b.retracted(reprice.model_copy(update={"position": None, "appended_at": None}), "2021-04-25",
+                           recorded_at="2021-04-25")
+    append(db, clock, [late, fix, withdraw])
     result = runner.invoke(
         cli(),
         ["diff", *PERIOD, "--known-at", A, "--known-at", B, "--report", "external-purchases", "--db", db],
@@ -158,6 +163,7 @@ def test_late_registration_appears_in_diff_with_its_event(store: tuple[str, Cloc
     assert "persons_per_day" in out
     assert "placement.started" in out and "efterregistrering" in out
     assert "placement.corrected" in out and "rättelse" in out
+    assert "event.retracted" in out and "återkallelse" in out
     assert "2021-02-10" in out and "2021-04-20" in out
     assert "P-P7" not in out  # person ids never shown
 
