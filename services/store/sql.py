@@ -27,10 +27,11 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from events import Event, decode
+from events import Event
 from events.timeutil import as_aware
 from services.store.base import AppendResult, StoreError
 from services.store.batch import Clock, Plan, check_versions, plan, prepare, utc_now
+from services.store.rows import EventRow, insert_rows, stored_event
 from services.store.tables import events_table as ev
 from services.store.tables import metadata, store_head
 
@@ -39,9 +40,8 @@ _SCHEMA_LOCK = 7_311_966  # pg_advisory_xact_lock key: one process creates the s
 
 
 def row_event(row: Any) -> Event:
-    """Decode a stored row into the event it holds, with the store's position and appended_at."""
-    event = decode(row.payload, from_store=True)
-    return event.model_copy(update={"position": row.position, "appended_at": row.appended_at})
+    """Decode a stored row (position, appended_at, payload) into the event it holds."""
+    return stored_event(row.payload, row.position, row.appended_at)
 
 
 class SqlStore:
@@ -72,7 +72,7 @@ class SqlStore:
     def append(
         self, events: Sequence[Event], *, expected_version: dict[str, int] | None = None
     ) -> AppendResult:
-        if not events:
+        if not events and not expected_version:
             return AppendResult()
         try:
             with self._write() as conn:
@@ -96,20 +96,16 @@ class SqlStore:
 
     def _insert(self, conn: Connection, todo: Plan, head: int, now: datetime) -> list[Event]:
         versions = dict(self._versions(conn, todo.streams))
-        rows: list[dict[str, Any]] = []
+        rows: list[EventRow] = []
         accepted: list[Event] = []
         for position, item in enumerate(todo.new, start=head + 1):
             e = item.event
+            assert e.recorded_at is not None  # prepare() filled it
             versions[e.stream_id] = versions.get(e.stream_id, 0) + 1
-            rows.append({
-                "position": position, "event_id": e.event_id, "stream_id": e.stream_id,
-                "stream_version": versions[e.stream_id], "type": e.type, "version": e.version,
-                "municipality": e.municipality, "occurred_at": e.business_date, "recorded_at": e.recorded_at,
-                "appended_at": now, "payload": item.payload,
-            })
+            rows.append(EventRow(position, e.event_id, e.stream_id, versions[e.stream_id], e.type, e.version,
+                                 e.municipality, e.business_date, e.recorded_at, now, item.payload))
             accepted.append(e.model_copy(update={"position": position, "appended_at": now}))
-        if rows:
-            conn.execute(insert(ev), rows)
+        insert_rows(conn, rows)
         return accepted
 
     def _versions(self, conn: Connection, streams: Iterable[str]) -> Mapping[str, int]:

@@ -130,6 +130,8 @@ def test_expected_version_accepts_the_right_one_and_refuses_the_wrong_one(store:
     assert "case:A" in message and "expected version 1" in message and "version 2" in message
     assert store.head() == 2 and store.stream_version("case:B") == 0
     assert store.stream_version("case:A") == 2
+    with pytest.raises(ConcurrencyError, match="case:A"):
+        store.append([], expected_version={"case:A": 5})
 
 
 def test_a_failing_batch_stores_nothing(store: EventStore) -> None:
