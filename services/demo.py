@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Final
@@ -41,7 +42,13 @@ from services.supervisor import Supervisor, install_signal_handlers, resolve
 # exporter with /metrics (services.metrics.exporter) and the Streamlit UI (services.ui_command).
 COMPONENT_PROVIDERS: Final[tuple[str, ...]] = ()
 
-REPORTS: Final = ("external-purchases", "occupancy")
+# The report tables the demo prints, each with the columns shown (the full tables: casestream report).
+REPORTS: Final[dict[str, tuple[str, ...]]] = {
+    "external-purchases": ("line", "target_group", "price_unit", "persons_per_day", "budget_persons_per_day",
+                           "cost_per_day", "budget_price_sek", "budget_sek", "forecast_total_sek",
+                           "forecast_deviation_sek"),
+    "occupancy": ("unit", "places", "ack", "occupied_places_per_day"),
+}
 out = Console(width=250)
 
 
@@ -79,8 +86,11 @@ def print_reports(store: EventStore, settings: Settings, start: date) -> None:
     today = now().date()
     period = Period(max(start, date(today.year, 1, 1)), today)
     state = bundle_from_store(store)
-    for name in REPORTS:
-        render(report_from_bundle(state, name, period, settings), "table", out)
+    for name, keys in REPORTS.items():
+        full = report_from_bundle(state, name, period, settings)
+        months = tuple(c.key for c in full.columns if c.key.startswith("pct_"))
+        shown = [c for c in full.columns if c.key in keys or c.key in months]
+        render(replace(full, columns=tuple(shown)), "table", out)
 
 
 def demo(

@@ -73,6 +73,7 @@ class Calibration:
     lines: tuple[ExternalLine, ...]
     units: tuple[Unit, ...]
     vat_refund_budget_sek: float
+    vat_refund_outcome_sek: float  # per year, posted monthly
     assumptions: dict[str, Any]
 
 
@@ -127,6 +128,7 @@ def parse(raw: dict[str, Any]) -> Calibration:
         lines=tuple(_line(x, f"external_lines[{i}]") for i, x in enumerate(_get(raw, "external_lines", ""))),
         units=tuple(_unit(x, f"units[{i}]") for i, x in enumerate(_get(raw, "units", ""))),
         vat_refund_budget_sek=float(_get(raw, "vat_refund_budget_mnkr", "")) * 1e6,
+        vat_refund_outcome_sek=float(_get(raw, "vat_refund_forecast_mnkr", "")) * 1e6,
         assumptions=_get(raw, "assumptions", ""),
     )
 

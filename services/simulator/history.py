@@ -73,6 +73,7 @@ class Simulation:
         for unit in ctx.cal.units:
             units.start_unit(ctx, unit)
         reference.budgets(ctx)
+        reference.vat_postings(ctx)
         queues = [placements.start_line(ctx, line) for line in ctx.cal.lines]
         day = ctx.start
         while day < ctx.stop and at(day) <= cutoff:  # generation does not depend on the cutoff

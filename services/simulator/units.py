@@ -63,6 +63,6 @@ def start_unit(ctx: Context, unit: Unit) -> None:
     """The unit's places (from the first day) and every stay in it."""
     ctx.emit("unit.capacity_set", f"unit:{unit.unit_id}", ctx.start, {
         "unit_id": unit.unit_id, "name": unit.name, "places": unit.places, "kind": unit.kind},
-        at(ctx.start - timedelta(days=1), 12 * 60))
+        at(ctx.start))
     for i in range(unit.places):  # own units keep their places whatever the scale
         _slot(ctx, unit, (i + ctx.rng.random()) / unit.places)
