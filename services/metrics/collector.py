@@ -9,7 +9,6 @@ without samples, so a dashboard's metric names can be checked against an empty s
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
@@ -18,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.metrics import catalogue, kpis
-from services.metrics.source import KpiSource
+from services.metrics.source import KpiSource, reading
 
 
 class KpiCollector(Collector):
@@ -36,8 +35,7 @@ class KpiCollector(Collector):
 
     def current(self) -> list[kpis.Sample]:
         """The KPI samples now (the source folds new events first), plus the store's freshness."""
-        lock = getattr(self._source, "lock", None) or contextlib.nullcontext()
-        with self._lock, lock:
+        with self._lock, reading(self._source):
             fresh = self._source.freshness()
             state = self._source.bundle()
             key = (state.last_position, self._day())

@@ -22,6 +22,7 @@ from events.timeutil import STOCKHOLM
 from services.metrics.collector import KpiCollector
 from services.metrics.source import KpiSource, kpi_source
 from services.settings import Settings
+from services.supervisor import Component
 
 
 def reference_day(settings: Settings) -> Callable[[], date]:
@@ -96,11 +97,7 @@ def exporter_argv(settings: Settings, port: int | None = None) -> list[str]:
     return argv
 
 
-def demo_components(settings: Settings) -> list[Any]:
-    """The exporter as a component of the demo supervisor (`services.supervisor.Component`)."""
-    argv = exporter_argv(settings)
-    try:
-        from services.supervisor import Component
-    except ImportError:  # the supervisor is not in this tree yet: a (name, argv) pair
-        return [("exporter", argv)]
-    return [Component(name="exporter", argv=argv)]
+def demo_components(settings: Settings) -> list[Component]:
+    """The exporter as a component of the demo supervisor, ready when its port accepts connections."""
+    url = f"http://{settings.exporter_host}:{settings.exporter_port}/metrics"
+    return [Component(name="exporter", argv=exporter_argv(settings), ready=settings.exporter_port, url=url)]

@@ -51,6 +51,7 @@ def test_a_bad_reference_day_is_refused_naming_the_option(tmp_path: Path) -> Non
 def test_demo_component_is_the_exporter_command_line() -> None:
     settings = Settings(db="sqlite:///x.db", exporter_port=9999)
     (component,) = demo_components(settings)
-    argv = component[1] if isinstance(component, tuple) else component.argv
-    assert argv[1:] == ["-m", "services.metrics", "exporter", "--db", "sqlite:///x.db", "--host", "127.0.0.1",
-                        "--port", "9999"]
+    assert component.name == "exporter" and component.ready == 9999
+    assert component.url == "http://127.0.0.1:9999/metrics"
+    assert list(component.argv)[1:] == ["-m", "services.metrics", "exporter", "--db", "sqlite:///x.db",
+                                        "--host", "127.0.0.1", "--port", "9999"]

@@ -167,5 +167,8 @@ def test_prometheus_scrapes_kpis_equal_to_the_projections_and_fires_the_occupanc
     assert got == expected(stored + more, len(stored) + len(more))
     assert got[("casestream_unit_occupancy_accumulated_ratio", LONG)] == 0.7
     query = 'kind:casestream_unit_occupancy_accumulated_ratio:avg{kind="long_stay"}'
-    recorded = api(prometheus, "query", query=query)
-    assert float(recorded["result"][0]["value"][1]) == 0.7
+
+    def recorded() -> bool:
+        result = api(prometheus, "query", query=query)["result"]
+        return bool(result) and float(result[0]["value"][1]) == 0.7
+    wait_for("the recording rule to follow", recorded)

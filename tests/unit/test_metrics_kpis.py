@@ -15,7 +15,7 @@ from projections import bundle, care_costs, occupancy
 from services.metrics import catalogue
 from services.metrics.exporter import build_registry
 from services.metrics.kpis import Options, samples
-from services.metrics.source import FoldSource
+from services.metrics.source import kpi_source
 from services.settings import Settings
 from services.store import open_store
 from tests.unit.test_metrics_scenario import AS_OF, ids_in, scenario_events
@@ -35,7 +35,7 @@ def values() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     store = open_store("memory://")
     store.append(scenario_events())
     settings = Settings(metrics_as_of=AS_OF)
-    return scrape(build_registry(FoldSource(store), settings))
+    return scrape(build_registry(kpi_source(store), settings))
 
 
 def test_occupancy_gauges_equal_the_occupancy_projection(values: dict) -> None:
@@ -97,7 +97,7 @@ def test_labels_come_only_from_small_fixed_sets(values: dict) -> None:
 
 
 def test_every_catalogue_family_is_present_even_on_an_empty_store() -> None:
-    registry = build_registry(FoldSource(open_store("memory://")), Settings(metrics_as_of=AS_OF))
+    registry = build_registry(kpi_source(open_store("memory://")), Settings(metrics_as_of=AS_OF))
     text = generate_latest(registry).decode()
     types = {f.name: f.type for f in text_string_to_metric_families(text)}
     assert set(types) == {s.name for s in catalogue.KPI}
@@ -109,7 +109,7 @@ def test_new_events_show_on_the_next_scrape() -> None:
     store = open_store("memory://")
     events = scenario_events()
     store.append(events[:30])
-    registry = build_registry(FoldSource(store), Settings(metrics_as_of=AS_OF))
+    registry = build_registry(kpi_source(store), Settings(metrics_as_of=AS_OF))
     first = scrape(registry)
     store.append(events[30:])
     second = scrape(registry)
