@@ -2,6 +2,7 @@
 
     casestream simulate --years 2 --start-year 2021 --seed 1880 --out events.jsonl
     casestream simulate --years 1 --db sqlite:///casestream.db --rate 20      # history, then 20 events/s
+    casestream simulate --years 1 --until 2021-01-31 --out january.jsonl      # as registered by 31 January
 
 The history never holds what is registered after now (the store refuses future registrations).
 """
@@ -12,7 +13,7 @@ import random
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Annotated
 
@@ -20,8 +21,8 @@ import typer
 from rich.console import Console
 
 from events import decode_dict
-from events.timeutil import STOCKHOLM
-from services.simulator.core import Raw, at
+from events.timeutil import STOCKHOLM, end_of_day
+from services.simulator.core import Raw
 from services.simulator.history import Simulation, SimulationConfig
 from services.simulator.live import LiveFeed, run_live
 from services.simulator.sinks import encode_raw, load_store, write_jsonl
@@ -35,9 +36,9 @@ def now() -> datetime:
     return datetime.now(tz=STOCKHOLM)
 
 
-def build_config(years: int, start_year: int, municipalities: tuple[str, ...],
-                 scale: float) -> SimulationConfig:
-    """The history's config, cut off at now when it reaches past today."""
+def build_config(years: int, start_year: int, municipalities: tuple[str, ...], scale: float,
+                 until: str | None = None) -> SimulationConfig:
+    """The history's config, cut off at `until` (end of that day) or at now, whichever is earlier."""
     if years < 1:
         raise typer.BadParameter(f"--years must be at least 1, got {years}")
     if scale <= 0:
@@ -46,10 +47,18 @@ def build_config(years: int, start_year: int, municipalities: tuple[str, ...],
     if bad:
         raise typer.BadParameter(f"municipality codes are four digits (1880 = Örebro); got {', '.join(bad)}")
     config = SimulationConfig(start_year=start_year, years=years, municipalities=municipalities, scale=scale)
-    if at(config.stop) > now():
+    cutoff = min(config.cutoff, now(), _end_of(until) if until is not None else config.cutoff)
+    if cutoff < config.cutoff:
         config = SimulationConfig(start_year=start_year, years=years, municipalities=municipalities,
-                                  scale=scale, until=now(), calibration=config.calibration)
+                                  scale=scale, until=cutoff, calibration=config.calibration)
     return config
+
+
+def _end_of(day: str) -> datetime:
+    try:
+        return end_of_day(date.fromisoformat(day))
+    except ValueError:
+        raise typer.BadParameter(f"--until {day!r} is not a date (YYYY-MM-DD)") from None
 
 
 def live_feed(sim: Simulation, seed: int) -> LiveFeed:
@@ -87,12 +96,14 @@ def simulate(
     out: Annotated[Path | None, typer.Option(help="write JSONL here ('-' = standard output)")] = None,
     db: Annotated[str | None, typer.Option(help="append to this store instead (sqlite:///…)")] = None,
     rate: Annotated[float, typer.Option(help="after the history, live events per second until Ctrl-C")] = 0.0,
+    until: Annotated[str | None, typer.Option(help="only what is registered by the end of this day")] = None,
 ) -> None:
     """Generate a seeded, realistic event history (Örebro-like), to JSONL or a store."""
     if (out is None) == (db is None):
         raise typer.BadParameter("give exactly one of --out FILE.jsonl or --db URL")
     extra = tuple(m.strip() for m in (municipalities or "").split(",") if m.strip())
-    config = build_config(years, start_year, (municipality, *(m for m in extra if m != municipality)), scale)
+    codes = (municipality, *(m for m in extra if m != municipality))
+    config = build_config(years, start_year, codes, scale, until)
     sim = Simulation(config, random.Random(seed))
     try:
         if db is not None:
