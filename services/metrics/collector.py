@@ -1,10 +1,11 @@
 """A prometheus-client Collector that reads the KPIs from a `KpiSource` at scrape time.
 
 Nothing is pushed into gauges: each scrape asks the source for its bundle (which folds whatever
-arrived since the last scrape) and reads the KPI samples off it (`services.metrics.kpis`). The
-samples are cached by (store position, reference day), so scrapes between events cost one
-`freshness()` call. Every family of the KPI catalogue is always present (HELP and TYPE), even
-without samples, so a dashboard's metric names can be checked against an empty scrape.
+arrived since the last scrape) and reads the KPI samples off it (`services.metrics.kpis`). Samples
+are cached per KPI group (`kpis.Cache`): a group is re-read only when the sub-states it reads changed,
+so a burst of aktualiseringar re-reads intake, not every placement. Every family of the KPI catalogue
+is always present (HELP and TYPE), even without samples, so a dashboard's metric names can be checked
+against an empty scrape.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class KpiCollector(Collector):
         self._threshold = small_cell_threshold
         self._limit = investigation_limit_days
         self._lock = threading.Lock()
-        self._cache: tuple[tuple[int, date], list[kpis.Sample]] | None = None
+        self._cache = kpis.Cache()
 
     def describe(self) -> Iterable[Metric]:
         return []  # registering must not fold the store; names are checked against the catalogue
@@ -38,11 +39,7 @@ class KpiCollector(Collector):
         with self._lock, reading(self._source):
             fresh = self._source.freshness()
             state = self._source.bundle()
-            key = (state.last_position, self._day())
-            if self._cache is None or self._cache[0] != key:
-                opts = kpis.Options(key[1], self._threshold, self._limit)
-                self._cache = (key, kpis.samples(state, opts))
-            samples = list(self._cache[1])
+            samples = self._cache.samples(state, kpis.Options(self._day(), self._threshold, self._limit))
         samples.append(kpis.Sample("casestream_store_head_position", (), float(fresh.position)))
         if fresh.appended_at is not None:
             samples.append(kpis.Sample("casestream_kpi_last_event_timestamp_seconds", (),

@@ -23,10 +23,11 @@ small-cell rule (`projections.smallcell`) and turns exact fractions into floats 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from fractions import Fraction
+from typing import Final
 
 from events.reference import BudgetLine
 from events.timeutil import STOCKHOLM, Month, Period
@@ -62,7 +63,8 @@ def _line_labels(fig: LineFigures) -> Labels:
     return (("category", fig.key.category), ("target_group", fig.key.target_group))
 
 
-def occupancy_samples(state: bundle.State, ytd: Period) -> Iterator[Sample]:
+def occupancy_samples(state: bundle.State, opts: Options) -> Iterator[Sample]:
+    ytd = year_to_date(opts.day)
     units = occupancy.monthly_occupancy(state.occupancy, state.care_costs, ytd, measures=DEFAULT_MEASURES)
     for unit in units.values():
         labels = (("unit", unit.unit_id), ("kind", unit.kind))
@@ -75,7 +77,8 @@ def occupancy_samples(state: bundle.State, ytd: Period) -> Iterator[Sample]:
             yield Sample("casestream_unit_occupancy_accumulated_ratio", labels, _f(ack / 100))
 
 
-def line_samples(state: bundle.State, ytd: Period, opts: Options) -> Iterator[Sample]:
+def line_samples(state: bundle.State, opts: Options) -> Iterator[Sample]:
+    ytd = year_to_date(opts.day)
     figures = care_costs.line_figures(state.care_costs, ytd)
     year = opts.day.year
     for fig in figures.values():
@@ -102,7 +105,8 @@ def line_samples(state: bundle.State, ytd: Period, opts: Options) -> Iterator[Sa
             yield Sample("casestream_headline_cost_per_care_day_sek", (("weighting", name),), _f(value))
 
 
-def intake_samples(state: bundle.State, month: Period, opts: Options) -> Iterator[Sample]:
+def intake_samples(state: bundle.State, opts: Options) -> Iterator[Sample]:
+    month = Period(opts.day.replace(day=1), opts.day)
     figures = intake.figures(state.intake, month)
     for channel in CHANNELS:
         n = figures.by_channel(channel)
@@ -125,17 +129,67 @@ def investigation_samples(state: bundle.State, opts: Options) -> Iterator[Sample
     yield Sample("casestream_investigation_limit_days", (), _f(opts.investigation_limit_days))
 
 
+def year_to_date(day: date) -> Period:
+    return Period(date(day.year, 1, 1), day)
+
+
+def header(state: bundle.State, opts: Options) -> list[Sample]:
+    start = datetime.combine(opts.day, time(0), tzinfo=STOCKHOLM)
+    return [Sample("casestream_kpi_reference_timestamp_seconds", (), start.timestamp()),
+            Sample("casestream_kpi_events", (), _f(state.events)),
+            Sample("casestream_kpi_position", (), _f(state.last_position))]
+
+
+Version = tuple[int, ...]
+Group = tuple[Callable[[bundle.State], Version], Callable[[bundle.State, Options], Iterator[Sample]]]
+
+
+def _placements(s: bundle.State) -> Version:
+    return (s.care_costs.arrivals, len(s.care_costs.retracted))
+
+
+def _budget(s: bundle.State) -> Version:
+    b = s.budget
+    return (len(b.budgets), len(b.revisions), len(b.overrides), len(b.postings), len(b.retracted))
+
+
+# Each group: a version of the sub-states it reads, and its samples. The projections keep their facts
+# keyed by event id and never drop one (retractions are a growing set), so an event that can change a
+# group's figures always changes its version; an unchanged version means unchanged samples.
+GROUPS: Final[dict[str, Group]] = {
+    "occupancy": (lambda s: (s.occupancy.arrivals, len(s.occupancy.retracted), *_placements(s)),
+                  occupancy_samples),
+    "lines": (lambda s: (*_placements(s), *_budget(s)), line_samples),
+    "intake": (lambda s: (len(s.intake.contributions), len(s.intake.retracted)), intake_samples),
+    "investigations": (lambda s: (len(s.investigations.owner), len(s.investigations.retracted)),
+                       investigation_samples),
+}
+
+
 def samples(state: bundle.State, opts: Options) -> list[Sample]:
     """All KPI samples of the state on the reference day, in catalogue order within each group."""
-    day = opts.day
-    ytd = Period(date(day.year, 1, 1), day)
-    month = Period(day.replace(day=1), day)
-    start = datetime.combine(day, time(0), tzinfo=STOCKHOLM)
-    out = [Sample("casestream_kpi_reference_timestamp_seconds", (), start.timestamp()),
-           Sample("casestream_kpi_events", (), _f(state.events)),
-           Sample("casestream_kpi_position", (), _f(state.last_position))]
-    out.extend(occupancy_samples(state, ytd))
-    out.extend(line_samples(state, ytd, opts))
-    out.extend(intake_samples(state, month, opts))
-    out.extend(investigation_samples(state, opts))
+    out = header(state, opts)
+    for _, read in GROUPS.values():
+        out.extend(read(state, opts))
     return out
+
+
+class Cache:
+    """`samples` recomputing only the groups whose version (or the options) changed since last time.
+
+    A stream of aktualiseringar then costs the intake group only, not a re-read of every placement.
+    """
+
+    def __init__(self) -> None:
+        self._groups: dict[str, tuple[tuple[Options, Version], list[Sample]]] = {}
+
+    def samples(self, state: bundle.State, opts: Options) -> list[Sample]:
+        out = header(state, opts)
+        for name, (version, read) in GROUPS.items():
+            key = (opts, version(state))
+            hit = self._groups.get(name)
+            if hit is None or hit[0] != key:
+                hit = (key, list(read(state, opts)))
+                self._groups[name] = hit
+            out.extend(hit[1])
+        return out

@@ -123,3 +123,16 @@ def test_samples_are_a_pure_read_of_the_state() -> None:
     opts = Options(AS_OF)
     assert samples(state, opts) == samples(state, opts)
     assert state.events == len(scenario_events())
+
+
+def test_the_group_cache_equals_a_full_read_after_every_kind_of_event() -> None:
+    from services.metrics.kpis import Cache
+    from tests.unit import builders as b
+
+    events = scenario_events()
+    events += [b.retracted(events[2], AS_OF), b.retracted(events[-1], AS_OF), b.retracted(events[-5], AS_OF)]
+    cache, live = Cache(), bundle.State()
+    for i in range(0, len(events), 3):
+        bundle.fold(events[i:i + 3], live)
+        for day in (AS_OF, date(2021, 3, 31)):
+            assert cache.samples(live, Options(day)) == samples(bundle.fold(events[:i + 3]), Options(day))
