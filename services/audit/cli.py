@@ -31,6 +31,13 @@ def _existing_store(db: str | None) -> str:
     return url
 
 
+def _check_municipality(code: str | None) -> str | None:
+    if code is not None and not (len(code) == 4 and code.isdigit()):
+        raise typer.BadParameter(f"{code!r} is not a kommunkod (four digits, e.g. 1880)",
+                                 param_hint="--municipality")
+    return code
+
+
 def _check_reports(names: list[str]) -> list[str]:
     from projections.definitions import CURRENT
 
@@ -54,13 +61,14 @@ def replay(
     from services.bootstrap import bootstrap
     from services.cli import parse_known_at, parse_period
 
-    names = _check_reports(report or [])
+    names, muni = _check_reports(report or []), _check_municipality(municipality)
     period, at = parse_period(from_, to), parse_known_at(known_at)
     assert at is not None
     app_ = bootstrap(db=_existing_store(db))
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
-        proof = run_replay(app_.store, Request(names, period, at, municipality, params), out)
+        request = Request(names, period, at, muni, params)
+        proof = run_replay(app_.store, request, out)
     finally:
         app_.close()
     ev = proof.events
@@ -113,12 +121,13 @@ def diff(
     if len(known_at) != 2:
         raise typer.BadParameter("give --known-at exactly twice (A and B)", param_hint="--known-at")
     _check_reports([report])
+    muni = _check_municipality(municipality)
     period = parse_period(from_, to)
     a, b = sorted(t for t in (parse_known_at(known_at[0]), parse_known_at(known_at[1])) if t is not None)
     app_ = bootstrap(db=_existing_store(db))
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
-        result = run_diff(app_.store, report, period, a, b, municipality=municipality, params=params)
+        result = run_diff(app_.store, report, period, a, b, municipality=muni, params=params)
     finally:
         app_.close()
     out = Console(width=250)

@@ -137,14 +137,27 @@ def _relevant(event: Event, name: str, period: Period, placements: dict[str, Pla
         return False
     data = event.data.model_dump()
     placement = placements.get(str(data.get("placement_id")))
-    if placement is not None and placement.covers(period):
-        return True
+    if placement is not None:
+        return _placement_relevant(event, placement, period)
     year = data.get("year")
-    if isinstance(year, int) and event.type.startswith(("budget.", "ledger.", "forecast.")):
+    if isinstance(year, int) and event.type == "ledger.posted":
+        return (period.start.year, period.start.month) <= (year, data["month"]) <= (period.end.year,
+                                                                                      period.end.month)
+    if isinstance(year, int) and event.type.startswith(("budget.", "forecast.")):
         return period.start.year <= year <= period.end.year
     if event.type == "unit.capacity_set":
         return event.business_date <= period.end
     return period.contains(event.business_date)
+
+
+def _placement_relevant(event: Event, placement: Placement, period: Period) -> bool:
+    """An end or new price after the period leaves its figures alone; other facts count when the
+    placement (as known at B) starts by the period's end — an end or correction may have moved it."""
+    if placement.start > period.end:
+        return False
+    if event.type in ("placement.ended", "placement.repriced"):
+        return event.business_date <= period.end
+    return placement.covers(period) or event.type == "placement.corrected"
 
 
 def _explain(store: EventStore, candidates: Iterable[tuple[Event, int, datetime]], name: str, period: Period,
