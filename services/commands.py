@@ -12,6 +12,7 @@ import typer
 
 COMMAND_MODULES: tuple[str, ...] = (
     "services.metrics.exporter",
+    "services.metrics.bench",
     "services.simulator.cli",
     "services.demo",
     "services.kafka.cli",
