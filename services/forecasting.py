@@ -7,10 +7,10 @@
   forecast date (`--as-of`), or as known now with the forecast date = the latest business day in
   the data (capped at 31 December).
 * `month_end_history(store, year, …)` — **prognoshistorik**: the forecast as it stood at the end of
-  every month of the year, each folded from `store.read_all(known_at=end of that month)` with the
-  same seed, so it is itself replayable: the same store gives the same history.
-* `accuracy(store, history)` — **prognosträffsäkerhet** once the year is closed (a placement fact
-  registered after the end of 31 December, so the year is past): per line and month, p50 − outcome,
+  every month of the year, from the store as known at the end of that month (one pass, merged per
+  month end) with the same seed, so it is itself replayable: the same store gives the same history.
+* `accuracy(store, history)` — **prognosträffsäkerhet** once the year is closed (the clock, or a
+  registration in the store, is past the end of 31 December): per line and month, p50 − outcome,
   the error in % of the outcome, and whether the outcome lay inside p10–p90. The outcome is the
   year's cost as known now.
 * `band_gauges(view)` — p10/p50/p90 per line as gauge samples for the exporter
@@ -22,9 +22,10 @@ Seeds: `seed` feeds `random.Random(seed)`; the default comes from settings (`for
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from fractions import Fraction
 
 from events.envelope import Event
@@ -55,6 +56,10 @@ class Folded:
             care_costs.apply(out.care, event)
             budget.apply(out.budget, event)
         return out
+
+    def merge(self, other: Folded) -> Folded:
+        """A new state equal to the fold of both sides' events (neither side is changed)."""
+        return Folded(care_costs.merge(self.care, other.care), budget.merge(self.budget, other.budget))
 
     def latest_day(self) -> date | None:
         """The latest business day of any placement fact (None without placements)."""
@@ -152,14 +157,27 @@ def month_end_history(
     store: EventStore, year: int, *, seed: int = DEFAULT_SEED, config: SimConfig | None = None,
     through: date | None = None,
 ) -> list[MonthForecast]:
-    """The forecast as known at the end of each month of the year (up to `through`, default all 12)."""
-    out = []
-    for m in range(1, 13):
-        month = Month(year, m)
-        if through is not None and month.last > through:
-            break
-        view = forecast_from_store(store, year, as_of=month.last, seed=seed, config=config)
-        out.append(MonthForecast(month, end_of_day(month.last), view))
+    """The forecast as known at the end of each month of the year (up to `through`, default all 12).
+
+    One pass over the store: each event is folded into the part of the first month end at or after
+    its registration, and the state as known at month end k is the merge of parts 0..k, which equals
+    the fold of `read_all(known_at=end of month k)` (tested).
+    """
+    months = [Month(year, m) for m in range(1, 13) if through is None or Month(year, m).last <= through]
+    if not months:
+        return []
+    ends = [end_of_day(m.last) for m in months]
+    parts = [Folded() for _ in months]
+    for event in store.read_all(known_at=ends[-1]):
+        if event.recorded_at is not None:
+            part = parts[bisect_left(ends, event.recorded_at)]
+            care_costs.apply(part.care, event)
+            budget.apply(part.budget, event)
+    out, state = [], Folded()
+    for month, known_at, part in zip(months, ends, parts, strict=True):
+        state = state.merge(part)
+        view = compute(state, year, month.last, seed=seed, config=config, known_at=known_at)
+        out.append(MonthForecast(month, known_at, view))
     return out
 
 
@@ -193,13 +211,21 @@ def outcome(state: Folded, year: int) -> dict[LineKey, Fraction]:
     return {k: f.cost_sek for k, f in figures.items()}
 
 
-def accuracy(store: EventStore, history: Sequence[MonthForecast], year: int) -> list[Accuracy]:
-    """Per month and line (and the total, key None), once a fact was registered after 31 December."""
+def accuracy(
+    store: EventStore, history: Sequence[MonthForecast], year: int, *, now: datetime | None = None
+) -> list[Accuracy]:
+    """Per month and line (and the total, key None), once the year is closed.
+
+    Closed = `now` (default: the clock) is past the end of 31 December, or the store already holds a
+    registration after it (a simulated or imported history can be complete before the clock is).
+    """
     state = Folded.of(store.read_all())
+    year_end = end_of_day(date(year, 12, 31))
     latest = state.latest_recorded()
-    if latest is None or latest <= end_of_day(date(year, 12, 31)):
+    clock = now if now is not None else datetime.now(UTC)
+    if clock <= year_end and (latest is None or latest <= year_end):
         seen = "nothing" if latest is None else f"registrations up to {latest.date()}"
-        raise YearNotClosed(f"the year {year} is not closed: the store holds {seen}")
+        raise YearNotClosed(f"the year {year} is not closed on {clock.date()}: the store holds {seen}")
     final = outcome(state, year)
     rows = []
     for item in history:
