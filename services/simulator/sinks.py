@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO
+from uuid import UUID
 
 import orjson
 
-from events import Event, decode_dict
+from events import decode_dict
 from services.simulator.core import Raw
 from services.store.base import EventStore
 
@@ -50,14 +51,17 @@ class LoadReport:
         return self.accepted + self.duplicates + len(self.conflicts)
 
 
-def append_batch(store: EventStore, batch: list[Event], report: LoadReport, *,
-                 skip_known: bool = True) -> None:
-    """Append one batch, or skip it when its last event is already stored."""
-    if skip_known and store.get(batch[-1].event_id) is not None:
+def _known(store: EventStore, raw: Raw) -> bool:
+    return store.get(UUID(raw["event_id"])) is not None
+
+
+def append_batch(store: EventStore, batch: list[Raw], report: LoadReport, *, skip_known: bool = True) -> None:
+    """Validate and append one batch, or skip it (undecoded) when its last event is already stored."""
+    if skip_known and _known(store, batch[-1]):
         report.duplicates += len(batch)
         report.skipped_batches += 1
         return
-    result = store.append(batch)
+    result = store.append([decode_dict(raw) for raw in batch])
     report.accepted += len(result.accepted)
     report.duplicates += len(result.duplicates)
     report.conflicts.extend(result.conflicts)
@@ -71,14 +75,12 @@ def load_store(store: EventStore, events: Iterable[Raw], *, batch_size: int = 20
     of the same history), else nothing is appended and `other_history` is set.
     """
     report = LoadReport()
-    batch: list[Event] = []
-    last: Raw | None = None
+    batch: list[Raw] = []
     check = same_history and store.head() > 0
     for raw in events:
-        batch.append(decode_dict(raw))
-        last = raw
+        batch.append(raw)
         if len(batch) >= batch_size:
-            if check and store.get(batch[-1].event_id) is None:
+            if check and not _known(store, raw):
                 report.other_history = True
                 return report
             check = False
@@ -88,6 +90,6 @@ def load_store(store: EventStore, events: Iterable[Raw], *, batch_size: int = 20
                 progress(report.handled, raw)
     if batch:
         append_batch(store, batch, report)
-    if progress is not None and last is not None:
-        progress(report.handled, last)
+        if progress is not None:
+            progress(report.handled, batch[-1])
     return report
