@@ -34,7 +34,7 @@ def ui_argv(settings: Settings, port: int | None = None, host: str | None = None
             "--server.address", host or settings.ui_host,
             "--server.port", str(settings.ui_port if port is None else port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--global.developmentMode", "false"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
 
 
 def ui_env(settings: Settings) -> dict[str, str]:

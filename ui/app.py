@@ -1,6 +1,8 @@
 """The casestream Streamlit app: `streamlit run ui/app.py` (or `casestream ui`).
 
-An `st.navigation` app; each page lives in its own module under `ui/pages/` and starts with
+An `st.navigation` app; each page lives in its own module under `ui/views/` (not `ui/pages/`: a
+`pages/` folder beside the entrypoint switches Streamlit to its v1 multipage mode, which ignores
+`st.navigation`, names pages after files and shows the entrypoint as a page). Each page starts with
 `ui.components.page_header`, which puts the language toggle, the period picker and the data freshness
 (always visible, refreshed live) in the sidebar. (They are drawn by the page, not here: elements the
 entrypoint draws before `page.run()` are lost on reruns under AppTest with st.navigation.) Data come
@@ -15,7 +17,7 @@ import streamlit as st
 
 from ui.i18n import t
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "views"
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ def heatmap(cells: Iterable[MatrixCell]) -> AnyChart:
     base = alt.Chart(data).encode(x=alt.X("month:O", title=t("month")), y=alt.Y("unit:N", title=t("unit")))
     rect = base.mark_rect().encode(color=alt.Color("percent:Q", title="%", scale=alt.Scale(domain=[0, 110])),
                                    tooltip=["unit", "month", "label"])
-    return cast(AnyChart, rect + base.mark_text().encode(text="label:N"))
+    height = max(80, 36 * data["unit"].nunique()) if not data.empty else 80
+    return cast(AnyChart, (rect + base.mark_text().encode(text="label:N")).properties(height=height))
 
 
 def places(points: Iterable[PlacesPoint]) -> AnyChart:

@@ -74,7 +74,7 @@ def frame(table: TableView, keys: tuple[str, ...] | None = None) -> pd.DataFrame
 
 
 def show_table(table: TableView, name: str, *, keys: tuple[str, ...] | None = None) -> None:
-    st.dataframe(frame(table, keys), hide_index=True)
+    st.dataframe(frame(table, keys), hide_index=True, height=min(36 * (len(table.rows) + 1) + 4, 900))
     st.caption(t("small_cells", n=context.threshold()) + " " + t("hidden_cells", k=table.suppressed))
     for note in table.notes:
         st.caption(note)
