@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders.common import ReduceDataOptions, VizLegendOptions, VizTooltipOptions
 from grafana_foundation_sdk.builders.dashboard import Dashboard, Row, ThresholdsConfig
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
+)
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="casestream-prometheus")
@@ -42,17 +49,27 @@ def _thresholds(steps: Steps) -> ThresholdsConfig:
 
 
 def series(title: str, queries: Sequence[Query], unit: str, *, span: int = 12) -> timeseries.Panel:
-    return _targets(timeseries.Panel().title(title).unit(unit).height(8).span(span), queries)
+    legend = VizLegendOptions().show_legend(True).display_mode(LegendDisplayMode.LIST).placement(
+        LegendPlacement.BOTTOM)
+    panel = timeseries.Panel().title(title).unit(unit).height(8).span(span).legend(legend).tooltip(
+        VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
+    return _targets(panel, queries)
+
+
+def _last() -> ReduceDataOptions:
+    return ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 
 
 def single(title: str, expr: str, unit: str, *, span: int = 6, steps: Steps = ()) -> stat.Panel:
-    panel = _targets(stat.Panel().title(title).unit(unit).height(5).span(span), [(expr, "")])
+    panel = _targets(stat.Panel().title(title).unit(unit).height(5).span(span).reduce_options(_last()),
+                     [(expr, "")])
     return panel.thresholds(_thresholds(steps)) if steps else panel
 
 
 def bars(title: str, expr: str, legend: str, unit: str, *, span: int = 12,
          steps: Steps = ()) -> bargauge.Panel:
-    panel = _targets(bargauge.Panel().title(title).unit(unit).height(8).span(span), [(expr, legend)])
+    panel = _targets(bargauge.Panel().title(title).unit(unit).height(8).span(span).reduce_options(_last()),
+                     [(expr, legend)])
     return panel.thresholds(_thresholds(steps)) if steps else panel
 
 
