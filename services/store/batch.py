@@ -52,6 +52,12 @@ def prepare(events: Sequence[Event], now: datetime) -> list[Prepared]:
     return out
 
 
+def stamped(event: Event, position: int, appended_at: datetime) -> Event:
+    """The event as stored: with its position and appended_at (validated; about twice as fast as
+    `model_copy(update=...)`, which matters for bulk appends; field values are reused, not copied)."""
+    return type(event).model_validate({**event.__dict__, "position": position, "appended_at": appended_at})
+
+
 def payload(event: Event) -> bytes:
     """The canonical bytes stored for an event (no store fields); proof hashes are over these."""
     data = encode(event, with_store_fields=False)

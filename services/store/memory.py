@@ -15,7 +15,7 @@ from uuid import UUID
 from events import Event
 from events.timeutil import as_aware
 from services.store.base import AppendResult
-from services.store.batch import Clock, check_versions, plan, prepare, utc_now
+from services.store.batch import Clock, check_versions, plan, prepare, stamped, utc_now
 
 
 class MemoryStore:
@@ -39,7 +39,7 @@ class MemoryStore:
             todo = plan(events, prepared, stored)
             accepted = []
             for offset, item in enumerate(todo.new, start=len(self._events) + 1):
-                accepted.append(item.event.model_copy(update={"position": offset, "appended_at": now}))
+                accepted.append(stamped(item.event, offset, now))
             for event in accepted:
                 self._events.append(event)
                 self._by_id[event.event_id] = event

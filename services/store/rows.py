@@ -4,8 +4,8 @@ Writing goes straight to the driver inside the append transaction, because SQLAl
 bind processing cost more than the database itself for bulk appends: PostgreSQL gets one `COPY`
 (psycopg adapts uuid, date, timestamptz and bytea), SQLite one `executemany` with values in exactly
 the form SQLAlchemy's own types store and compare (uuid as 32 hex digits, UTC timestamps as
-`YYYY-MM-DD HH:MM:SS.ffffff`), so every SQLAlchemy read and filter sees them alike (the contract
-tests read everything back through SQLAlchemy).
+`YYYY-MM-DD HH:MM:SS.ffffff`, microseconds always written), so every SQLAlchemy read and filter
+sees them alike (the contract tests read everything back through SQLAlchemy).
 
 Reading validates the stored payload with the event's envelope model (upcasting older versions)
 but skips the codec's personnummer scan: a payload is the `encode` of an event that was validated
@@ -27,7 +27,6 @@ from events.registry import ENVELOPES, upcast
 
 COLUMNS: Final = ("position", "event_id", "stream_id", "stream_version", "type", "version", "municipality",
                   "occurred_at", "recorded_at", "appended_at", "payload")
-_SQLITE_TS: Final = "%Y-%m-%d %H:%M:%S.%f"
 
 
 class EventRow(NamedTuple):
@@ -63,7 +62,7 @@ def insert_rows(conn: Connection, rows: Sequence[EventRow]) -> None:
 
 
 def _sqlite_ts(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(_SQLITE_TS)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_insert(conn: Connection, rows: Sequence[EventRow]) -> None:

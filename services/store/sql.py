@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from events import Event
 from events.timeutil import as_aware
 from services.store.base import AppendResult, StoreError
-from services.store.batch import Clock, Plan, check_versions, plan, prepare, utc_now
+from services.store.batch import Clock, Plan, check_versions, plan, prepare, stamped, utc_now
 from services.store.rows import EventRow, insert_rows, stored_event
 from services.store.tables import events_table as ev
 from services.store.tables import metadata, store_head
@@ -104,7 +104,7 @@ class SqlStore:
             versions[e.stream_id] = versions.get(e.stream_id, 0) + 1
             rows.append(EventRow(position, e.event_id, e.stream_id, versions[e.stream_id], e.type, e.version,
                                  e.municipality, e.business_date, e.recorded_at, now, item.payload))
-            accepted.append(e.model_copy(update={"position": position, "appended_at": now}))
+            accepted.append(stamped(e, position, now))
         insert_rows(conn, rows)
         return accepted
 
