@@ -18,8 +18,8 @@ from services.store import open_store
 from tests.unit import ui_seed
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
-PAGES = ("pages/oversikt.py", "pages/externa_kop.py", "pages/belaggning.py", "pages/aktualiseringar.py",
-         "pages/prognos.py")
+PAGES = ("views/oversikt.py", "views/externa_kop.py", "views/belaggning.py", "views/aktualiseringar.py",
+         "views/prognos.py")
 
 
 @pytest.fixture(scope="module")
