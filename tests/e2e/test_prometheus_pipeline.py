@@ -1,0 +1,97 @@
+"""A running pipeline watched by a real Prometheus: the KPI series equal the workers' read model.
+
+Embedded broker, relay and worker (the pipeline test kit), the exporter as its own process over the
+same store, and Prometheus (Debian package) on 127.0.0.1 scraping it every second with the deploy
+rules. After the worker has caught up, every KPI series Prometheus holds equals the KPI samples read
+off the read model's bundle — before and after a live batch arrives while everything runs.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from events import encode
+from services.ingest import ingest_lines
+from services.kafka.broker import EmbeddedBroker
+from services.metrics import kpis
+from services.metrics.exporter import exporter_argv
+from services.readmodel.persist import open_readmodel
+from services.readmodel.source import bundle_from_readmodel
+from services.settings import Settings
+from services.store import open_store
+from tests.integration.pipeline_kit import Pipeline, caught_up, history, wait_for
+from tests.integration.test_prometheus_exporter import JOB, RULES, free_port, series
+from tests.integration.test_prometheus_exporter import wait_for as wait_value
+
+AS_OF = date(2021, 8, 31)
+STORE_ONLY = ("casestream_store_head_position", "casestream_kpi_last_event_timestamp_seconds")
+
+
+@pytest.fixture()
+def watched(tmp_path: Path) -> Iterator[tuple[Pipeline, int]]:
+    exe = shutil.which("prometheus")
+    assert exe is not None, "prometheus not found: run `make system-deps` (Debian package prometheus)"
+    with EmbeddedBroker(tmp_path / "broker.log") as broker:
+        pipe = Pipeline(tmp_path, broker.bootstrap)
+        exporter_port, prom_port = free_port(), free_port()
+        settings = Settings(db=pipe.store_url, metrics_as_of=AS_OF)
+        pipe._proc("exporter", exporter_argv(settings, port=exporter_port))
+        config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                  "rule_files": [str(RULES / "thresholds.yml"), str(RULES / "recording.yml")],
+                  "scrape_configs": [{"job_name": JOB, "static_configs": [
+                      {"targets": [f"127.0.0.1:{exporter_port}"]}]}]}
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        prom = subprocess.Popen(
+            [exe, f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}", f"--storage.tsdb.path={tmp_path / 'tsdb'}"],
+            stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"))
+        try:
+            yield pipe, prom_port
+        finally:
+            prom.terminate()
+            prom.wait(timeout=20)
+            pipe.stop_all()
+
+
+def _jsonl(seed: int, n: int) -> io.BytesIO:
+    return io.BytesIO(b"\n".join(encode(e, with_store_fields=False) for e in history(seed, n)) + b"\n")
+
+
+def _expected(engine: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = kpis.samples(bundle_from_readmodel(engine), kpis.Options(AS_OF))
+    return {(s.name, tuple(sorted(s.labels))): s.value for s in samples}
+
+
+def _scraped(port: int, head: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+    got = series(port)
+    if got.get(("casestream_kpi_position", ())) != head:
+        return None
+    return {k: v for k, v in got.items() if k[0] not in STORE_ONLY}
+
+
+def test_kpi_series_in_prometheus_equal_the_read_model_of_a_running_pipeline(
+        watched: tuple[Pipeline, int]) -> None:
+    pipe, port = watched
+    store = open_store(pipe.store_url)
+    assert ingest_lines(store, _jsonl(61, 1000), io.BytesIO(), batch_size=500).rejected == 0
+    pipe.relay()
+    pipe.worker()
+    engine = open_readmodel(pipe.readmodel_url)
+    for round_ in range(2):
+        head = store.head()
+        wait_for(caught_up(engine, head), 120, f"the worker to catch up (round {round_})", pipe)
+        got = wait_value(f"a scrape of position {head}", lambda h=head: _scraped(port, h), timeout=60)
+        assert got == _expected(engine)
+        assert any(name == "casestream_unit_occupancy_accumulated_ratio" for name, _ in got)
+        if round_ == 0:  # live: more arrives while everything runs
+            assert ingest_lines(store, _jsonl(62, 400), io.BytesIO(), batch_size=200).rejected == 0
+    store.close()
