@@ -77,11 +77,12 @@ class EventDigest:
         self.first_position: int | None = None
         self.last_position: int | None = None
 
-    def add(self, position: int, event_id: UUID | str, stored: bytes) -> ManifestEntry:
+    def add(self, position: int, event_id: UUID | str, stored: bytes) -> str:
+        """Account for one event; returns the SHA-256 (hex) of its stored bytes."""
         self._total.update(stored)
         self._total.update(b"\n")
-        entry = ManifestEntry(position, str(event_id), sha256_hex(stored))
-        line = entry.line()
+        sha = hashlib.sha256(stored).hexdigest()
+        line = f"{position}\t{event_id}\t{sha}\n".encode()
         self._manifest_hash.update(line)
         if self._file is not None:
             self._file.write(line)
@@ -89,7 +90,7 @@ class EventDigest:
         if self.first_position is None:
             self.first_position = position
         self.last_position = position
-        return entry
+        return sha
 
     @property
     def sha256(self) -> str:

@@ -17,11 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
-from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from events import Event, EventError, decode
 from events.registry import ENVELOPES, upcast
@@ -49,7 +48,7 @@ class Stored:
     """One stored event: its position and id, the stored bytes, and the decoded event (or why not)."""
 
     position: int
-    event_id: UUID
+    event_id: str  # canonical dashed form
     appended_at: datetime
     raw: bytes
     event: Event | None
@@ -58,7 +57,10 @@ class Stored:
 
 def _sql_page(store: SqlStore, after: int, cutoff: datetime | None,
               municipality: str | None) -> Sequence[Any]:
-    q = select(ev.c.position, ev.c.event_id, ev.c.appended_at, ev.c.payload).where(ev.c.position > after)
+    # event_id and appended_at come as the driver gives them (no per-row SQLAlchemy type processing)
+    q = select(ev.c.position, type_coerce(ev.c.event_id, String).label("event_id"),
+               type_coerce(ev.c.appended_at, String).label("appended_at"), ev.c.payload)
+    q = q.where(ev.c.position > after)
     if cutoff is not None:
         q = q.where(ev.c.recorded_at <= cutoff)
     if municipality is not None:
@@ -83,15 +85,30 @@ def decode_stored(raw: bytes, position: int, appended_at: datetime) -> Event:
         return event.model_copy(update={"position": position, "appended_at": appended_at})
 
 
+def _event_id(value: Any) -> str:
+    """The canonical (dashed) form of an id column: SQLite holds 32 hex digits, PostgreSQL a uuid."""
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(value)
+
+
+def _utc(value: Any) -> datetime:
+    """An appended_at column value as an aware UTC datetime (SQLite holds naive UTC text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _decoded(row: Any) -> Stored:
-    appended = row.appended_at if row.appended_at.tzinfo else row.appended_at.replace(tzinfo=UTC)
+    appended = _utc(row.appended_at)
     raw = row.payload.encode() if isinstance(row.payload, str) else bytes(row.payload)  # TEXT: hand-edited
     try:
         event: Event | None = decode_stored(raw, row.position, appended)
         error = None
     except EventError as exc:
         event, error = None, exc.message
-    return Stored(row.position, row.event_id, appended, raw, event, error)
+    return Stored(row.position, _event_id(row.event_id), appended, raw, event, error)
 
 
 def _sql_stored(store: SqlStore, after: int, cutoff: datetime | None,
@@ -117,7 +134,7 @@ def stored(store: EventStore, *, after: int = 0, known_at: datetime | None = Non
         return
     for event in store.read_all(after=after, known_at=cutoff):
         assert event.position is not None and event.appended_at is not None
-        yield Stored(event.position, event.event_id, event.appended_at, payload(event), event)
+        yield Stored(event.position, str(event.event_id), event.appended_at, payload(event), event)
 
 
 def included(store: EventStore, scope: Scope, *, after: int = 0) -> Iterator[Stored]:

@@ -111,9 +111,9 @@ def rederive(store: EventStore, proof: Proof, proof_dir: Path,
             published = published or _reports(state, proof, registry)
             late.add(_late(item))
         else:
-            entry = digest.add(item.position, item.event_id, item.raw)
+            sha = digest.add(item.position, item.event_id, item.raw)
             if matcher is not None:
-                matcher.see(entry.position, entry.event_id, entry.sha256)
+                matcher.see(item.position, item.event_id, sha)
         if item.event is None:
             out.differences.append(f"event {item.event_id} at position {item.position}: stored bytes no "
                                    f"longer decode ({item.error})")
