@@ -18,6 +18,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from events.timeutil import Period
 from projections.forecast_durations import Survival
 from projections.forecast_inflow import seasonality
@@ -189,3 +192,35 @@ def test_open_placements_and_expected_inflow_are_reported() -> None:
     open_now = [p for p in placements if p.stop is None and p.category == "institution"]
     assert inst.open_placements == len(open_now)
     assert abs(inst.expected_new - 2 / 30 * 184) < 6  # 184 days left at 2 per 30 days
+
+
+@st.composite
+def _placements(draw: st.DrawFn) -> list[Placement]:
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        start = date(2019, 1, 1) + timedelta(days=draw(st.integers(0, 1200)))
+        stop = draw(st.one_of(st.none(), st.integers(0, 600).map(lambda n, s=start: s + timedelta(days=n))))
+        unit = draw(st.sampled_from(["day", "month"]))
+        category, tg = draw(st.sampled_from([
+            ("institution", "children"), ("family_home_internal", "youth"), ("contact_person", "children"),
+            ("supported_housing", "adults")]))
+        segs = [PriceSegment(date.min, Decimal(draw(st.integers(0, 40_000))), unit)]
+        if draw(st.booleans()):
+            segs.append(PriceSegment(start + timedelta(days=draw(st.integers(1, 300))),
+                                     Decimal(draw(st.integers(0, 40_000))), unit))
+        out.append(Placement(f"h{i}", f"Ph{i}", category, tg, "purchased", None,  # type: ignore[arg-type]
+                             draw(st.sampled_from(["SoL", "LVU"])), "unknown", start, stop, tuple(segs)))
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(placements=_placements(), as_of=st.dates(date(2020, 11, 1), date(2022, 2, 1)))
+def test_any_plan_gives_an_ordered_band_above_the_exact_outcome_and_known_cost(
+    placements: list[Placement], as_of: date
+) -> None:
+    plan = plan_of(as_known(placements, as_of), YEAR, as_of)
+    fc = forecast(plan, random.Random(0), SimConfig(simulations=20))
+    for band in [*fc.lines.values(), fc.total]:
+        assert band.to_date_sek + band.known_sek <= band.p10_sek <= band.p50_sek <= band.p90_sek
+    if as_of >= date(YEAR, 12, 31):
+        assert fc.total.p90_sek == fc.total.to_date_sek + fc.total.known_sek
