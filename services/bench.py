@@ -168,6 +168,11 @@ def pipeline(events: Annotated[int, typer.Option(help="events in the topic")] = 
 
 
 def register(app: typer.Typer) -> None:
-    bench = typer.Typer(help="benchmarks (not tests)")
-    bench.command(name="pipeline")(pipeline)
+    """Adds `pipeline` to the `bench` group (creating the group when no other module has yet)."""
+    for group in app.registered_groups:
+        if group.name == "bench" and group.typer_instance is not None:
+            group.typer_instance.command("pipeline")(pipeline)
+            return
+    bench = typer.Typer(help="benchmarks", no_args_is_help=True)
+    bench.command("pipeline")(pipeline)
     app.add_typer(bench, name="bench")

@@ -103,6 +103,7 @@ def report(
         "--known-at", help="as known at this record time (a date means the end of that day)")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = "table",
     db: DbOption = None,
+    source: Annotated[str, typer.Option("--source", help="store (fold the event store) | readmodel (live)")] = "store",
 ) -> None:
     """Print a report table for a business period, as known now or at a record time.
 
@@ -116,9 +117,16 @@ def report(
                                  param_hint="NAME")
     period = parse_period(from_, to)
     as_of = parse_known_at(known_at)
+    if source not in ("store", "readmodel"):
+        raise typer.BadParameter(f"unknown source {source!r}; choose store or readmodel", param_hint="--source")
     app_ = open_app(db, must_exist=True)
     try:
-        table = build_report(app_.store, name, period, as_of, app_.settings)
+        if source == "readmodel":
+            from services.readmodel.source import report_from_readmodel
+
+            table = report_from_readmodel(app_.settings, name, period, as_of)
+        else:
+            table = build_report(app_.store, name, period, as_of, app_.settings)
     finally:
         app_.close()
     render(table, fmt, Console(width=250))

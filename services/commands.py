@@ -17,6 +17,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.demo",
     "services.kafka.cli",
     "services.worker.cli",
+    "services.readmodel.cli",
+    "services.bench",
     "services.audit.cli",
     "services.audit.bench",
     "services.forecasting_cli",

@@ -20,10 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from events import Event
+from events.timeutil import Period
 from projections import bundle
+from projections.reports.base import Report
 from services.readmodel.facts import MODULES, decode_stored
 from services.readmodel.persist import generations, micros
 from services.readmodel.tables import PROJECTIONS, ProjectionPosition, fact_table
+from services.settings import Settings
 
 
 def fact_events(engine: Engine, projection: str, known_at: datetime | None = None,
@@ -79,6 +82,18 @@ def positions_by_partition(engine: Engine, projection: str = PROJECTIONS[0]) -> 
     with engine.connect() as conn:
         rows = conn.execute(select(t.c.partition, t.c.position).where(t.c.projection == projection)).all()
     return {int(p): int(pos) for p, pos in rows}
+
+
+def report_from_readmodel(settings: Settings, name: str, period: Period, known_at: datetime | None = None) -> Report:
+    """`casestream report --source readmodel`: the report builder over the bundle read off the read model."""
+    from services.readmodel.persist import open_readmodel, readmodel_url
+    from services.reports import report_from_bundle
+
+    engine = open_readmodel(readmodel_url(settings))
+    try:
+        return report_from_bundle(bundle_from_readmodel(engine, known_at), name, period, settings)
+    finally:
+        engine.dispose()
 
 
 def fact_count(engine: Engine, projection: str) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
@@ -81,3 +81,9 @@ def create_all(engine: Engine) -> None:
         model.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
     for projection in PROJECTIONS:
         fact_table(projection, 0).create(engine, checkfirst=True)
+    gen = ReadModelGeneration.__table__  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # one row per projection, so writers can lock it (PostgreSQL)
+        known = set(conn.execute(select(gen.c.projection)).scalars())
+        missing = [{"projection": p, "generation": 0} for p in PROJECTIONS if p not in known]
+        if missing:
+            conn.execute(gen.insert(), missing)

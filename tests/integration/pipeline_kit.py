@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Engine
 
 from events import Event
 from projections import bundle
+from services.kafka.producer import message_of
 from services.readmodel.source import applied_totals
 from services.readmodel.tables import PROJECTIONS
 from tests.unit import builders as b
@@ -89,6 +91,26 @@ def history(seed: int, n: int = EVENTS_PER_RUN) -> list[Event]:
             target = rng.choice(out[4:]) if len(out) > 4 else out[0]
             if target.type != "event.retracted":
                 out.append(b.retracted(target, late, **kw))
+    return out
+
+
+@dataclass
+class Record:
+    """A consumed message as the projector sees it (the fields of aiokafka's ConsumerRecord it reads)."""
+
+    partition: int
+    offset: int
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+
+
+def records_of(events: Iterable[Event], partitions: int = 6) -> dict[int, list[Record]]:
+    """The relay's messages of stored events, split over partitions by stream like the topic."""
+    out: dict[int, list[Record]] = {p: [] for p in range(partitions)}
+    for event in events:
+        key, value, headers = message_of(event)
+        p = zlib.crc32(key) % partitions
+        out[p].append(Record(p, len(out[p]), value, headers))
     return out
 
 

@@ -7,38 +7,19 @@ over partitions like the topic does, replayed and duplicated; the broker path is
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from services.kafka.producer import message_of
 from services.readmodel.facts import MODULES, relevant
 from services.readmodel.persist import open_readmodel
 from services.readmodel.source import bundle_from_readmodel
 from services.reports import bundle_from_store
 from services.store import open_store
 from services.worker.projector import Projector
-from tests.integration.pipeline_kit import assert_same_bundle, history
+from tests.integration.pipeline_kit import assert_same_bundle, history, records_of
 
 
-@dataclass
-class Record:
-    """A consumed message as the projector sees it (the fields of aiokafka's ConsumerRecord it reads)."""
-
-    partition: int
-    offset: int
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-
-
-def _records(store, partitions: int = 6) -> dict[int, list[Record]]:
-    out: dict[int, list[Record]] = {p: [] for p in range(partitions)}
-    for event in store.read_all():
-        key, value, headers = message_of(event)
-        p = hash(key) % partitions
-        out[p].append(Record(p, len(out[p]), value, headers))
-    return out
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -48,7 +29,7 @@ def test_readmodel_equals_store_fold_with_replays(tmp_path: Path, seed: int) -> 
     engine = open_readmodel(f"sqlite:///{tmp_path}/rm.db")
     projector = Projector(engine)
     rng = random.Random(seed)
-    parts = _records(store)
+    parts = records_of(store.read_all())
     for p, recs in parts.items():  # uneven batches, each partition replayed from a random earlier point
         i = 0
         while i < len(recs):
