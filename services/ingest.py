@@ -93,21 +93,22 @@ class Ingestor:
             return
         batch, self._pending = self._pending, []
         try:
-            self._append([p.event for p in batch])
+            self._append(batch)
         except StoreError:
             for p in batch:  # isolate the offending event; keep every good one
                 try:
-                    self._append([p.event])
+                    self._append([p])
                 except StoreError as exc:
                     self._reject(Rejected(p.line, p.text, EventError([Problem("", str(exc))], p.line)))
 
-    def _append(self, events: list[Event]) -> None:
-        result = self._store.append(events)
+    def _append(self, batch: list[_Pending]) -> None:
+        result = self._store.append([p.event for p in batch])
         self.report.accepted += len(result.accepted)
         self.report.duplicates += len(result.duplicates)
-        for conflict in result.conflicts:
-            self.report.rejected += 1
-            self._on_reject(Rejected(0, "", EventError([Problem("event_id", str(conflict))])))
+        by_id = {p.event.event_id: p for p in batch}  # a repeated id: the later line is the conflicting one
+        for event_id, conflict in zip(result.conflict_ids, result.conflicts, strict=True):
+            p = by_id[event_id]
+            self._reject(Rejected(p.line, p.text, EventError([Problem("event_id", conflict)], p.line)))
 
     def _reject(self, rejected: Rejected) -> None:
         self.report.rejected += 1

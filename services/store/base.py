@@ -31,6 +31,7 @@ class AppendResult:
     accepted: list[Event] = field(default_factory=list)  # as stored: with position and appended_at
     duplicates: list[UUID] = field(default_factory=list)  # same id and content, already stored
     conflicts: list[str] = field(default_factory=list)  # same id, other content: why, naming the id
+    conflict_ids: list[UUID] = field(default_factory=list)  # the ids of `conflicts`, in the same order
 
 
 class EventStore(Protocol):

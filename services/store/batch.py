@@ -83,6 +83,7 @@ class Plan:
     new: list[Prepared] = field(default_factory=list)
     duplicates: list[UUID] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    conflict_ids: list[UUID] = field(default_factory=list)
 
     @property
     def streams(self) -> set[str]:
@@ -102,6 +103,7 @@ def plan(original: Sequence[Event], prepared: Sequence[Prepared], stored: Mappin
         elif same_content(raw, earlier):
             result.duplicates.append(event.event_id)
         else:
+            result.conflict_ids.append(event.event_id)
             result.conflicts.append(
                 f"event {event.event_id} is already stored with other content (stream "
                 f"{earlier.stream_id!r}, type {earlier.type}); an event id can be used only once"

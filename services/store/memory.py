@@ -44,7 +44,8 @@ class MemoryStore:
                 self._events.append(event)
                 self._by_id[event.event_id] = event
                 self._streams.setdefault(event.stream_id, []).append(event)
-            return AppendResult(accepted=accepted, duplicates=todo.duplicates, conflicts=todo.conflicts)
+            return AppendResult(accepted=accepted, duplicates=todo.duplicates, conflicts=todo.conflicts,
+                                conflict_ids=todo.conflict_ids)
 
     def _versions(self, streams: Iterable[str]) -> Mapping[str, int]:
         return {s: len(self._streams.get(s, ())) for s in streams}

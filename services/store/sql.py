@@ -92,7 +92,8 @@ class SqlStore:
         accepted = self._insert(conn, todo, head, now)
         if accepted:
             conn.execute(update(store_head).where(store_head.c.id == 1).values(position=head + len(accepted)))
-        return AppendResult(accepted=accepted, duplicates=todo.duplicates, conflicts=todo.conflicts)
+        return AppendResult(accepted=accepted, duplicates=todo.duplicates, conflicts=todo.conflicts,
+                            conflict_ids=todo.conflict_ids)
 
     def _insert(self, conn: Connection, todo: Plan, head: int, now: datetime) -> list[Event]:
         versions = dict(self._versions(conn, todo.streams))

@@ -81,3 +81,17 @@ def test_retraction_must_name_a_known_event_on_its_own_stream(tmp_path: Path) ->
     reasons = [json.loads(x)["problems"][0] for x in (tmp_path / "rej.jsonl").read_text().splitlines()]
     assert reasons[0]["field"] == "stream_id"
     assert reasons[1]["field"] == "data.retracted_event_id"
+
+
+def test_conflicting_event_id_is_rejected_with_its_line_number(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    first = _write(tmp_path / "a.jsonl", [json.dumps(_actualised(1))])
+    assert runner.invoke(app, ["ingest", str(first), "--db", db]).exit_code == 0
+    other = _actualised(1, data={"person": "P-other", "channel": "report", "target_group": "children"})
+    second = _write(tmp_path / "b.jsonl", [json.dumps(_actualised(2)), json.dumps(other)])
+    result = runner.invoke(app, ["ingest", str(second), "--db", db, "--rejects", str(tmp_path / "rej.jsonl")])
+    assert result.exit_code == 1, result.output
+    assert "accepted 1  duplicate 0  rejected 1" in result.output
+    [rejected] = [json.loads(x) for x in (tmp_path / "rej.jsonl").read_text().splitlines()]
+    assert rejected["line"] == 2 and rejected["problems"][0]["field"] == "event_id"
+    assert str(uuid.UUID(int=1)) in rejected["problems"][0]["reason"]

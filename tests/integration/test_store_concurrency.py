@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from events import Event
-from services.store import EventStore, open_store
+from services.store import ConcurrencyError, EventStore, open_store
 from tests.unit.builders import envelope
 
 SCALE = {"small": 1, "medium": 4, "large": 20}[os.environ.get("CASESTREAM_TEST_SCALE", "small")]
@@ -110,3 +110,44 @@ def test_polling_reader_sees_every_event_once_in_position_order(url: str) -> Non
     assert {e.event_id for e in reader.seen} == expected
     appended = [e.appended_at for e in reader.seen]
     assert appended == sorted(appended)  # positions follow commit order
+
+
+@pytest.mark.timeout(120)
+def test_racing_writers_on_one_stream_exactly_one_wins_each_version(url: str) -> None:
+    """Writers that all read version v and append with expected_version=v: one succeeds, the rest
+    get ConcurrencyError and retry at the new version; the stream ends up with every event once."""
+    open_store(url).close()
+    errors: list[BaseException] = []
+    clashes = [0] * WRITERS
+
+    def race(writer: int) -> None:
+        store = open_store(url)
+        try:
+            for number in range(5 * SCALE):
+                [event] = batch(writer, number)[:1]
+                event = event.model_copy(update={"stream_id": "case:shared"})
+                while True:
+                    version = store.stream_version("case:shared")
+                    try:
+                        store.append([event], expected_version={"case:shared": version})
+                        break
+                    except ConcurrencyError:
+                        clashes[writer] += 1
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            store.close()
+
+    threads = [threading.Thread(target=race, args=(w,)) for w in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    store = open_store(url)
+    try:
+        stream = store.read_stream("case:shared")
+        assert len(stream) == len({e.event_id for e in stream}) == WRITERS * 5 * SCALE
+        assert [e.position for e in stream] == list(range(1, len(stream) + 1))
+    finally:
+        store.close()

@@ -109,6 +109,7 @@ def test_same_id_other_content_is_a_conflict_naming_the_id(store: EventStore) ->
     result = store.append([actualised(2), actualised(1, person="P-other")])
     assert [e.event_id for e in result.accepted] == [uuid.UUID(int=2)]
     assert len(result.conflicts) == 1 and str(uuid.UUID(int=1)) in result.conflicts[0]
+    assert result.conflict_ids == [uuid.UUID(int=1)]
     stored = store.get(uuid.UUID(int=1))
     assert stored is not None and stored.data.model_dump()["person"] == "P-00001"
     assert store.head() == 2
