@@ -91,14 +91,14 @@ class Context:
         k = float(shape if shape is not None else self.a("duration_shape"))
         return max(1, round(self.rng.gammavariate(k, mean / k)))
 
-    def residual_days(self, mean: float, u: float | None = None) -> int:
+    def residual_days(self, mean: float, u: float | None = None, shape: int | None = None) -> int:
         """Remaining days of a stay already running at the start of the history.
 
         A gamma(k) stay (integer k = the duration shape) seen at a random moment has the residual
         survival e^-y Σ_{j<k} (k-j) y^j / (k j!) in units of mean/k; the quantile `u` (stratified
         over the initial stock, so year 1 starts at level) is inverted by bisection.
         """
-        k = int(self.a("duration_shape"))
+        k = int(self.a("duration_shape")) if shape is None else shape
         q = self.rng.random() if u is None else u
         lo, hi = 0.0, 80.0
         for _ in range(40):

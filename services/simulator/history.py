@@ -75,6 +75,7 @@ class Simulation:
         reference.budgets(ctx)
         reference.vat_postings(ctx)
         queues = [placements.start_line(ctx, line) for line in ctx.cal.lines]
+        intake.initial_stock(ctx)
         day = ctx.start
         while day < ctx.stop and at(day) <= cutoff:  # generation does not depend on the cutoff
             intake.run_day(ctx, day)

@@ -103,11 +103,12 @@ def assessment(ctx: Context, case: str, day: date, pid: str, tg: str) -> None:
     ctx.emit("case.closed", case, closed, {"reason": outcome})
 
 
-def investigation(ctx: Context, case: str, day: date, pid: str, tg: str) -> None:
+def investigation(ctx: Context, case: str, day: date, pid: str, tg: str, closed: date | None = None) -> None:
     a = ctx.cal.investigations
     inv = ctx.new_id("u")
     ctx.emit("investigation.opened", case, day, {"investigation_id": inv, "person": pid, "target_group": tg})
-    closed = day + timedelta(days=ctx.gamma_days(float(a["mean_days"]), float(a["shape"])))
+    if closed is None:
+        closed = day + timedelta(days=ctx.gamma_days(float(a["mean_days"]), float(a["shape"])))
     r = ctx.rng.random()
     if r < float(a["transferred_share"]):
         outcome = "transferred"
@@ -128,3 +129,26 @@ def run_day(ctx: Context, today: date) -> None:
     """All aktualiseringar of one business day."""
     for _ in range(poisson(ctx, day_rate(ctx, today))):
         actualised(ctx, today)
+
+
+def initial_stock(ctx: Context) -> None:
+    """Utredningar already open on the first day (opened before it), so year 1 closes at level too.
+
+    As many per target group as the opening rate × mean utredningstid, their elapsed and remaining
+    days drawn from the equilibrium of the duration distribution (remaining days stratified).
+    """
+    a = ctx.cal.investigations
+    mean, shape = float(a["mean_days"]), int(a["shape"])
+    for tg, per_month in ctx.cal.investigations_per_month.items():
+        n = round(float(per_month) * 12 / 365.25 * mean * ctx.scale)
+        for i in range(n):
+            opened = ctx.start - timedelta(days=ctx.residual_days(mean, shape=shape))
+            closed = ctx.start + timedelta(days=ctx.residual_days(mean, (i + ctx.rng.random()) / n, shape))
+            pid, _ = person(ctx, tg)
+            case = ctx.new_id("c")
+            arrived = opened - timedelta(days=ctx.rng.randint(0, int(ctx.cal.intake["assessment_days_max"])))
+            channel = ctx.pick(ctx.cal.intake["channel_shares"])
+            ctx.emit("case.actualised", case, arrived, {"person": pid, "channel": channel, "target_group": tg,
+                                                        "sex": ctx.person_sex[pid]})
+            ctx.emit("assessment.completed", case, opened, {"outcome": "investigation", "target_group": tg})
+            investigation(ctx, case, opened, pid, tg, closed)
