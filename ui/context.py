@@ -3,8 +3,8 @@
 The source (`services.queries.open_source`, the store at `CASESTREAM_DB` folded incrementally) is a
 `st.cache_resource` per store URL, shared by every session. Query results are `st.cache_data` with a
 bounded TTL, keyed by the store URL and the arguments: the live tiles and freshness refresh within
-`LIVE_TTL` seconds, tables within `TABLE_TTL`. The UI never computes a KPI: everything here is a call
-to `services.queries`.
+`LIVE_TTL` seconds, tables within `TABLE_TTL`, the "as reported on" comparison within `AS_OF_TTL`.
+The UI never computes a KPI: everything here is a call to `services.queries`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from services.settings import Settings
 LIVE_TTL: Final = 5  # seconds: tiles and freshness
 TABLE_TTL: Final = 30  # seconds: tables and charts
 LIVE_EVERY: Final = 10  # seconds between refreshes of the live fragments
+AS_OF_TTL: Final = 300  # seconds: "as reported on" folds and scans the store again; a past day rarely moves
 
 
 def settings() -> Settings:
@@ -105,7 +106,7 @@ def trend(db: str, start: date, end: date) -> list[TrendPoint]:
     return queries.forecast_through_year(_source(db), Period(start, end))
 
 
-@st.cache_data(ttl=TABLE_TTL, show_spinner=False, max_entries=32)
+@st.cache_data(ttl=AS_OF_TTL, show_spinner=False, max_entries=16)
 def as_of(db: str, start: date, end: date, reported_on: date, threshold: int) -> AsOfComparison:
     return queries.as_of_comparison(_source(db), Period(start, end), reported_on, threshold=threshold)
 
