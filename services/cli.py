@@ -103,7 +103,8 @@ def report(
         "--known-at", help="as known at this record time (a date means the end of that day)")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = "table",
     db: DbOption = None,
-    source: Annotated[str, typer.Option("--source", help="store (fold the event store) | readmodel (live)")] = "store",
+    source: Annotated[str, typer.Option(
+        "--source", help="store (fold the event store) | readmodel (live)")] = "store",
 ) -> None:
     """Print a report table for a business period, as known now or at a record time.
 
@@ -118,7 +119,8 @@ def report(
     period = parse_period(from_, to)
     as_of = parse_known_at(known_at)
     if source not in ("store", "readmodel"):
-        raise typer.BadParameter(f"unknown source {source!r}; choose store or readmodel", param_hint="--source")
+        raise typer.BadParameter(f"unknown source {source!r}; choose store or readmodel",
+                                 param_hint="--source")
     app_ = open_app(db, must_exist=True)
     try:
         if source == "readmodel":
