@@ -39,11 +39,27 @@ from services.settings import Settings
 
 _PERSON = {"person": "pers-0001", "target_group": "children"}
 TEMPLATES: tuple[tuple[str, int, dict[str, Any]], ...] = (
-    ("placement.started", 2, {"case_id": None, "category": "institution", "legal_basis": "SoL",
-                              "placement_id": "", "price_sek": 2500, "price_unit": "day", "regime": "purchased",
-                              "sex": "unknown", "unit_id": None, **_PERSON}),
-    ("case.actualised", 1, {"birth_year": None, "channel": "report", "reporter_category": None, "sex": "unknown",
-                            **_PERSON}),
+    (
+        "placement.started",
+        2,
+        {
+            "case_id": None,
+            "category": "institution",
+            "legal_basis": "SoL",
+            "placement_id": "",
+            "price_sek": 2500,
+            "price_unit": "day",
+            "regime": "purchased",
+            "sex": "unknown",
+            "unit_id": None,
+            **_PERSON,
+        },
+    ),
+    (
+        "case.actualised",
+        1,
+        {"birth_year": None, "channel": "report", "reporter_category": None, "sex": "unknown", **_PERSON},
+    ),
     ("investigation.opened", 1, {"investigation_id": "", **_PERSON}),
     ("placement.ended", 1, {"placement_id": "", "reason": "planned"}),
 )
@@ -61,10 +77,18 @@ def bench_messages(n: int, seed: int = 1) -> list[tuple[bytes, bytes, int]]:
             if key in body:
                 body[key] = stream if key == "placement_id" else f"inv-{pos}"
         day = f"2021-{1 + pos % 12:02d}-{1 + pos % 28:02d}"
-        event = {"data": body, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                 "municipality": "1880", "occurred_at": day, "recorded_at": day + "T08:00:00+01:00",
-                 "stream_id": stream, "type": etype, "version": version, "position": pos,
-                 "appended_at": "2021-12-01T08:00:00+00:00"}
+        event = {
+            "data": body,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "municipality": "1880",
+            "occurred_at": day,
+            "recorded_at": day + "T08:00:00+01:00",
+            "stream_id": stream,
+            "type": etype,
+            "version": version,
+            "position": pos,
+            "appended_at": "2021-12-01T08:00:00+00:00",
+        }
         out.append((stream.encode(), orjson.dumps(event, option=orjson.OPT_SORT_KEYS), pos))
     return out
 
@@ -74,18 +98,27 @@ async def fill(options: dict[str, Any], topic: str, messages: list[tuple[bytes, 
     await producer.start()
     try:
         for i in range(0, len(messages), 10_000):
-            futures = [await producer.send(topic, v, key=k, headers=[(POSITION_HEADER, str(p).encode())])
-                       for k, v, p in messages[i:i + 10_000]]
+            futures = [
+                await producer.send(topic, v, key=k, headers=[(POSITION_HEADER, str(p).encode())])
+                for k, v, p in messages[i : i + 10_000]
+            ]
             await asyncio.gather(*futures)
     finally:
         await producer.stop()
 
 
 async def raw_rate(options: dict[str, Any], topic: str, n: int) -> float:
-    consumer = AIOKafkaConsumer(topic, **options, group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-                                enable_auto_commit=False, auto_offset_reset="earliest", session_timeout_ms=6000,
-                                heartbeat_interval_ms=1000, max_partition_fetch_bytes=8 * 1024 * 1024,
-                                fetch_max_bytes=64 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        topic,
+        **options,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     await consumer.start()
     seen, first = 0, 0.0
     try:
@@ -101,10 +134,16 @@ async def raw_rate(options: dict[str, Any], topic: str, n: int) -> float:
     return n / (time.perf_counter() - first)
 
 
-def process_rate(argvs: list[list[str]], env: dict[str, str], readmodel: str, n: int, timeout: float) -> float:
+def process_rate(
+    argvs: list[list[str]], env: dict[str, str], readmodel: str, n: int, timeout: float
+) -> float:
     """Start the processes, time from the first committed message to all n committed, stop them."""
-    procs = [subprocess.Popen(a, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True) for a in argvs]
+    procs = [
+        subprocess.Popen(
+            a, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for a in argvs
+    ]
     engine = open_readmodel(readmodel)
     try:
         deadline, first, base = time.monotonic() + timeout, 0.0, 0
@@ -134,26 +173,43 @@ def run(n: int, partitions: int, console: Console) -> dict[str, float]:
         asyncio.run(ensure_topics(settings, options))
         console.print(f"filling {settings.topic_case_events} ({partitions} partitions) with {n} events …")
         asyncio.run(fill(options, settings.topic_case_events, bench_messages(n)))
-        rates = {"raw aiokafka getmany + orjson": asyncio.run(raw_rate(options, settings.topic_case_events, n))}
+        rates = {
+            "raw aiokafka getmany + orjson": asyncio.run(raw_rate(options, settings.topic_case_events, n))
+        }
         for label, workers in (("worker x1 (Faust app + batch projector)", 1), ("worker x2", 2)):
             rm = f"sqlite:///{tmp}/rm-{workers}.db"
-            env = {**os.environ, "CASESTREAM_READMODEL_DB": rm, "CASESTREAM_WORKER_GROUP": f"bench-w{workers}",
-                   "CASESTREAM_DB": f"sqlite:///{tmp}/unused.db"}
+            env = {
+                **os.environ,
+                "CASESTREAM_READMODEL_DB": rm,
+                "CASESTREAM_WORKER_GROUP": f"bench-w{workers}",
+                "CASESTREAM_DB": f"sqlite:///{tmp}/unused.db",
+            }
             argv = [sys.executable, "-m", "services.worker", "--bootstrap", bootstrap, "--web-port", "0"]
             rates[label] = process_rate([argv] * workers, env, rm, n, 600)
             console.print(f"{label}: {rates[label]:,.0f} events/s")
         rm = f"sqlite:///{tmp}/rm-agent.db"
-        argv = [sys.executable, "-m", "services.worker.bench_agent", bootstrap, f"bench-agent-{uuid.uuid4().hex[:6]}",
-                rm, "1000"]
-        rates["stock Faust agent, stream.take_events(1000)"] = process_rate([argv], dict(os.environ), rm, n, 900)
+        argv = [
+            sys.executable,
+            "-m",
+            "services.worker.bench_agent",
+            bootstrap,
+            f"bench-agent-{uuid.uuid4().hex[:6]}",
+            rm,
+            "1000",
+        ]
+        rates["stock Faust agent, stream.take_events(1000)"] = process_rate(
+            [argv], dict(os.environ), rm, n, 900
+        )
         return rates
     finally:
         if broker is not None:
             broker.stop()
 
 
-def pipeline(events: Annotated[int, typer.Option(help="events in the topic")] = 200_000,
-             partitions: Annotated[int, typer.Option(help="partitions of the topic")] = 6) -> None:
+def pipeline(
+    events: Annotated[int, typer.Option(help="events in the topic")] = 200_000,
+    partitions: Annotated[int, typer.Option(help="partitions of the topic")] = 6,
+) -> None:
     """Measure raw consume, the worker path (1 and 2 workers) and a stock Faust agent; print events/s."""
     console = Console()
     rates = run(events, partitions, console)

@@ -60,8 +60,18 @@ def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes
 
 def broker_argv(port: int, cluster_id: str = "casestream") -> list[str]:
     url = f"tcp://127.0.0.1:{port}"
-    return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/", "--cluster-id", cluster_id]
+    return [
+        str(tansu_binary()),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+        "--cluster-id",
+        cluster_id,
+    ]
 
 
 class EmbeddedBroker:
@@ -79,8 +89,13 @@ class EmbeddedBroker:
     def start(self) -> EmbeddedBroker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(broker_argv(self.port), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                broker_argv(self.port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         wait_for_port(self.port, proc=self.proc)
         return self
 
@@ -106,11 +121,19 @@ def client_options(settings: Settings, bootstrap: str | None = None) -> dict[str
     """aiokafka connection keywords: the bootstrap servers plus the SASL/TLS settings when set."""
     servers = bootstrap or settings.kafka_bootstrap_servers
     if not servers:
-        raise BrokerError("no Kafka bootstrap servers: set KAFKA_BOOTSTRAP_SERVERS or start the embedded broker")
-    opts: dict[str, Any] = {"bootstrap_servers": servers, "security_protocol": settings.kafka_security_protocol}
+        raise BrokerError(
+            "no Kafka bootstrap servers: set KAFKA_BOOTSTRAP_SERVERS or start the embedded broker"
+        )
+    opts: dict[str, Any] = {
+        "bootstrap_servers": servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
     if settings.kafka_sasl_mechanism:
-        opts.update(sasl_mechanism=settings.kafka_sasl_mechanism, sasl_plain_username=settings.kafka_sasl_username,
-                    sasl_plain_password=settings.kafka_sasl_password)
+        opts.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
     if "SSL" in settings.kafka_security_protocol:
         from aiokafka.helpers import create_ssl_context
 

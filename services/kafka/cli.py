@@ -19,8 +19,12 @@ import typer
 from services.kafka.broker import EmbeddedBroker, broker_argv, free_port
 from services.settings import Settings
 
-BootstrapOption = Annotated[str | None, typer.Option("--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS",
-                                                     help="Kafka bootstrap servers (host:port,…)")]
+BootstrapOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap", envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers (host:port,…)"
+    ),
+]
 DbOption = Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="event store URL")]
 
 
@@ -43,8 +47,10 @@ def demo_components(settings: Settings) -> list[tuple[str, list[str]]]:
     return out
 
 
-def broker(port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = a free one)")] = 0,
-           log: Annotated[Path | None, typer.Option(help="broker log file")] = None) -> None:
+def broker(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 = a free one)")] = 0,
+    log: Annotated[Path | None, typer.Option(help="broker log file")] = None,
+) -> None:
     """Run the embedded Kafka-protocol broker (Tansu, in memory) until interrupted."""
     settings = Settings()
     b = EmbeddedBroker(log or settings.var_dir / "broker.log", port or settings.broker_port)
@@ -63,8 +69,10 @@ def relay(bootstrap: BootstrapOption = None, db: DbOption = None) -> None:
     from services.kafka.relay import Relay
     from services.readmodel.persist import open_readmodel, readmodel_url
 
-    logging.basicConfig(level=os.environ.get("CASESTREAM_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("CASESTREAM_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     app_ = boot(db=db)
     engine = open_readmodel(readmodel_url(app_.settings))

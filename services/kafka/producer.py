@@ -28,10 +28,19 @@ class UnsafeProducerSettings(ValueError):
 def producer_options(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """Client options plus tuned, at-least-once producer settings (acks from all in-sync replicas)."""
     if extra.get("enable_idempotence") or extra.get("transactional_id"):
-        raise UnsafeProducerSettings("transactions / idempotent producer fail at InitProducerId on Tansu; "
-                                     "casestream uses at-least-once delivery with position-checked projections")
-    out = {**options, "acks": "all", "linger_ms": 5, "max_batch_size": 256 * 1024,
-           "compression_type": None, "request_timeout_ms": 10_000, "retry_backoff_ms": 200}
+        raise UnsafeProducerSettings(
+            "transactions / idempotent producer fail at InitProducerId on Tansu; "
+            "casestream uses at-least-once delivery with position-checked projections"
+        )
+    out = {
+        **options,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "compression_type": None,
+        "request_timeout_ms": 10_000,
+        "retry_backoff_ms": 200,
+    }
     out.update(extra)
     out["enable_idempotence"] = False
     return out

@@ -15,6 +15,7 @@ error ends the session; the next one starts after a backoff (0.2 s doubling to 5
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -34,7 +35,9 @@ VERIFY_EVERY = 1.0  # s between topic checks
 
 
 class Relay:
-    def __init__(self, store: EventStore, engine: Engine, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(
+        self, store: EventStore, engine: Engine, settings: Settings, options: dict[str, Any]
+    ) -> None:
         self.store, self.engine, self.settings, self.options = store, engine, settings, options
         self.topic = settings.topic_case_events
         self.published = 0
@@ -50,11 +53,11 @@ class Relay:
                 await self._session(stop)
                 backoff = 0.2
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("relay session ended (%s: %s); retrying in %.1f s", type(exc).__name__, exc, backoff)
-                try:
+                log.warning(
+                    "relay session ended (%s: %s); retrying in %.1f s", type(exc).__name__, exc, backoff
+                )
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
-                except TimeoutError:
-                    pass
                 backoff = min(backoff * 2, 5.0)
 
     async def _session(self, stop: asyncio.Event) -> None:
@@ -67,10 +70,8 @@ class Relay:
                 await self._verify()
                 batch = await asyncio.to_thread(self._read)
                 if not batch:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.settings.relay_poll_interval)
-                    except TimeoutError:
-                        pass
                     continue
                 await self._publish(producer, batch)
         finally:
@@ -108,8 +109,14 @@ class Relay:
             self.published = stored
         lost = total < self.expected or (total == 0 and self.published > 0)
         if lost:
-            log.warning("topic %s holds %d messages, expected >= %d (published to %d): broker lost its data, "
-                        "refilling from the store", self.topic, total, self.expected, self.published)
+            log.warning(
+                "topic %s holds %d messages, expected >= %d (published to %d): broker lost its data, "
+                "refilling from the store",
+                self.topic,
+                total,
+                self.expected,
+                self.published,
+            )
             self.published = 0
             self.refills += 1
             await asyncio.to_thread(set_relay_position, self.engine, self.topic, 0)

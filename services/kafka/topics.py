@@ -15,6 +15,7 @@ Broker defect guards (../shared/BROKER.md, docs/design.md "Pipeline"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -31,22 +32,27 @@ async def ensure_topics(settings: Settings, options: dict[str, Any]) -> None:
     try:
         existing = set(await admin.list_topics())
         rf = settings.topic_replication_factor
-        wanted = [NewTopic(settings.topic_case_events, settings.topic_partitions, rf),
-                  NewTopic(settings.topic_dead_letter, 1, rf)]
+        wanted = [
+            NewTopic(settings.topic_case_events, settings.topic_partitions, rf),
+            NewTopic(settings.topic_dead_letter, 1, rf),
+        ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile by another process
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created it between our list and create
     finally:
         await admin.close()
 
 
 async def high_watermarks(options: dict[str, Any], topic: str, timeout: float = 10.0) -> dict[int, int]:
     """{partition: high watermark} from a fetch of every partition (never ListOffsets)."""
-    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, group_id=None,
-                                fetch_max_wait_ms=50, max_partition_fetch_bytes=1024)
+    consumer = AIOKafkaConsumer(
+        **options,
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=50,
+        max_partition_fetch_bytes=1024,
+    )
     await consumer.start()
     await asyncio.sleep(0)  # let the consumer's own tasks start, so stop() can cancel them cleanly
     try:

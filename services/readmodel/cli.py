@@ -9,11 +9,12 @@ import typer
 from services.readmodel.tables import PROJECTIONS
 
 
-def rebuild(projection: Annotated[str, typer.Argument(help=f"{' | '.join(PROJECTIONS)} | all")],
-            db: Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="event store URL")] = None,
-            ) -> None:
+def rebuild(
+    projection: Annotated[str, typer.Argument(help=f"{' | '.join(PROJECTIONS)} | all")],
+    db: Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="event store URL")] = None,
+) -> None:
     """Rebuild read-model tables from the event store into a new generation; switch once caught up."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     from services.bootstrap import bootstrap
     from services.readmodel.persist import open_readmodel, readmodel_url
@@ -21,8 +22,10 @@ def rebuild(projection: Annotated[str, typer.Argument(help=f"{' | '.join(PROJECT
 
     names = list(PROJECTIONS) if projection == "all" else [projection]
     if any(n not in PROJECTIONS for n in names):
-        raise typer.BadParameter(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)} or all",
-                                 param_hint="PROJECTION")
+        raise typer.BadParameter(
+            f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)} or all",
+            param_hint="PROJECTION",
+        )
     app_ = bootstrap(db=db)
     engine = open_readmodel(readmodel_url(app_.settings))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -30,8 +33,11 @@ def rebuild(projection: Annotated[str, typer.Argument(help=f"{' | '.join(PROJECT
         with Progress(*columns) as bar:
             for name in names:
                 task = bar.add_task(f"rm_{name}", total=max(app_.store.head(), 1))
-                gen = run(app_.store, engine, name, lambda done, head, t=task: bar.update(t, completed=done,
-                                                                                         total=max(head, 1)))
+
+                def show(done: int, head: int, t: TaskID = task) -> None:
+                    bar.update(t, completed=done, total=max(head, 1))
+
+                gen = run(app_.store, engine, name, show)
                 bar.update(task, description=f"rm_{name} → generation {gen}")
     finally:
         app_.close()

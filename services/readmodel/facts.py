@@ -27,8 +27,13 @@ from projections import budget, care_costs, ekb, intake, investigations, occupan
 from services.readmodel.tables import PROJECTIONS
 
 MODULES: Final[dict[str, ModuleType]] = {
-    "care_costs": care_costs, "occupancy": occupancy, "intake": intake, "investigations": investigations,
-    "budget": budget, "ekb": ekb, "workload": workload,
+    "care_costs": care_costs,
+    "occupancy": occupancy,
+    "intake": intake,
+    "investigations": investigations,
+    "budget": budget,
+    "ekb": ekb,
+    "workload": workload,
 }
 assert tuple(MODULES) == PROJECTIONS
 
@@ -57,7 +62,9 @@ def decode_stored(payload: bytes | None, header_position: int | None = None) -> 
     try:
         event = ENVELOPES[etype].model_validate(upcast(raw))
     except ValidationError as exc:
-        problems = [Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        problems = [
+            Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors(include_url=False)
+        ]
         raise EventError(problems) from None
     if event.position is None:
         raise _fail("position", "a published event must carry its store position")
@@ -80,6 +87,13 @@ def relevant(event: Event) -> tuple[str, ...]:
 
 
 def fact_row(event: Event, body: bytes, partition: int, recorded_us: int | None) -> dict[str, Any]:
-    return {"event_id": str(event.event_id), "position": event.position, "partition": partition,
-            "stream_id": event.stream_id, "type": event.type, "business_day": event.business_date.isoformat(),
-            "recorded_us": recorded_us, "body": body}
+    return {
+        "event_id": str(event.event_id),
+        "position": event.position,
+        "partition": partition,
+        "stream_id": event.stream_id,
+        "type": event.type,
+        "business_day": event.business_date.isoformat(),
+        "recorded_us": recorded_us,
+        "body": body,
+    }

@@ -90,20 +90,39 @@ def generations(conn: Connection) -> dict[str, int]:
 def load_positions(engine: Engine) -> dict[tuple[str, int], tuple[int, int]]:
     """{(projection, partition): (position, offset)} as committed."""
     with engine.connect() as conn:
-        rows = conn.execute(select(ProjectionPosition.projection, ProjectionPosition.partition,  # type: ignore[call-overload]
-                                   ProjectionPosition.position, ProjectionPosition.offset)).all()
+        rows = conn.execute(
+            select(
+                ProjectionPosition.projection,
+                ProjectionPosition.partition,  # type: ignore[call-overload]
+                ProjectionPosition.position,
+                ProjectionPosition.offset,
+            )
+        ).all()
     return {(p, part): (pos, off) for p, part, pos, off in rows}
 
 
-FACT_COLUMNS = ("event_id", "position", "partition", "stream_id", "type", "business_day", "recorded_us", "body")
+FACT_COLUMNS = (
+    "event_id",
+    "position",
+    "partition",
+    "stream_id",
+    "type",
+    "business_day",
+    "recorded_us",
+    "body",
+)
 
 
 def _marks(conn: Connection, n: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
 
-def write_batch(engine: Engine, facts: Mapping[str, Sequence[dict[str, Any]]],
-                marks: Mapping[int, PartitionMark], projections: Iterable[str] = PROJECTIONS) -> None:
+def write_batch(
+    engine: Engine,
+    facts: Mapping[str, Sequence[dict[str, Any]]],
+    marks: Mapping[int, PartitionMark],
+    projections: Iterable[str] = PROJECTIONS,
+) -> None:
     """Insert the fact rows of every projection and move its positions, in one transaction.
 
     Plain driver statements with `executemany` (one per table): SQLAlchemy's per-row parameter
@@ -119,16 +138,22 @@ def write_batch(engine: Engine, facts: Mapping[str, Sequence[dict[str, Any]]],
             rows = facts.get(projection)
             if rows:
                 table = fact_table(projection, live[projection]).name
-                sql = (f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({_marks(conn, len(FACT_COLUMNS))}) "
-                       "ON CONFLICT (event_id) DO NOTHING")
+                values = _marks(conn, len(FACT_COLUMNS))
+                sql = (
+                    f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({values}) "
+                    "ON CONFLICT (event_id) DO NOTHING"
+                )
                 conn.exec_driver_sql(sql, [tuple(r[c] for c in FACT_COLUMNS) for r in rows])
-        move = (f'INSERT INTO projection_position (projection, partition, position, "offset", events) '
-                f"VALUES ({_marks(conn, 5)}) ON CONFLICT (projection, partition) DO UPDATE SET "
-                'position = excluded.position, "offset" = excluded."offset", '
-                "events = projection_position.events + excluded.events "
-                "WHERE excluded.position > projection_position.position")
-        conn.exec_driver_sql(move, [(p, part, m.position, m.offset, m.events)
-                                    for p in names for part, m in marks.items()])
+        move = (
+            f'INSERT INTO projection_position (projection, partition, position, "offset", events) '
+            f"VALUES ({_marks(conn, 5)}) ON CONFLICT (projection, partition) DO UPDATE SET "
+            'position = excluded.position, "offset" = excluded."offset", '
+            "events = projection_position.events + excluded.events "
+            "WHERE excluded.position > projection_position.position"
+        )
+        conn.exec_driver_sql(
+            move, [(p, part, m.position, m.offset, m.events) for p in names for part, m in marks.items()]
+        )
 
 
 def relay_position(engine: Engine, topic: str) -> int:

@@ -28,8 +28,13 @@ Progress = Callable[[int, int], None]  # (position reached, store head)
 PAGE = 5000
 
 
-def rebuild(store: EventStore, engine: Engine, projection: str, progress: Progress | None = None,
-            page_size: int = PAGE) -> int:
+def rebuild(
+    store: EventStore,
+    engine: Engine,
+    projection: str,
+    progress: Progress | None = None,
+    page_size: int = PAGE,
+) -> int:
     """Rebuild `projection` into a new generation and switch to it; returns the new generation."""
     with engine.connect() as conn:
         old = generations(conn)[projection]
@@ -62,5 +67,10 @@ def _switch(engine: Engine, projection: str, old: int, new: int, cursor: int) ->
         if conn.dialect.name == "postgresql":
             conn.execute(select(g).with_for_update())
         conn.execute(g.update().where(g.c.projection == projection).values(generation=new))  # the write lock
-        conn.execute(text(f"INSERT INTO {new_name} ({cols}) SELECT {cols} FROM {old_name} "
-                          "WHERE position > :cursor ON CONFLICT (event_id) DO NOTHING"), {"cursor": cursor})
+        conn.execute(
+            text(
+                f"INSERT INTO {new_name} ({cols}) SELECT {cols} FROM {old_name} "
+                "WHERE position > :cursor ON CONFLICT (event_id) DO NOTHING"
+            ),
+            {"cursor": cursor},
+        )

@@ -29,8 +29,9 @@ from services.readmodel.tables import PROJECTIONS, ProjectionPosition, fact_tabl
 from services.settings import Settings
 
 
-def fact_events(engine: Engine, projection: str, known_at: datetime | None = None,
-                generation: int | None = None) -> Iterator[Event]:
+def fact_events(
+    engine: Engine, projection: str, known_at: datetime | None = None, generation: int | None = None
+) -> Iterator[Event]:
     """The facts of one projection as events, in position order (recorded by `known_at` when given)."""
     with engine.connect() as conn:
         gen = generations(conn)[projection] if generation is None else generation
@@ -71,8 +72,11 @@ def applied_totals(engine: Engine, projection: str = PROJECTIONS[0]) -> tuple[in
     """(messages applied, highest position applied) over all partitions of one projection."""
     t = ProjectionPosition.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        row = conn.execute(select(func.coalesce(func.sum(t.c.events), 0), func.coalesce(func.max(t.c.position), 0))
-                           .where(t.c.projection == projection)).one()
+        row = conn.execute(
+            select(func.coalesce(func.sum(t.c.events), 0), func.coalesce(func.max(t.c.position), 0)).where(
+                t.c.projection == projection
+            )
+        ).one()
     return int(row[0]), int(row[1])
 
 
@@ -84,7 +88,9 @@ def positions_by_partition(engine: Engine, projection: str = PROJECTIONS[0]) -> 
     return {int(p): int(pos) for p, pos in rows}
 
 
-def report_from_readmodel(settings: Settings, name: str, period: Period, known_at: datetime | None = None) -> Report:
+def report_from_readmodel(
+    settings: Settings, name: str, period: Period, known_at: datetime | None = None
+) -> Report:
     """`casestream report --source readmodel`: the report builder over the bundle read off the read model."""
     from services.readmodel.persist import open_readmodel, readmodel_url
     from services.reports import report_from_bundle

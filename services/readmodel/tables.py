@@ -3,7 +3,7 @@
 `rm_<projection>` holds one row per event that changes that projection's state (a placement fact, a
 capacity fact, an aktualisering, a retraction ...), keyed by event id, so writing a row twice changes
 nothing. The row carries the event's canonical JSON (the fact's source) plus query columns (stream,
-type, business day, recorded_at in UTC microseconds, position, partition). `services/readmodel/source.py` rebuilds
+type, business day, recorded_at in UTC microseconds, position, partition). `source.py` rebuilds
 `projections.bundle.State` from these rows with the same pure folds. `projection_position` keeps,
 per projection and partition, the highest store position applied (and the Kafka offset, only a resume
 hint). `rm_generation` names the live generation of each projection (`casestream rebuild` fills a new
@@ -58,7 +58,8 @@ def fact_table(projection: str, generation: int = 0) -> Table:
     if name in facts_metadata.tables:
         return facts_metadata.tables[name]
     return Table(
-        name, facts_metadata,
+        name,
+        facts_metadata,
         Column("event_id", String(36), primary_key=True),
         Column("position", Integer, nullable=False),
         Column("partition", Integer, nullable=False),
@@ -78,7 +79,7 @@ CONTROL_TABLES: Final = (ProjectionPosition, ReadModelGeneration, RelayPosition)
 def create_all(engine: Engine) -> None:
     """Create the control tables and the live generation's fact tables (idempotent)."""
     for model in CONTROL_TABLES:
-        model.__table__.create(engine, checkfirst=True)  # type: ignore[attr-defined]
+        model.__table__.create(engine, checkfirst=True)  # type: ignore[union-attr]
     for projection in PROJECTIONS:
         fact_table(projection, 0).create(engine, checkfirst=True)
     gen = ReadModelGeneration.__table__  # type: ignore[attr-defined]

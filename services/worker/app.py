@@ -16,6 +16,7 @@ Faust Tables, so Faust's changelog recovery (which trusts ListOffsets, defect 1)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -28,33 +29,51 @@ from services.worker.projector import Projector
 
 def _credentials(settings: Settings, options: dict[str, Any]) -> Any:
     if settings.kafka_sasl_mechanism:
-        return faust.SASLCredentials(username=settings.kafka_sasl_username or "",
-                                     password=settings.kafka_sasl_password or "",
-                                     mechanism=settings.kafka_sasl_mechanism,
-                                     ssl_context=options.get("ssl_context"))
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username or "",
+            password=settings.kafka_sasl_password or "",
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
     if "ssl_context" in options:
         return faust.SSLCredentials(options["ssl_context"])
     return None
 
 
-class WorkerApp(faust.App):  # type: ignore[misc]
+class WorkerApp(faust.App):
+    """Faust's App plus the projector loop, started with the app (see the module docstring)."""
+
+    projector_loop: Callable[[], Awaitable[None]]
+
     async def on_start(self) -> None:
         await super().on_start()
         self.add_future(self.projector_loop())
 
 
-def make_app(settings: Settings, options: dict[str, Any], engine: Engine, *, web_port: int | None = None,
-             app_id: str = "casestream-worker") -> tuple[faust.App, BatchConsumer]:
+def make_app(
+    settings: Settings,
+    options: dict[str, Any],
+    engine: Engine,
+    *,
+    web_port: int | None = None,
+    app_id: str = "casestream-worker",
+) -> tuple[faust.App, BatchConsumer]:
     """The Faust app with the projector task and the dead-letter agent (nothing runs until started)."""
     brokers = ";".join(f"kafka://{s}" for s in str(options["bootstrap_servers"]).split(","))
     app = WorkerApp(
-        app_id, broker=brokers, broker_credentials=_credentials(settings, options), store="memory://",
-        web_port=settings.worker_web_port if web_port is None else web_port, web_host="127.0.0.1",
+        app_id,
+        broker=brokers,
+        broker_credentials=_credentials(settings, options),
+        store="memory://",
+        web_port=settings.worker_web_port if web_port is None else web_port,
+        web_host="127.0.0.1",
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=settings.broker_heartbeat_interval,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
-        topic_replication_factor=settings.topic_replication_factor, topic_allow_declare=False,
-        consumer_auto_offset_reset=settings.consumer_auto_offset_reset, producer_acks=-1,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
+        producer_acks=-1,
     )
     batch = BatchConsumer(Projector(engine), settings, options)
     stop = asyncio.Event()
@@ -67,7 +86,7 @@ def make_app(settings: Settings, options: dict[str, Any], engine: Engine, *, web
         finally:
             stop.set()
 
-    app.projector_loop = projector_loop  # type: ignore[attr-defined]
+    app.projector_loop = projector_loop
 
     @app.agent(dead_topic)
     async def dead_letters(stream: Any) -> None:
@@ -76,13 +95,19 @@ def make_app(settings: Settings, options: dict[str, Any], engine: Engine, *, web
 
     @app.page("/pipeline/")
     async def pipeline_status(web: Any, request: Any) -> Any:
-        return web.json({"applied": batch.totals.applied, "skipped": batch.totals.skipped,
-                         "dead_letters": len(batch.totals.dead), "batches": batch.batches,
-                         "positions": {p: v[0] for p, v in batch.projector.positions.items()},
-                         "dead_letters_seen_by_agent": dead_seen["count"]})
+        return web.json(
+            {
+                "applied": batch.totals.applied,
+                "skipped": batch.totals.skipped,
+                "dead_letters": len(batch.totals.dead),
+                "batches": batch.batches,
+                "positions": {p: v[0] for p, v in batch.projector.positions.items()},
+                "dead_letters_seen_by_agent": dead_seen["count"],
+            }
+        )
 
-    @app.on_before_shutdown.connect
-    async def _stop(app_: Any, **_: Any) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's stub wants a non-async signature
+    async def _stop(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         stop.set()
 
     return app, batch

@@ -36,12 +36,18 @@ def _message(event: Any) -> _Msg:
 
 def build(bootstrap: str, group: str, readmodel: str, take: int = 1000) -> faust.App:
     settings = Settings()
-    app = faust.App(group, broker=f"kafka://{bootstrap}", store="memory://", web_enabled=False,
-                    broker_session_timeout=settings.broker_session_timeout,
-                    broker_heartbeat_interval=settings.broker_heartbeat_interval,
-                    broker_rebalance_timeout=settings.broker_rebalance_timeout,
-                    topic_replication_factor=settings.topic_replication_factor, topic_allow_declare=False,
-                    consumer_auto_offset_reset="earliest")
+    app = faust.App(
+        group,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        topic_replication_factor=settings.topic_replication_factor,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+    )
     projector = Projector(open_readmodel(readmodel))
     topic = app.topic(settings.topic_case_events, value_type=bytes, value_serializer="raw")
 

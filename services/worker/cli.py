@@ -10,19 +10,20 @@ import typer
 from services.kafka.cli import BootstrapOption, DbOption
 
 
-def worker(bootstrap: BootstrapOption = None, db: DbOption = None,
-           web_port: Annotated[int | None, typer.Option(help="Faust web/health port (0 = a free one)")] = None,
-           loglevel: Annotated[str, typer.Option(help="Faust log level")] = "warning") -> None:
+def worker(
+    bootstrap: BootstrapOption = None,
+    db: DbOption = None,
+    web_port: Annotated[int | None, typer.Option(help="Faust web/health port (0 = a free one)")] = None,
+    loglevel: Annotated[str, typer.Option(help="Faust log level")] = "warning",
+) -> None:
     """Consume case-events and keep the read models (and their positions) up to date."""
     import faust
 
-    from services.kafka.broker import client_options
+    from services.kafka.broker import client_options, free_port
     from services.kafka.topics import ensure_topics
     from services.readmodel.persist import open_readmodel, readmodel_url
     from services.settings import Settings
     from services.worker.app import make_app
-
-    from services.kafka.broker import free_port
 
     settings = Settings() if db is None else Settings(db=db)
     if web_port == 0 or (web_port is None and settings.worker_web_port == 0):

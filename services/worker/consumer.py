@@ -30,13 +30,19 @@ log = logging.getLogger("casestream.worker")
 
 def consumer_options(settings: Settings, options: dict[str, Any], group: str) -> dict[str, Any]:
     """Group and fetch settings from `Settings` (session 6 s, heartbeat 1 s, rebalance 12 s on Tansu)."""
-    return {**options, "group_id": group, "enable_auto_commit": False,
-            "auto_offset_reset": settings.consumer_auto_offset_reset,
-            "session_timeout_ms": int(settings.broker_session_timeout * 1000),
-            "heartbeat_interval_ms": int(settings.broker_heartbeat_interval * 1000),
-            "rebalance_timeout_ms": int(settings.broker_rebalance_timeout * 1000),
-            "max_poll_records": settings.worker_batch_max, "fetch_max_bytes": 64 * 1024 * 1024,
-            "max_partition_fetch_bytes": 8 * 1024 * 1024, "fetch_max_wait_ms": 200}
+    return {
+        **options,
+        "group_id": group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": settings.consumer_auto_offset_reset,
+        "session_timeout_ms": int(settings.broker_session_timeout * 1000),
+        "heartbeat_interval_ms": int(settings.broker_heartbeat_interval * 1000),
+        "rebalance_timeout_ms": int(settings.broker_rebalance_timeout * 1000),
+        "max_poll_records": settings.worker_batch_max,
+        "fetch_max_bytes": 64 * 1024 * 1024,
+        "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        "fetch_max_wait_ms": 200,
+    }
 
 
 class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -78,8 +84,11 @@ class BatchConsumer:
             if expected is not None and records:
                 first = records[0]
                 if (first.offset, header_position(first.headers)) != expected:
-                    log.warning("partition %d: offset hint %d does not hold position %d; reading from 0",
-                                tp.partition, *expected)
+                    log.warning(
+                        "partition %d: offset hint %d does not hold position %d; reading from 0",
+                        tp.partition,
+                        *expected,
+                    )
                     assert self.consumer is not None
                     self.consumer.seek(tp, 0)
                     continue
@@ -95,7 +104,9 @@ class BatchConsumer:
         await dead_producer.start()
         try:
             while not stop.is_set():
-                batch = await self.consumer.getmany(timeout_ms=500, max_records=self.settings.worker_batch_max)
+                batch = await self.consumer.getmany(
+                    timeout_ms=500, max_records=self.settings.worker_batch_max
+                )
                 if batch:
                     await self._handle(self._checked(batch), dead_producer)
         finally:
@@ -119,7 +130,12 @@ class BatchConsumer:
         futures = []
         for d in dead:
             log.warning("dead letter from partition %d offset %d: %s", d.partition, d.offset, d.reason)
-            headers = [(REASON_HEADER, d.reason.encode()[:2000]), ("source_partition", str(d.partition).encode()),
-                       ("source_offset", str(d.offset).encode())]
-            futures.append(await producer.send(self.settings.topic_dead_letter, d.value or b"", headers=headers))
+            headers = [
+                (REASON_HEADER, d.reason.encode()[:2000]),
+                ("source_partition", str(d.partition).encode()),
+                ("source_offset", str(d.offset).encode()),
+            ]
+            futures.append(
+                await producer.send(self.settings.topic_dead_letter, d.value or b"", headers=headers)
+            )
         await asyncio.gather(*futures)

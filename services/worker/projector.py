@@ -26,10 +26,17 @@ from services.readmodel.tables import PROJECTIONS
 class Message(Protocol):
     """What the projector needs of a consumed record (aiokafka's ConsumerRecord has it)."""
 
-    partition: int
-    offset: int
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +106,13 @@ class Projector:
             for partition, mark in plan.marks.items():
                 self.positions[partition] = (mark.position, mark.offset)
 
-    def _partition(self, partition: int, messages: Sequence[Message], facts: dict[str, list[dict[str, Any]]],
-                   outcome: Outcome) -> PartitionMark | None:
+    def _partition(
+        self,
+        partition: int,
+        messages: Sequence[Message],
+        facts: dict[str, list[dict[str, Any]]],
+        outcome: Outcome,
+    ) -> PartitionMark | None:
         top, offset, applied = self.position(partition), -1, 0
         for msg in messages:
             pos = header_position(msg.headers)

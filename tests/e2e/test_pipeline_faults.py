@@ -47,7 +47,7 @@ class Feeder(threading.Thread):
 
     def run(self) -> None:
         for i in range(0, len(self.events), self.chunk):
-            self.store.append(self.events[i:i + self.chunk])
+            self.store.append(self.events[i : i + self.chunk])
             time.sleep(self.pause)
 
 
@@ -62,7 +62,7 @@ def _start(tmp_path: Path, bootstrap: str, seed: int) -> tuple[Pipeline, EventSt
     store = open_store(pipeline.store_url)
     events = history(seed, EVENTS_PER_RUN)
     store.append(events[: len(events) // 3])
-    return pipeline, store, events[len(events) // 3:]
+    return pipeline, store, events[len(events) // 3 :]
 
 
 def _progress(engine: object, beyond: int) -> bool:
@@ -125,8 +125,12 @@ def test_two_workers_kill_one(tmp_path: Path, broker: EmbeddedBroker) -> None:
         first = pipeline.worker(0)
         second = pipeline.worker(1)
         feeder = Feeder(store, rest)
-        wait_for(lambda: all("assigned" in p.log.read_text() for p in (first, second)), 90,
-                 "both workers assigned", pipeline)
+        wait_for(
+            lambda: all("assigned" in p.log.read_text() for p in (first, second)),
+            90,
+            "both workers assigned",
+            pipeline,
+        )
         feeder.start()
         wait_for(lambda: _progress(engine, 0), 60, "progress", pipeline)
         time.sleep(0.5)

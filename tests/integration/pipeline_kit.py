@@ -45,8 +45,9 @@ def _eid(rng: random.Random) -> uuid.UUID:
 def history(seed: int, n: int = EVENTS_PER_RUN) -> list[Event]:
     """About `n` valid events, deterministic for a seed."""
     rng = random.Random(seed)
-    out: list[Event] = [e.budget_set(2021, 90_000_000, category="institution", target_group="children",
-                                     event_id=_eid(rng))]
+    out: list[Event] = [
+        e.budget_set(2021, 90_000_000, category="institution", target_group="children", event_id=_eid(rng))
+    ]
     out += [b.unit_capacity_set(f"unit-{u}", START, rng.randint(4, 12), event_id=_eid(rng)) for u in range(3)]
     open_placements: list[str] = []
     open_inv: list[tuple[str, str]] = []
@@ -58,33 +59,71 @@ def history(seed: int, n: int = EVENTS_PER_RUN) -> list[Event]:
         if kind < 0.25 or not open_placements:
             pid = f"placement:s{seed}-{len(out)}"
             unit = rng.choice([None, None, "unit-0", "unit-1"])
-            out.append(b.placement_started(pid, day, person=f"pers-{rng.randint(1, 400):04d}", unit_id=unit,
-                                           regime="own" if unit else "purchased",
-                                           category=rng.choice(["institution", "family_home_external"]),
-                                           price=rng.randint(1500, 6000), **kw))
+            out.append(
+                b.placement_started(
+                    pid,
+                    day,
+                    person=f"pers-{rng.randint(1, 400):04d}",
+                    unit_id=unit,
+                    regime="own" if unit else "purchased",
+                    category=rng.choice(["institution", "family_home_external"]),
+                    price=rng.randint(1500, 6000),
+                    **kw,
+                )
+            )
             open_placements.append(pid)
         elif kind < 0.35:
             out.append(b.placement_repriced(rng.choice(open_placements), day, rng.randint(1500, 6000), **kw))
         elif kind < 0.45:
-            out.append(b.placement_ended(open_placements.pop(rng.randrange(len(open_placements))),
-                                         day + timedelta(days=30), **kw))
+            out.append(
+                b.placement_ended(
+                    open_placements.pop(rng.randrange(len(open_placements))), day + timedelta(days=30), **kw
+                )
+            )
         elif kind < 0.48:
-            out.append(b.placement_corrected(rng.choice(open_placements), day, price=rng.randint(1000, 3000),
-                                             price_unit="day", **kw))
+            out.append(
+                b.placement_corrected(
+                    rng.choice(open_placements), day, price=rng.randint(1000, 3000), price_unit="day", **kw
+                )
+            )
         elif kind < 0.65:
-            out.append(e.case_actualised(f"case:s{seed}-{len(out)}", day, person=f"pers-{rng.randint(1, 400):04d}",
-                                         channel=rng.choice(["report", "application"]), **kw))
+            out.append(
+                e.case_actualised(
+                    f"case:s{seed}-{len(out)}",
+                    day,
+                    person=f"pers-{rng.randint(1, 400):04d}",
+                    channel=rng.choice(["report", "application"]),
+                    **kw,
+                )
+            )
         elif kind < 0.75:
             inv = (f"case:i{seed}-{len(out)}", f"inv-{len(out)}")
             out.append(e.investigation_opened(*inv, day, person=f"pers-{rng.randint(1, 400):04d}", **kw))
             open_inv.append(inv)
         elif kind < 0.82 and open_inv:
-            out.append(e.investigation_closed(*open_inv.pop(0), day + timedelta(days=rng.randint(5, 150)), **kw))
+            out.append(
+                e.investigation_closed(*open_inv.pop(0), day + timedelta(days=rng.randint(5, 150)), **kw)
+            )
         elif kind < 0.88:
-            out.append(e.ledger_posted(2021, day.month, rng.randint(10_000, 900_000), category="institution",
-                                       target_group="children", **kw))
+            out.append(
+                e.ledger_posted(
+                    2021,
+                    day.month,
+                    rng.randint(10_000, 900_000),
+                    category="institution",
+                    target_group="children",
+                    **kw,
+                )
+            )
         elif kind < 0.92:
-            out.append(e.ekb_status(f"pers-{rng.randint(1, 60):04d}", day, rng.choice(["asylum_seeker", "municipality_placed", "ended"]), **kw))
+            out.append(
+                e.ekb_status(
+                    f"pers-{rng.randint(1, 60):04d}",
+                    day,
+                    rng.choice(["asylum_seeker", "municipality_placed", "ended"]),
+                    **kw,
+                )
+            )
         elif kind < 0.95:
             out.append(e.workload_measured("barn", day, rng.randint(1, 52), rng.randint(60, 130), **kw))
         else:
@@ -128,7 +167,7 @@ PY = sys.executable
 
 @dataclass
 class Proc:
-    """A pipeline process started by a test (`python -m services.kafka relay` / `python -m services.worker`)."""
+    """A pipeline process a test started (`python -m services.kafka relay`, `python -m services.worker`)."""
 
     name: str
     argv: list[str]
@@ -138,8 +177,14 @@ class Proc:
 
     def start(self) -> Proc:
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self
 
     def kill9(self) -> None:
@@ -174,15 +219,32 @@ class Pipeline:
         return f"sqlite:///{self.tmp}/readmodel.db"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "CASESTREAM_DB": self.store_url, "CASESTREAM_READMODEL_DB": self.readmodel_url,
-                "PYTHONPATH": str(ROOT), **self.extra_env}
+        return {
+            **os.environ,
+            "CASESTREAM_DB": self.store_url,
+            "CASESTREAM_READMODEL_DB": self.readmodel_url,
+            "PYTHONPATH": str(ROOT),
+            **self.extra_env,
+        }
 
     def relay(self) -> Proc:
         return self._proc("relay", [PY, "-m", "services.kafka", "relay", "--bootstrap", self.bootstrap])
 
     def worker(self, n: int = 0) -> Proc:
-        return self._proc(f"worker{n}", [PY, "-m", "services.worker", "--bootstrap", self.bootstrap,
-                                         "--web-port", "0", "--loglevel", "info"])
+        return self._proc(
+            f"worker{n}",
+            [
+                PY,
+                "-m",
+                "services.worker",
+                "--bootstrap",
+                self.bootstrap,
+                "--web-port",
+                "0",
+                "--loglevel",
+                "info",
+            ],
+        )
 
     def _proc(self, name: str, argv: list[str]) -> Proc:
         proc = Proc(name, argv, self.env(), self.tmp / f"{name}.log").start()
@@ -194,20 +256,28 @@ class Pipeline:
             proc.stop()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.log.name}\n" + p.log.read_text(errors="replace")[-3000:] for p in self.procs)
+        return "\n".join(
+            f"--- {p.log.name}\n" + p.log.read_text(errors="replace")[-3000:] for p in self.procs
+        )
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, pipeline: Pipeline | None = None) -> None:
+def wait_for(
+    predicate: Callable[[], bool], timeout: float, what: str, pipeline: Pipeline | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n" + (pipeline.logs() if pipeline else ""))
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what}\n" + (pipeline.logs() if pipeline else "")
+    )
 
 
 def caught_up(engine: Engine, head: int) -> Callable[[], bool]:
     """True once every event up to `head` is applied on some partition (all partitions' maxima)."""
+
     def check() -> bool:
         return applied_totals(engine)[0] >= head and applied_totals(engine)[1] >= head
+
     return check

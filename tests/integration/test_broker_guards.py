@@ -36,8 +36,11 @@ async def _produce_batched(options: dict, topic: str, per_partition: int) -> Non
     producer = make_producer(options, linger_ms=50)
     await producer.start()
     try:
-        futures = [await producer.send(topic, b"v%d" % i, partition=p, timestamp_ms=1_000_000_000_000 + i)
-                   for p in range(3) for i in range(per_partition)]
+        futures = [
+            await producer.send(topic, b"v%d" % i, partition=p, timestamp_ms=1_000_000_000_000 + i)
+            for p in range(3)
+            for i in range(per_partition)
+        ]
         await asyncio.gather(*futures)  # lingering batches: many records per batch (what triggers defect 1)
     finally:
         await producer.stop()

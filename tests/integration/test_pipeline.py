@@ -56,5 +56,7 @@ def test_ingest_to_read_model_equals_the_store_fold_and_reports_agree(pipeline: 
     settings = Settings()
     period = Period(date(2021, 1, 1), date(2021, 8, 31))
     for name in REPORT_NAMES:
-        assert report_from_bundle(live, name, period, settings) == report_from_bundle(folded, name, period, settings)
+        assert report_from_bundle(live, name, period, settings) == report_from_bundle(
+            folded, name, period, settings
+        )
     store.close()

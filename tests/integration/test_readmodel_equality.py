@@ -20,8 +20,6 @@ from services.worker.projector import Projector
 from tests.integration.pipeline_kit import assert_same_bundle, history, records_of
 
 
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_readmodel_equals_store_fold_with_replays(tmp_path: Path, seed: int) -> None:
     store = open_store("memory://")

@@ -47,7 +47,9 @@ def test_report_source_readmodel_prints_what_source_store_prints(tmp_path: Path,
     url = f"sqlite:///{tmp_path}/store.db"
     store = open_store(url)
     store.append(history(44, 800))
-    Projector(open_readmodel(f"sqlite:///{tmp_path}/store.readmodel.db")).process(records_of(store.read_all()))
+    Projector(open_readmodel(f"sqlite:///{tmp_path}/store.readmodel.db")).process(
+        records_of(store.read_all())
+    )
     store.close()
     runner = CliRunner()
     args = ["report", name, "--from", "2021-01-01", "--to", "2021-08-31", "--format", "json", "--db", url]

@@ -1,4 +1,4 @@
-"""The relay on the real embedded broker: order, keys, headers, resume after a crash, refill of an empty broker."""
+"""The relay on the real embedded broker: order, keys, headers, resume after a crash, refill when empty."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SETTINGS = Settings(relay_batch_size=300, relay_poll_interval=0.05)
 TOPIC = SETTINGS.topic_case_events
 
 
-async def _run_until(relay: Relay, done: "asyncio.Future[None] | None" = None, *, head: int) -> None:
+async def _run_until(relay: Relay, done: asyncio.Future[None] | None = None, *, head: int) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     for _ in range(600):

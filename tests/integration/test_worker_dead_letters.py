@@ -1,4 +1,4 @@
-"""Poison messages on the case-events topic land in the dead-letter topic with a reason; the stream goes on."""
+"""Poison messages on case-events land in the dead-letter topic with a reason; the stream goes on."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ def _poison(valid: bytes) -> list[tuple[bytes | None, list[tuple[str, bytes]]]]:
     broken = orjson.loads(valid)
     broken["data"]["price_sek"] = "a lot"
     broken["position"] = 10**9
-    return [(b"not json at all {", []),
-            (orjson.dumps({"type": "no.such.type", "version": 1}), []),
-            (orjson.dumps(broken), [("position", str(10**9).encode())]),
-            (b"[1, 2, 3]", [("position", b"garbage")])]
+    return [
+        (b"not json at all {", []),
+        (orjson.dumps({"type": "no.such.type", "version": 1}), []),
+        (orjson.dumps(broken), [("position", str(10**9).encode())]),
+        (b"[1, 2, 3]", [("position", b"garbage")]),
+    ]
 
 
 async def _inject(options: dict, messages: list[tuple[bytes | None, list[tuple[str, bytes]]]]) -> None:
@@ -76,8 +78,12 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(tmp_
             asyncio.run(_inject(options, _poison(encode(first))))
             store.append(history(32, 400))
             wait_for(caught_up(engine, store.head()), 60, "the events after the poison", pipeline)
-            wait_for(lambda: sum(asyncio.run(high_watermarks(options, SETTINGS.topic_dead_letter)).values()) >= 4,
-                     30, "four dead letters", pipeline)
+            wait_for(
+                lambda: sum(asyncio.run(high_watermarks(options, SETTINGS.topic_dead_letter)).values()) >= 4,
+                30,
+                "four dead letters",
+                pipeline,
+            )
             dead = asyncio.run(_dead_letters(options))
             assert all(p.popen is not None and p.popen.poll() is None for p in pipeline.procs)
         finally:
