@@ -61,6 +61,11 @@ class SqlStore:
             if conn.execute(select(store_head.c.id)).first() is None:
                 conn.execute(insert(store_head), {"id": 1, "position": 0})
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for read-only queries of other services (e.g. audit hashing the stored bytes)."""
+        return self._engine
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A connection in a write transaction (SQLite: BEGIN IMMEDIATE, see `sqlite_engine`)."""

@@ -86,5 +86,6 @@ class SqliteMatchesFake(RuleBasedStateMachine):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-SqliteMatchesFake.TestCase.settings = settings(max_examples=25, stateful_step_count=10, deadline=None)
+SqliteMatchesFake.TestCase.settings = settings(
+    max_examples=25, stateful_step_count=10, deadline=None, database=None)
 test_sqlite_matches_fake = SqliteMatchesFake.TestCase
