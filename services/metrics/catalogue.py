@@ -32,6 +32,8 @@ KPI: Final[tuple[Spec, ...]] = (
     Spec("casestream_kpi_last_event_timestamp_seconds", "gauge",
          "Store append time of the newest event folded into the KPI state (Unix timestamp)."),
     Spec("casestream_store_head_position", "gauge", "Highest position in the event store."),
+    Spec("casestream_kpi_read_duration_seconds", "gauge",
+         "Time this scrape took to fold new events and read the KPIs off the state."),
     Spec("casestream_unit_places", "gauge", "Places of an own unit on the reference day.", ("unit", "kind")),
     Spec("casestream_unit_occupancy_month_ratio", "gauge",
          "Occupancy (beläggningsgrad) of an own unit in the current month up to the reference day.",

@@ -11,6 +11,7 @@ against an empty scrape.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 
@@ -36,11 +37,13 @@ class KpiCollector(Collector):
 
     def current(self) -> list[kpis.Sample]:
         """The KPI samples now (the source folds new events first), plus the store's freshness."""
+        started = time.perf_counter()
         with self._lock, reading(self._source):
             fresh = self._source.freshness()
             state = self._source.bundle()
             samples = self._cache.samples(state, kpis.Options(self._day(), self._threshold, self._limit))
         samples.append(kpis.Sample("casestream_store_head_position", (), float(fresh.position)))
+        samples.append(kpis.Sample("casestream_kpi_read_duration_seconds", (), time.perf_counter() - started))
         if fresh.appended_at is not None:
             samples.append(kpis.Sample("casestream_kpi_last_event_timestamp_seconds", (),
                                        fresh.appended_at.timestamp()))

@@ -148,6 +148,7 @@ def test_prometheus_scrapes_kpis_equal_to_the_projections_and_fires_the_occupanc
         got = series(prometheus)
         return got if got.get(("casestream_kpi_position", ())) == len(stored) else None
     got = wait_for("a scrape of every event", scraped_all)
+    assert got.pop(("casestream_kpi_read_duration_seconds", ())) >= 0
     got.pop(("casestream_kpi_last_event_timestamp_seconds", ()))
     assert got == expected(stored, len(stored))
     assert got[("casestream_unit_occupancy_accumulated_ratio", LONG)] == 1.0
@@ -163,6 +164,7 @@ def test_prometheus_scrapes_kpis_equal_to_the_projections_and_fires_the_occupanc
     alert = ("CasestreamLongStayOccupancyLow", "U-LONG")
     wait_for("the long-stay occupancy alert", lambda: alert in firing(prometheus))
     got = series(prometheus)
+    assert got.pop(("casestream_kpi_read_duration_seconds", ())) >= 0
     got.pop(("casestream_kpi_last_event_timestamp_seconds", ()))
     assert got == expected(stored + more, len(stored) + len(more))
     assert got[("casestream_unit_occupancy_accumulated_ratio", LONG)] == 0.7
