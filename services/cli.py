@@ -111,7 +111,7 @@ def report(
     json: an array of row objects, unrounded, money in SEK, percent as percent (docs/reports.md);
     table and csv round half up as the reports do.
     """
-    from services.reports import REPORT_NAMES, build_report
+    from services.reports import REPORT_NAMES, build_report, record_access
 
     if name not in REPORT_NAMES:
         raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}",
@@ -129,6 +129,7 @@ def report(
             table = report_from_readmodel(app_.settings, name, period, as_of)
         else:
             table = build_report(app_.store, name, period, as_of, app_.settings)
+        record_access(app_.settings, name, period, as_of, fmt=fmt, source=source)
     finally:
         app_.close()
     render(table, fmt, Console(width=250))

@@ -20,7 +20,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+from collections.abc import Iterator
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -76,7 +78,7 @@ def history() -> list[Event]:
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("report_cli")
     source = folder / "history.jsonl"
     source.write_bytes(b"".join(encode(e, with_store_fields=False) + b"\n" for e in history()))
@@ -84,7 +86,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
     result = runner.invoke(app, ["ingest", str(source), "--db", url])
     assert result.exit_code == 0, result.output
     assert "accepted 18  duplicate 0  rejected 0" in result.output
-    return url
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CASESTREAM_VAR_DIR", str(folder / "var"))  # the access log goes here
+        yield url
 
 
 def report(db: str, name: str, fmt: str, *extra: str) -> str:
@@ -216,3 +220,15 @@ def test_report_service_names_and_unknown_name() -> None:
         assert [r["total"] for r in empty.rows] == [0, 0]
     finally:
         store.close()
+
+
+def test_each_raw_report_run_is_logged(db: str) -> None:
+    log = Path(os.environ["CASESTREAM_VAR_DIR"]) / "access.jsonl"
+    before = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
+    report(db, "lvu-lvm", "csv", "--known-at", "2021-02-01")
+    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
+    assert len(entries) == before + 1
+    last = entries[-1]
+    assert (last["command"], last["report"], last["from"], last["to"], last["format"], last["source"]) == (
+        "report", "lvu-lvm", "2021-01-01", "2021-01-31", "csv", "store")
+    assert last["known_at"].startswith("2021-02-01T23:59:59") and last["db"] == db and last["user"]
