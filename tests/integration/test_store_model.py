@@ -87,5 +87,5 @@ class SqliteMatchesFake(RuleBasedStateMachine):
 
 
 SqliteMatchesFake.TestCase.settings = settings(
-    max_examples=25, stateful_step_count=10, deadline=None, database=None)
+    max_examples=20, stateful_step_count=10, deadline=None, database=None)
 test_sqlite_matches_fake = SqliteMatchesFake.TestCase
