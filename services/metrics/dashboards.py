@@ -149,8 +149,8 @@ def pipeline_health() -> Dashboard:
         single("Arbetare uppe", "job:casestream_workers_up:sum", "short"),
         single("Ombyggnad klar", "projection:casestream_rebuild_progress_ratio:min", "percentunit"),
         single("Exportörens position", "casestream_kpi_position", "short"),
-        series("Exportörens läsningstid per skrapning", [("casestream_kpi_read_duration_seconds", "{{instance}}")],
-               "s"),
+        series("Exportörens läsningstid per skrapning", [
+            ("casestream_kpi_read_duration_seconds", "{{instance}}")], "s"),
         single("Store head", "casestream_store_head_position", "short"),
     ])
 
