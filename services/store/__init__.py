@@ -23,6 +23,8 @@ def open_store(url: str, *, clock: Clock = utc_now, page_size: int = 5000) -> Ev
 
         return MemoryStore(clock=clock)
     if url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        from sqlalchemy.exc import OperationalError
+
         from services.store.engines import postgres_engine, sqlite_engine
         from services.store.sql import SqlStore
 
@@ -32,6 +34,10 @@ def open_store(url: str, *, clock: Clock = utc_now, page_size: int = 5000) -> Ev
             engine = postgres_engine(url)
         try:
             return SqlStore(engine, clock=clock, page_size=page_size)
+        except OperationalError as exc:
+            engine.dispose()
+            shown = engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open the store {shown}: {exc.orig}") from None
         except Exception:
             engine.dispose()
             raise

@@ -242,3 +242,11 @@ def test_unknown_url_and_missing_directory_are_clear_errors(tmp_path: Path) -> N
         open_store("mysql://x")
     with pytest.raises(StoreError, match="does not exist"):
         open_store(f"sqlite:///{tmp_path / 'nope' / 'store.db'}")
+
+
+@pytest.mark.postgres
+def test_unreachable_postgresql_is_a_store_error_without_the_password(pg_server: Any) -> None:
+    url = f"postgresql://{pg_server.user}:secret@{pg_server.host}:{pg_server.port}/no_such_database"
+    with pytest.raises(StoreError, match="cannot open the store") as caught:
+        open_store(url)
+    assert "no_such_database" in str(caught.value) and "secret" not in str(caught.value)
