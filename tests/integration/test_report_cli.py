@@ -232,3 +232,11 @@ def test_each_raw_report_run_is_logged(db: str) -> None:
     assert (last["command"], last["report"], last["from"], last["to"], last["format"], last["source"]) == (
         "report", "lvu-lvm", "2021-01-01", "2021-01-31", "csv", "store")
     assert last["known_at"].startswith("2021-02-01T23:59:59") and last["db"] == db and last["user"]
+
+
+def test_display_rounding_is_half_up_without_negative_zero() -> None:
+    from services.render import round_half_up
+
+    assert [str(round_half_up(Fraction(n, 2))) for n in (1, 3, 5, -1, -3)] == ["1", "2", "3", "-1", "-2"]
+    assert str(round_half_up(Fraction(-1, 30), 1)) == "0.0"
+    assert str(round_half_up(Fraction(979, 10))) == "98"
