@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 import io
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from events.codec import MAX_EVENT_BYTES, EventError, Rejected, decode, decode_dict, read_jsonl
 from services.ingest import ingest_lines
@@ -188,3 +191,37 @@ def test_ingest_writes_line_field_and_reason_and_keeps_the_good_lines() -> None:
     assert "should match pattern" in written[0]["problems"][0]["reason"]
     assert [e.position for e in store.read_all()] == [1, 2, 3]
     store.close()
+
+
+def _luhn_digit(nine: str) -> str:
+    total = 0
+    for i, ch in enumerate(nine):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31)),
+    serial=st.integers(min_value=0, max_value=999),
+    coordination=st.booleans(),
+    century=st.booleans(),
+    separator=st.sampled_from(["-", "+", ""]),
+    where=st.sampled_from(["person", "stream_id", "comment_key"]),
+)
+def test_any_valid_personnummer_in_any_form_is_rejected(
+    day: date, serial: int, coordination: bool, century: bool, separator: str, where: str
+) -> None:
+    dd = day.day + (60 if coordination else 0)
+    nine = f"{day:%y%m}{dd:02d}{serial:03d}"
+    pnr = (f"{day.year // 100}" if century else "") + nine[:6] + separator + nine[6:] + _luhn_digit(nine)
+    if where == "person":
+        raw, field = changed(ACTUALISED, person=pnr), "data.person"
+    elif where == "stream_id":
+        raw, field = {**ACTUALISED, "stream_id": f"case:{pnr}"}, "stream_id"
+    else:
+        raw, field = changed(ACTUALISED, **{f"x{pnr}": 1}), "data.x"
+    err = rejected(raw)
+    assert err.problems[0].field.startswith(field) and "personnummer" in err.message
+    assert pnr not in err.message
