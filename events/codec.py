@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from events.envelope import Event
-from events.privacy import scan_for_personnummer
+from events.privacy import mask_personnummer, scan_for_personnummer
 from events.registry import ENVELOPES, KNOWN_VERSIONS, LATEST, upcast
 
 MAX_EVENT_BYTES: Final = 64 * 1024
@@ -146,4 +146,4 @@ def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[Event | Rejected]:
             yield decode(stripped)
         except EventError as exc:
             text = stripped.decode("utf-8", "replace") if isinstance(stripped, bytes) else stripped
-            yield Rejected(number, text[:500], exc.at_line(number))
+            yield Rejected(number, mask_personnummer(text)[:500], exc.at_line(number))

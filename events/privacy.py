@@ -52,6 +52,16 @@ def find_personnummer(text: str) -> str | None:
     return None
 
 
+def mask_personnummer(text: str) -> str:
+    """`text` with every personnummer in it masked (all but its first two digits), e.g. for a rejects file."""
+    def mask(m: re.Match[str]) -> str:
+        century, yy, mm, dd, serial, check = m.groups()
+        if _date_ok(century, yy, mm, dd) and _luhn_ok(yy + mm + dd + serial + check):
+            return m.group(0)[:2] + "*" * (len(m.group(0)) - 2)
+        return m.group(0)
+    return _PNR.sub(mask, text)
+
+
 def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
         yield path, value

@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 
 from events import Event, EventError, EventRetracted, Problem, Rejected, decode
+from events.privacy import mask_personnummer
 from services.store import EventStore, StoreError
 
 
@@ -58,7 +59,8 @@ class Ingestor:
             try:
                 event = decode(line)
             except EventError as exc:
-                self._reject(Rejected(number, text[:500], exc.at_line(number)))
+                # a rejected line may hold a personnummer: the rejects file never repeats it
+                self._reject(Rejected(number, mask_personnummer(text)[:500], exc.at_line(number)))
                 continue
             problem = self._check_reference(event)
             if problem is not None:

@@ -225,3 +225,15 @@ def test_any_valid_personnummer_in_any_form_is_rejected(
     err = rejected(raw)
     assert err.problems[0].field.startswith(field) and "personnummer" in err.message
     assert pnr not in err.message
+
+
+def test_rejected_lines_never_repeat_a_personnummer() -> None:
+    line = json.dumps(changed(ACTUALISED, person="19811218-9876", reporter_category="811218+9876"))
+    (bad,) = list(read_jsonl([line]))
+    assert isinstance(bad, Rejected)
+    assert "9876" not in bad.text and '"person": "19***********"' in bad.text
+    rejects = io.BytesIO()
+    ingest_lines(open_store("memory://"), [line.encode(), b'{"id": "811218-9875 ok"}'], rejects)
+    written = rejects.getvalue().decode()
+    assert "811218-9876" not in written and "1218+9876" not in written
+    assert "811218-9875 ok" in written  # not a personnummer (Luhn): kept as sent
