@@ -1,0 +1,36 @@
+"""`casestream bench replay` runs end to end on a small synthetic SQLite store and reports its figures."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from services.audit.bench import register, synthetic
+
+
+def test_synthetic_history_has_the_asked_size_and_is_seeded() -> None:
+    first = list(synthetic(3000, municipalities=2, years=1))
+    assert len(first) == 3000
+    assert first == list(synthetic(3000, municipalities=2, years=1))
+    assert {e["municipality"] for e in first} == {"1880", "1881"}
+
+
+def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None: ...
+
+    db = tmp_path / "bench.db"
+    result = CliRunner().invoke(
+        app, ["bench", "replay", "--events", "2000", "--years", "2", "--db-file", str(db)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "built" in result.output
+    assert re.search(r"full rebuild 2000 events in [\d.]+ s wall = [\d,]+ events/s", result.output)
+    assert re.search(r"peak RSS \d+ MB", result.output)
+    assert re.search(r"as-of replay of one municipality-year \(\d+ events", result.output)
