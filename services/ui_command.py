@@ -37,20 +37,27 @@ def ui_argv(settings: Settings, port: int | None = None, host: str | None = None
             "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
 
 
-def ui_env(settings: Settings) -> dict[str, str]:
-    """The environment of the UI process: the store URL and the small-cell threshold it must use."""
-    return {**os.environ, "CASESTREAM_DB": settings.db,
+def ui_overrides(settings: Settings) -> dict[str, str]:
+    """What the UI process must see besides the inherited environment: its store and threshold."""
+    return {"CASESTREAM_DB": settings.db,
             "CASESTREAM_SMALL_CELL_THRESHOLD": str(settings.small_cell_threshold)}
 
 
+def ui_env(settings: Settings) -> dict[str, str]:
+    """The environment of the UI process: this one's, plus the store URL and the small-cell threshold."""
+    return {**os.environ, **ui_overrides(settings)}
+
+
 def demo_components(settings: Settings) -> list[Any]:
-    """The UI as a component of the demo supervisor (`services.supervisor.Component`)."""
+    """The UI as a component of the demo supervisor (`services.supervisor.Component`): ready when its
+    port accepts connections, shown to the user at its URL."""
     argv = ui_argv(settings)
     try:
         from services.supervisor import Component
-    except ImportError:  # the supervisor is not in this tree yet: a (name, argv) pair
+    except ImportError:  # no supervisor in this tree: a (name, argv) pair
         return [("ui", argv)]
-    return [Component(name="ui", argv=argv)]
+    return [Component(name="ui", argv=argv, ready=settings.ui_port, env=ui_overrides(settings),
+                      url=f"http://{settings.ui_host}:{settings.ui_port}/", ready_timeout=90.0)]
 
 
 def ui(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from services import ui_command
 from services.commands import COMMAND_MODULES
 from services.settings import Settings
+from services.supervisor import Component
 
 UI = Path(__file__).resolve().parents[2] / "ui"
 FORBIDDEN = ("faust", "kafka", "aiokafka", "sqlalchemy", "sqlmodel", "services.store", "services.ingest",
@@ -38,10 +39,13 @@ def test_the_command_is_registered_and_documents_itself() -> None:
     assert result.exit_code == 0 and "--port" in result.output and "--db" in result.output
 
 
-def test_demo_components_name_the_ui_with_its_command_line() -> None:
-    (component,) = ui_command.demo_components(Settings())
-    name, argv = (component if isinstance(component, tuple) else (component.name, component.argv))
-    assert name == "ui" and argv == ui_command.ui_argv(Settings())
+def test_demo_component_is_ready_on_the_ui_port() -> None:
+    settings = Settings(db="sqlite:///demo.db", ui_port=8777)
+    (component,) = ui_command.demo_components(settings)
+    assert isinstance(component, Component)
+    assert (component.name, list(component.argv)) == ("ui", ui_command.ui_argv(settings))
+    assert component.ready == 8777 and component.url == "http://127.0.0.1:8777/"
+    assert component.env["CASESTREAM_DB"] == "sqlite:///demo.db"
 
 
 def imported_modules(path: Path) -> set[str]:
