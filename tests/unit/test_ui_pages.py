@@ -130,3 +130,15 @@ def test_forecast_page_compares_as_reported_with_as_known_now(app: AppTest) -> N
     changes = app.dataframe[2].value
     assert dict(zip(changes["Slag"], changes["Antal"], strict=True)) == {
         "Sen registrering": 1, "Rättelse": 1, "Makulering": 1}
+
+
+def test_every_page_renders_an_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    open_store(url).close()
+    monkeypatch.setenv("CASESTREAM_DB", url)
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    for path in PAGES:
+        page(app, path)
+        assert "Inga händelser ännu" in [c.value for c in app.sidebar.caption]
+    page(app, PAGES[0])
+    assert {m.label: m.value for m in app.metric}["Beläggningsgrad egna boenden"] == "–"
