@@ -9,8 +9,11 @@ KPIs, in the municipality's terms (BRIEF §3.5 "length of stay", §4 "placement 
   bias durations short, because the long stays are the ones still open.
 * **Återstående vårdtid** (empirical residual life) of a placement open for `age` nights: a draw from
   the durations D with D >= age, weighted by the Kaplan–Meier masses, minus `age`. The mass beyond the
-  longest observed duration (a censored tail) means "lasts past anything seen": such a draw returns
-  None, and the forecast keeps the placement open to year end (the reports' carry-forward rule, §4).
+  longest observed duration (a censored tail) means "lasts past anything seen". There the duration
+  continues with a constant **tail hazard** (avslutstakt) = ended placements ÷ nights at risk, both
+  counted beyond the median observed duration (a piecewise-exponential tail); a group where nothing
+  ended that late keeps the placement open to year end (the reports' carry-forward rule, §4).
+  Without the tail hazard, long stays (family homes) with a short history would never end.
 
 Groups fall back from (category, target group, legal basis) to (category, target group), to category
 and to all placements when a group has fewer than `min_tail` observed durations at or beyond the age.
@@ -19,6 +22,7 @@ Pure: randomness comes from the `random.Random` passed in.
 
 from __future__ import annotations
 
+import math
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -32,8 +36,8 @@ GroupKey = tuple[str, ...]  # (), (category,), (category, tg), (category, tg, le
 class Survival:
     """Kaplan–Meier masses: `times` ascending distinct observed durations, `masses` their probability.
 
-    `tail` = 1 − Σ masses: the probability of lasting longer than every observed duration.
-    `cum_mass[i]` = Σ masses[i:] + tail, used for draws conditional on D >= age.
+    `tail` = 1 − Σ masses: the probability of lasting longer than every observed duration, and
+    `tail_rate` the hazard per night beyond it (0 = never ends).
     """
 
     times: tuple[int, ...]
@@ -41,6 +45,7 @@ class Survival:
     tail: float
     observed: int  # ended placements behind the estimate
     cum: tuple[float, ...] = ()  # cum[i] = masses[0] + ... + masses[i]
+    tail_rate: float = 0.0
 
     @staticmethod
     def estimate(durations: Iterable[tuple[int, bool]]) -> Survival:
@@ -63,7 +68,8 @@ class Survival:
                 surv -= mass
             at_risk -= total
         observed = sum(1 for _, ended in rows if ended)
-        return Survival(tuple(times), tuple(masses), max(surv, 0.0), observed, tuple(accumulate(masses)))
+        return Survival(tuple(times), tuple(masses), max(surv, 0.0), observed, tuple(accumulate(masses)),
+                        tail_hazard(rows, times))
 
     def observed_from(self, age: int) -> int:
         """How many distinct observed durations lie at or beyond `age` (a support count)."""
@@ -78,7 +84,11 @@ class Survival:
         if rest <= 0.0:
             return None
         k = bisect_right(self.cum, base + rng.random() * rest, lo)
-        return None if k >= len(self.cum) else self.times[k]
+        if k < len(self.cum):
+            return self.times[k]
+        if self.tail_rate <= 0.0:
+            return None
+        return max(age, self.times[-1] if self.times else 0) + int(rng.expovariate(self.tail_rate))
 
     def mean_residual(self, age: int, horizon: int) -> float:
         """Expected remaining nights, capped at `horizon` (the tail counts as the full horizon)."""
@@ -87,7 +97,25 @@ class Survival:
         if total <= 0.0:
             return float(horizon)
         acc = sum(m * min(t - age, horizon) for t, m in zip(self.times[lo:], self.masses[lo:], strict=True))
-        return (acc + self.tail * horizon) / total
+        return (acc + self.tail * self._tail_mean(age, horizon)) / total
+
+    def _tail_mean(self, age: int, horizon: int) -> float:
+        """E[min(remaining, horizon)] for a tail draw (offset to the longest duration + exponential)."""
+        offset = max(0, (self.times[-1] if self.times else 0) - age)
+        if self.tail_rate <= 0.0 or offset >= horizon:
+            return float(horizon)
+        rest = horizon - offset
+        return offset + (1 - math.exp(-self.tail_rate * rest)) / self.tail_rate
+
+
+def tail_hazard(rows: list[tuple[int, bool]], times: list[int]) -> float:
+    """Ended placements ÷ nights at risk beyond the median observed duration (0 without such ends)."""
+    if not times:
+        return 0.0
+    late = times[len(times) // 2]
+    ended = sum(1 for t, e in rows if e and t >= late)
+    exposure = sum(t - late for t, _ in rows if t > late)
+    return ended / exposure if ended and exposure > 0 else 0.0
 
 
 def group_keys(category: str, target_group: str, legal_basis: str) -> tuple[GroupKey, ...]:

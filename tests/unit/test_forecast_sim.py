@@ -160,8 +160,11 @@ def test_residual_life_is_conditional_on_the_age_reached() -> None:
     surv = Survival.estimate([(10, True), (20, True), (30, True), (40, False)])
     rng = random.Random(0)
     draws = [surv.draw_total(25, rng) for _ in range(400)]
-    assert set(draws) == {30, None}  # 30, or beyond everything observed (the censored 40)
-    assert surv.tail == Fraction(1, 4) or math.isclose(surv.tail, 0.25)
+    assert all(d is not None and d >= 30 for d in draws)  # never below the age reached (25)
+    beyond = sum(1 for d in draws if d is not None and d > 30) / len(draws)
+    assert math.isclose(surv.tail, 0.25) and 0.4 < beyond < 0.6  # tail mass ½ of the mass beyond 25
+    assert math.isclose(surv.tail_rate, 2 / 30)  # 2 ended beyond the median 20, 30 nights at risk there
+    assert Survival.estimate([(40, False)]).draw_total(5, rng) is None  # nothing ended: open to year end
 
 
 def test_kaplan_meier_corrects_for_placements_still_open() -> None:
