@@ -77,7 +77,7 @@ def reading(source: object) -> AbstractContextManager[object]:
 class StoreSource:
     """A `KpiSource` (and `ChangeSource`) folding an `EventStore` directly, incrementally by position."""
 
-    def __init__(self, store: EventStore, *, clock: Clock = utc_now, keep_as_of: int = 8) -> None:
+    def __init__(self, store: EventStore, *, clock: Clock = utc_now, keep_as_of: int = 2) -> None:
         self.store = store
         self.lock = threading.RLock()
         self._clock = clock

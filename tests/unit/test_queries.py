@@ -152,3 +152,15 @@ def test_periods() -> None:
 
 def test_default_period_is_the_year_to_date_of_the_data(source: StoreSource) -> None:
     assert queries.default_period(source) == PERIOD
+
+
+def test_the_threshold_is_a_setting(source: StoreSource) -> None:
+    unga = {"line": "Familjehemsvård externt", "target_group": "Unga"}
+    def unga_persons(threshold: int) -> object:
+        table = queries.external_purchases_table(source, PERIOD, threshold=threshold)
+        return row(table, **unga)["persons_per_day"]
+    assert unga_persons(2) == 2
+    assert unga_persons(7) == "<7"
+    barn = row(queries.external_purchases_table(source, PERIOD, threshold=8), line="Institutionsvård",
+               target_group="Barn")
+    assert barn["persons_per_day"] == "<8"  # 7 children now
