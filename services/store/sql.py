@@ -24,7 +24,19 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    any_,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from events import Event
@@ -114,12 +126,18 @@ class SqlStore:
         insert_rows(conn, rows)
         return accepted
 
+    def _among(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        """`column IN (values)`; on PostgreSQL `= ANY(array)`, one parameter instead of thousands."""
+        if self._sqlite:
+            return column.in_(values)
+        return column == any_(literal(list(values), ARRAY(column.type)))
+
     def _versions(self, conn: Connection, streams: Iterable[str]) -> Mapping[str, int]:
         out: dict[str, int] = {}
         wanted = sorted(set(streams))
         for i in range(0, len(wanted), CHUNK):
             q = (select(ev.c.stream_id, func.max(ev.c.stream_version))
-                 .where(ev.c.stream_id.in_(wanted[i:i + CHUNK])).group_by(ev.c.stream_id))
+                 .where(self._among(ev.c.stream_id, wanted[i:i + CHUNK])).group_by(ev.c.stream_id))
             out.update({stream: version for stream, version in conn.execute(q)})
         return out
 
@@ -127,7 +145,7 @@ class SqlStore:
         out: dict[UUID, Event] = {}
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i:i + CHUNK]
-            q = select(ev.c.position, ev.c.appended_at, ev.c.payload).where(ev.c.event_id.in_(chunk))
+            q = select(ev.c.position, ev.c.appended_at, ev.c.payload).where(self._among(ev.c.event_id, chunk))
             for row in conn.execute(q):
                 event = row_event(row)
                 out[event.event_id] = event
