@@ -186,9 +186,10 @@ def run(proof_path: Path, db: str | None) -> int:
         outcome = rederive(app.store, proof, proof_path.parent)
     finally:
         app.close()
-    if code_version().git_commit != proof.code.git_commit:
+    now = code_version()
+    if (now.version, now.git_commit) != (proof.code.version, proof.code.git_commit):
         outcome.notes.append(f"code version differs: proof {proof.code.version} {proof.code.git_commit}, "
-                             f"now {code_version().version} {code_version().git_commit}")
+                             f"now {now.version} {now.git_commit}")
     typer.echo("identical" if outcome.identical else "differences:")
     for line in outcome.differences:
         typer.echo(f"  - {line}")
