@@ -15,8 +15,8 @@ same length (whole months shift by months) and against budget where a budget exi
 * **Personer snitt per dygn** (externa köp, Totalt row) vs budgeted persons per day;
 * **Kostnad per vårddygn, ovägt medelvärde** (R09) vs the mean budget day price, and the **vägt** figure;
 * **Beläggningsgrad egna boenden** (Ack, "Samtliga egna boenden");
-* **Aktualiseringar denna månad** (the month of the period's last day, up to that day; a month is a
-  breakdown, so fewer than the threshold shows "<5");
+* **Aktualiseringar denna månad** (the month of the period's last day, up to that day, against the
+  same days of the month before; a month is a breakdown, so fewer than the threshold shows "<5");
 * **Prognosavvikelse** (budget − prognos, Totalt row of the forecast, mnkr).
 """
 
@@ -51,7 +51,8 @@ __all__ = [
     "AsOfComparison", "Freshness", "KpiSource", "StoreSource", "TableView", "Tile", "as_of_comparison",
     "default_period", "differences", "external_purchases_table", "forecast_table", "forecast_through_year",
     "intake_by_channel", "intake_table", "investigations_table", "occupancy_matrix", "occupancy_table",
-    "open_source", "overview_tiles", "places_over_time", "previous_period", "to_csv", "to_xlsx",
+    "open_source", "overview_tiles", "places_over_time", "previous_period", "same_days_month_before",
+    "to_csv", "to_xlsx",
 ]
 
 
@@ -128,11 +129,18 @@ def _row(report: Report, row_type: str) -> dict[str, Value]:
     return next((r for r in report.rows if r["row_type"] == row_type), {})
 
 
+def same_days_month_before(part: Period) -> Period:
+    """The same days of the previous month (day numbers capped at that month's length)."""
+    prev = Month.of(part.start).prev()
+    return Period(date(prev.year, prev.month, min(part.start.day, prev.days)),
+                  date(prev.year, prev.month, min(part.end.day, prev.days)))
+
+
 def _intake_tile(state: bundle.State, period: Period, threshold: int) -> Tile:
     month = Month.of(period.end)
     part = Period(max(period.start, month.first), period.end)
     now = intake.figures(state.intake, part).total
-    before = intake.figures(state.intake, Period.of_month(month.prev())).total
+    before = intake.figures(state.intake, same_days_month_before(part)).total
     shown: Decimal | str = smallcell.protect(Decimal(now), now, threshold=threshold)
     hidden = isinstance(shown, str) or smallcell.suppressed(before, threshold=threshold)
     return Tile("intake_month", "Aktualiseringar denna månad", "", shown,

@@ -145,6 +145,8 @@ def test_downloads_carry_the_protected_values(source: StoreSource) -> None:
 
 
 def test_periods() -> None:
+    assert queries.same_days_month_before(Period(date(2021, 3, 1), date(2021, 3, 31))) == Period(
+        date(2021, 2, 1), date(2021, 2, 28))
     assert queries.previous_period(PERIOD) == Period(date(2020, 10, 1), date(2020, 12, 31))
     assert queries.previous_period(Period(date(2021, 1, 5), date(2021, 1, 14))) == Period(
         date(2020, 12, 26), date(2021, 1, 4))
