@@ -48,6 +48,14 @@ def ui_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **ui_overrides(settings)}
 
 
+def sqlite_file_missing(url: str) -> Path | None:
+    """The SQLite file a URL names when it does not exist (the UI reads a store, it never creates one)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    return None if path.exists() else path
+
+
 def demo_components(settings: Settings) -> list[Any]:
     """The UI as a component of the demo supervisor (`services.supervisor.Component`): ready when its
     port accepts connections, shown to the user at its URL."""
@@ -67,6 +75,10 @@ def ui(
 ) -> None:
     """Run the Streamlit UI (Översikt, Externa köp, Beläggning, Aktualiseringar, Prognos) until stopped."""
     settings = Settings() if db is None else Settings(db=db)
+    missing = sqlite_file_missing(settings.db)
+    if missing is not None:
+        raise typer.BadParameter(f"no event store at {missing} (--db / CASESTREAM_DB {settings.db!r}); "
+                                 "fill one first: casestream simulate --db … or casestream ingest …")
     argv = ui_argv(settings, port, host)
     typer.echo(f"UI on http://{host or settings.ui_host}:{settings.ui_port if port is None else port}/")
     try:

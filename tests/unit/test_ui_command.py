@@ -65,3 +65,13 @@ def test_ui_reads_through_services_queries_only() -> None:
     for path in files:
         for name in imported_modules(path):
             assert not any(name == f or name.startswith(f + ".") for f in FORBIDDEN), f"{path.name}: {name}"
+
+
+def test_the_command_refuses_a_missing_sqlite_store(tmp_path: Path) -> None:
+    app = typer.Typer()
+    ui_command.register(app)
+    app.command("noop")(lambda: None)
+    missing = tmp_path / "nothing.db"
+    result = CliRunner().invoke(app, ["ui", "--db", f"sqlite:///{missing}"])
+    assert result.exit_code != 0 and "no event store at" in result.output
+    assert not missing.exists()
