@@ -69,7 +69,6 @@ def fact_table(projection: str, generation: int = 0) -> Table:
         Column("recorded_us", BigInteger, nullable=True),  # recorded_at as UTC microseconds since 1970
         Column("body", LargeBinary, nullable=False),
         Index(f"ix_{name}_position", "position"),
-        Index(f"ix_{name}_stream", "stream_id"),
     )
 
 

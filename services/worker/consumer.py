@@ -50,6 +50,7 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.owner.settle()  # committed before another member may take the partitions
         self.owner.verify.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -64,8 +65,10 @@ class BatchConsumer:
         self.totals = Outcome()
         self.batches = 0
         self.consumer: AIOKafkaConsumer | None = None
+        self._inflight: asyncio.Task[None] | None = None
 
     async def seek_assigned(self, assigned: Any) -> None:
+        await self.settle()
         await asyncio.to_thread(self.projector.reload)
         assert self.consumer is not None
         for tp in assigned:
@@ -109,6 +112,7 @@ class BatchConsumer:
                 )
                 if batch:
                     await self._handle(self._checked(batch), dead_producer)
+            await self.settle()
         finally:
             await self.consumer.stop()
             await dead_producer.stop()
@@ -120,11 +124,20 @@ class BatchConsumer:
         outcome = plan.outcome
         if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
             await self._dead_letters(outcome.dead, dead_producer)
-        await asyncio.to_thread(self.projector.commit, plan)
+        await self.settle()  # commits stay in order; this batch was prepared while the last one committed
+        self._inflight = asyncio.create_task(asyncio.to_thread(self.projector.commit, plan))
         self.totals.applied += outcome.applied
         self.totals.skipped += outcome.skipped
         self.totals.dead.extend(outcome.dead[-100:])
         self.batches += 1
+
+    async def settle(self) -> None:
+        """Wait for the commit in flight (raises its error, which stops the worker)."""
+        task = self._inflight
+        if task is not None:
+            await task
+            if self._inflight is task:
+                self._inflight = None
 
     async def _dead_letters(self, dead: list[DeadLetter], producer: AIOKafkaProducer) -> None:
         futures = []

@@ -66,7 +66,8 @@ class Projector:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.positions: dict[int, tuple[int, int]] = {}
+        self.positions: dict[int, tuple[int, int]] = {}  # committed: partition -> (position, offset)
+        self.pending: dict[int, int] = {}  # prepared, commit in flight: partition -> position
         self.reload()
 
     def reload(self) -> None:
@@ -76,8 +77,12 @@ class Projector:
             if partition not in found or pos < found[partition][0]:
                 found[partition] = (pos, off)
         self.positions = found
+        self.pending = {}
 
     def position(self, partition: int) -> int:
+        """The position batches are checked against: prepared (maybe not yet committed), else committed."""
+        if partition in self.pending:
+            return self.pending[partition]
         return self.positions.get(partition, (0, -1))[0]
 
     def offset_hint(self, partition: int) -> int:
@@ -97,6 +102,7 @@ class Projector:
             mark = self._partition(partition, messages, plan.facts, plan.outcome)
             if mark is not None:
                 plan.marks[partition] = mark
+                self.pending[partition] = mark.position
         return plan
 
     def commit(self, plan: Plan) -> None:
@@ -105,6 +111,8 @@ class Projector:
             write_batch(self.engine, plan.facts, plan.marks)
             for partition, mark in plan.marks.items():
                 self.positions[partition] = (mark.position, mark.offset)
+                if self.pending.get(partition) == mark.position:
+                    del self.pending[partition]
 
     def _partition(
         self,
