@@ -12,12 +12,15 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from services.kafka.broker import EmbeddedBroker, broker_argv, free_port
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.supervisor import Component
 
 BootstrapOption = Annotated[
     str | None,
@@ -33,17 +36,32 @@ def module_argv(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def demo_components(settings: Settings) -> list[tuple[str, list[str]]]:
-    """(name, argv) of the pipeline processes, in start order: broker (embedded only), relay, worker."""
-    out: list[tuple[str, list[str]]] = []
+def demo_components(settings: Settings) -> list[Component]:
+    """The pipeline processes, in start order: broker (embedded only), relay, worker (`services.supervisor`).
+
+    The broker is ready when its port accepts connections, the worker when its Faust web server does
+    (`/pipeline/` shows applied / skipped / dead-letter counts and the positions).
+    """
+    from services.supervisor import Component
+
+    out: list[Component] = []
     bootstrap = settings.kafka_bootstrap_servers
     if not bootstrap:
         port = settings.broker_port or free_port()
         bootstrap = f"127.0.0.1:{port}"
-        out.append(("broker", broker_argv(port)))
+        out.append(Component("broker", broker_argv(port), ready=port, ready_timeout=15))
     common = ["--bootstrap", bootstrap, "--db", settings.db]
-    out.append(("relay", [*module_argv("services.kafka"), "relay", *common]))
-    out.append(("worker", [*module_argv("services.worker"), *common]))
+    web = settings.worker_web_port or free_port()
+    out.append(Component("relay", [*module_argv("services.kafka"), "relay", *common]))
+    out.append(
+        Component(
+            "worker",
+            [*module_argv("services.worker"), *common, "--web-port", str(web)],
+            ready=web,
+            url=f"http://127.0.0.1:{web}/pipeline/",
+            ready_timeout=60,
+        )
+    )
     return out
 
 

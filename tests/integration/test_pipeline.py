@@ -60,3 +60,14 @@ def test_ingest_to_read_model_equals_the_store_fold_and_reports_agree(pipeline: 
             folded, name, period, settings
         )
     store.close()
+
+
+def test_demo_components_start_the_embedded_broker_only_without_a_cluster() -> None:
+    from services.kafka.cli import demo_components
+
+    embedded = demo_components(Settings(db="sqlite:///x.db"))
+    assert [c.name for c in embedded] == ["broker", "relay", "worker"]
+    assert embedded[0].ready is not None and f"127.0.0.1:{embedded[0].ready}" in embedded[1].argv
+    remote = demo_components(Settings(db="sqlite:///x.db", kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092"))
+    assert [c.name for c in remote] == ["relay", "worker"]
+    assert "kafka-1:9092,kafka-2:9092" in remote[0].argv
