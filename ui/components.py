@@ -107,12 +107,16 @@ def period_caption(period: Period) -> None:
 
 
 
-def page_header(title_key: str) -> Period:
-    """Every page's start: the sidebar (language, period, freshness) and the title; returns the period."""
+def page_header(title_key: str, *, log: bool = True) -> Period:
+    """Every page's start: the sidebar (language, period, freshness) and the title; returns the period.
+
+    The view is logged here unless the page logs it itself with more detail (`log=False`)."""
     st.sidebar.toggle(t("english"), key="lang_en")
     period = period_picker()
     with st.sidebar:
         freshness_panel()
     st.title(t(title_key))
     period_caption(period)
+    if log:
+        context.log_view(title_key, period)
     return period

@@ -4,11 +4,13 @@ The source (`services.queries.open_source`, the store at `CASESTREAM_DB` folded 
 `st.cache_resource` per store URL, shared by every session. Query results are `st.cache_data` with a
 bounded TTL, keyed by the store URL and the arguments: the live tiles and freshness refresh within
 `LIVE_TTL` seconds, tables within `TABLE_TTL`, the "as reported on" comparison within `AS_OF_TTL`.
-The UI never computes a KPI: everything here is a call to `services.queries`.
+The UI never computes a KPI: everything here is a call to `services.queries`; views are recorded
+through `services.queries_access.record_view` (the UI writes nothing itself).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Final
 
@@ -16,6 +18,7 @@ import streamlit as st
 
 from events.timeutil import Period
 from services import queries
+from services.queries_access import View, record_view
 from services.queries_asof import AsOfComparison
 from services.queries_cases import ChannelPoint
 from services.queries_economy import TrendPoint
@@ -109,6 +112,16 @@ def trend(db: str, start: date, end: date) -> list[TrendPoint]:
 @st.cache_data(ttl=AS_OF_TTL, show_spinner=False, max_entries=16)
 def as_of(db: str, start: date, end: date, reported_on: date, threshold: int) -> AsOfComparison:
     return queries.as_of_comparison(_source(db), Period(start, end), reported_on, threshold=threshold)
+
+
+def log_view(page: str, period: Period, reported_on: date | None = None) -> None:
+    """Record the view once per change of page, period or day (reruns and live refreshes are not views)."""
+    token = st.session_state.setdefault("session_token", uuid.uuid4().hex)
+    key = (page, period.start, period.end, reported_on)
+    if st.session_state.get("last_view") == key:
+        return
+    st.session_state["last_view"] = key
+    record_view(settings().var_dir, View(page, period, token, reported_on))
 
 
 def csv_bytes(view: queries.TableView) -> bytes:

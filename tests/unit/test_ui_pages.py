@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from services.queries_access import read_views
 from services.store import open_store
 from tests.unit import ui_seed
 
@@ -33,8 +34,9 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def app(store_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def app(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
     monkeypatch.setenv("CASESTREAM_DB", store_url)
+    monkeypatch.setenv("CASESTREAM_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("CASESTREAM_SMALL_CELL_THRESHOLD", raising=False)
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
@@ -136,9 +138,24 @@ def test_every_page_renders_an_empty_store(tmp_path: Path, monkeypatch: pytest.M
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     open_store(url).close()
     monkeypatch.setenv("CASESTREAM_DB", url)
+    monkeypatch.setenv("CASESTREAM_VAR_DIR", str(tmp_path / "var"))
     app = AppTest.from_file(str(APP), default_timeout=60).run()
     for path in PAGES:
         page(app, path)
         assert "Inga händelser ännu" in [c.value for c in app.sidebar.caption]
     page(app, PAGES[0])
     assert {m.label: m.value for m in app.metric}["Beläggningsgrad egna boenden"] == "–"
+
+
+def test_views_are_logged_without_figures(app: AppTest, tmp_path: Path) -> None:
+    for path in PAGES:
+        page(app, path)
+    app.date_input(key="reported_on").set_value(ui_seed.REPORTED_ON).run()
+    page(app, PAGES[4])  # a rerun of the same view is not a new view
+    views = read_views(tmp_path / "var")
+    assert [v["page"] for v in views] == ["page_overview", "page_external", "page_occupancy", "page_cases",
+                                          "page_forecast", "page_forecast"]
+    assert views[-2]["reported_on"] == "2021-03-31"  # the default day: the period's last
+    assert views[-1]["reported_on"] == "2021-04-05" and views[0]["from"] == "2021-01-01"
+    assert len({v["session"] for v in views}) == 1
+    assert set(views[0]) == {"at", "page", "session", "from", "to", "reported_on"}
