@@ -7,6 +7,8 @@ The read model must equal a fold of the store (every projection state, event cou
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -68,6 +70,31 @@ def test_demo_components_start_the_embedded_broker_only_without_a_cluster() -> N
     embedded = demo_components(Settings(db="sqlite:///x.db"))
     assert [c.name for c in embedded] == ["broker", "relay", "worker"]
     assert embedded[0].ready is not None and f"127.0.0.1:{embedded[0].ready}" in embedded[1].argv
-    remote = demo_components(Settings(db="sqlite:///x.db", kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092"))
+    remote = demo_components(
+        Settings(db="sqlite:///x.db", kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092")
+    )
     assert [c.name for c in remote] == ["relay", "worker"]
     assert "kafka-1:9092,kafka-2:9092" in remote[0].argv
+
+
+@pytest.mark.real_kafka
+@pytest.mark.skipif(not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), reason="needs KAFKA_BOOTSTRAP_SERVERS")
+def test_pipeline_on_a_real_cluster(tmp_path: Path) -> None:
+    """The same path against Apache Kafka / Redpanda (fresh topic and group names per run)."""
+    run = uuid.uuid4().hex[:8]
+    env = {
+        "CASESTREAM_TOPIC_CASE_EVENTS": f"case-events-{run}",
+        "CASESTREAM_TOPIC_DEAD_LETTER": f"dead-{run}",
+        "CASESTREAM_WORKER_GROUP": f"projector-{run}",
+    }
+    p = Pipeline(tmp_path, os.environ["KAFKA_BOOTSTRAP_SERVERS"], extra_env=env)
+    store = open_store(p.store_url)
+    store.append(history(23, 800))
+    try:
+        p.relay()
+        p.worker()
+        engine = open_readmodel(p.readmodel_url)
+        wait_for(caught_up(engine, store.head()), 120, "the read model", p)
+        assert_same_bundle(bundle_from_readmodel(engine), bundle_from_store(store))
+    finally:
+        p.stop_all()
