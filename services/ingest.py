@@ -101,6 +101,7 @@ class Ingestor:
                 try:
                     self._append([p])
                 except StoreError as exc:
+                    self._stream_of.pop(p.event.event_id, None)  # not stored: retractions may not name it
                     self._reject(Rejected(p.line, p.text, EventError([Problem("", str(exc))], p.line)))
 
     def _append(self, batch: list[_Pending]) -> None:
@@ -110,6 +111,7 @@ class Ingestor:
         by_id = {p.event.event_id: p for p in batch}  # a repeated id: the later line is the conflicting one
         for event_id, conflict in zip(result.conflict_ids, result.conflicts, strict=True):
             p = by_id[event_id]
+            self._stream_of.pop(event_id, None)  # the stored event with this id decides its stream
             self._reject(Rejected(p.line, p.text, EventError([Problem("event_id", conflict)], p.line)))
 
     def _reject(self, rejected: Rejected) -> None:
