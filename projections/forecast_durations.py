@@ -6,7 +6,8 @@ KPIs, in the municipality's terms (BRIEF §3.5 "length of stay", §4 "placement 
 * **Överlevnadsfunktion** S(t) = the share of placements still open after t nights, estimated with
   Kaplan–Meier from the placements known at the forecast date: an ended placement is an observed
   duration, an open one is censored at its age (nights so far). Using only ended placements would
-  bias durations short, because the long stays are the ones still open.
+  bias durations short, because the long stays are the ones still open. A placement that was
+  already running when the data begin enters at its age then (delayed entry, left truncation).
 * **Återstående vårdtid** (empirical residual life) of a placement open for `age` nights: a draw from
   the durations D with D >= age, weighted by the Kaplan–Meier masses, minus `age`. The mass beyond the
   longest observed duration (a censored tail) means "lasts past anything seen". There the duration
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 GroupKey = tuple[str, ...]  # (), (category,), (category, tg), (category, tg, legal_basis)
+Obs = tuple[int, bool, int]  # nights (duration or age so far), ended, entry age (0 = observed from start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,26 +50,32 @@ class Survival:
     tail_rate: float = 0.0
 
     @staticmethod
-    def estimate(durations: Iterable[tuple[int, bool]]) -> Survival:
-        """From (nights, ended) pairs; ended=False means censored at that age (still open)."""
+    def estimate(durations: Iterable[Obs]) -> Survival:
+        """Kaplan–Meier with delayed entry from (nights, ended, entry age) per placement.
+
+        ended=False means censored at that age (still open). A placement already running when the
+        observation began enters the risk set at its age then (left truncation): otherwise the
+        long stays that happened to be running would bias the durations long.
+        """
         rows = sorted(durations)
-        at_risk, surv = len(rows), 1.0
+        stops = [t for t, _, _ in rows]
+        entries = sorted(e for _, _, e in rows)
+        surv = 1.0
         times: list[int] = []
         masses: list[float] = []
         i = 0
         while i < len(rows):
-            t, events, total = rows[i][0], 0, 0
+            t, events = rows[i][0], 0
             while i < len(rows) and rows[i][0] == t:
                 events += rows[i][1]
-                total += 1
                 i += 1
-            if events:
-                mass = surv * events / at_risk
+            at_risk = (len(stops) - bisect_left(stops, t)) - (len(entries) - bisect_right(entries, t))
+            if events and at_risk > 0:
+                mass = surv * min(1.0, events / at_risk)
                 times.append(t)
                 masses.append(mass)
                 surv -= mass
-            at_risk -= total
-        observed = sum(1 for _, ended in rows if ended)
+        observed = sum(1 for _, ended, _ in rows if ended)
         return Survival(tuple(times), tuple(masses), max(surv, 0.0), observed, tuple(accumulate(masses)),
                         tail_hazard(rows, times))
 
@@ -108,13 +116,13 @@ class Survival:
         return offset + (1 - math.exp(-self.tail_rate * rest)) / self.tail_rate
 
 
-def tail_hazard(rows: list[tuple[int, bool]], times: list[int]) -> float:
+def tail_hazard(rows: list[Obs], times: list[int]) -> float:
     """Ended placements ÷ nights at risk beyond the median observed duration (0 without such ends)."""
     if not times:
         return 0.0
     late = times[len(times) // 2]
-    ended = sum(1 for t, e in rows if e and t >= late)
-    exposure = sum(t - late for t, _ in rows if t > late)
+    ended = sum(1 for t, e, _ in rows if e and t >= late)
+    exposure = sum(t - max(late, entry) for t, _, entry in rows if t > max(late, entry))
     return ended / exposure if ended and exposure > 0 else 0.0
 
 
@@ -131,12 +139,12 @@ class DurationModel:
     min_tail: int = 5
 
     @staticmethod
-    def estimate(rows: Iterable[tuple[str, str, str, int, bool]], min_tail: int = 5) -> DurationModel:
-        """From (category, target group, legal basis, nights, ended) per placement."""
-        buckets: dict[GroupKey, list[tuple[int, bool]]] = {}
-        for category, tg, basis, nights, ended in rows:
+    def estimate(rows: Iterable[tuple[str, str, str, Obs]], min_tail: int = 5) -> DurationModel:
+        """From (category, target group, legal basis, (nights, ended, entry age)) per placement."""
+        buckets: dict[GroupKey, list[Obs]] = {}
+        for category, tg, basis, obs in rows:
             for key in group_keys(category, tg, basis):
-                buckets.setdefault(key, []).append((nights, ended))
+                buckets.setdefault(key, []).append(obs)
         groups = {key: Survival.estimate(obs) for key, obs in sorted(buckets.items())}
         return DurationModel(groups, min_tail)
 

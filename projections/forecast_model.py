@@ -24,7 +24,7 @@ from fractions import Fraction
 from events.timeutil import days_in_month
 from events.vocabulary import REPORT_LINES
 from projections import forecast_inflow
-from projections.forecast_durations import DurationModel
+from projections.forecast_durations import DurationModel, Obs
 from projections.forecast_inflow import InflowModel
 from projections.lines import LineKey
 from projections.placement_facts import Placement
@@ -52,6 +52,7 @@ class SimConfig:
     window_months: int = 12  # inflow rate from this many recent months
     min_tail: int = 5  # durations needed at or beyond a placement's age before falling back
     min_years: int = 2  # seasonality needs every calendar month seen this often
+    observed_from: date | None = None  # first day of the data (delayed entry); None = first departure
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,23 +149,39 @@ def _line_rates(plan: Plan, keys: Sequence[LineKey]) -> dict[LineKey, list[float
     return out
 
 
-def durations_rows(plan: Plan) -> Iterable[tuple[str, str, str, int, bool]]:
-    """(category, target group, legal basis, nights, ended) of every external placement started so far."""
-    cutoff = plan.cutoff
+def observed_from(plan: Plan, config: SimConfig) -> date | None:
+    """When observation began: the configured day, else the first registered departure (or None).
+
+    A history imported from some day on holds only the placements running then or started later;
+    its first departure comes within days of that day. In a full history the placements started
+    before the first departure are few and young, so their delayed entry changes little.
+    """
+    if config.observed_from is not None:
+        return config.observed_from
+    stops = (p.stop for p in plan.external() if p.stop is not None and p.stop <= plan.cutoff)
+    return min(stops, default=None)
+
+
+def durations_rows(plan: Plan, config: SimConfig) -> Iterable[tuple[str, str, str, Obs]]:
+    """(category, target group, legal basis, (nights, ended, entry age)) of every external placement."""
+    cutoff, since = plan.cutoff, observed_from(plan, config)
     for p in plan.external():
         if p.start >= cutoff:
             continue
+        entry = 0 if since is None else max(0, (since - p.start).days)
         if p.stop is not None:
-            yield p.category, p.target_group, p.legal_basis, (p.stop - p.start).days, True
+            nights = (p.stop - p.start).days
+            yield p.category, p.target_group, p.legal_basis, (nights, True, min(entry, nights))
         else:
-            yield p.category, p.target_group, p.legal_basis, (cutoff - p.start).days, False
+            nights = (cutoff - p.start).days
+            yield p.category, p.target_group, p.legal_basis, (nights, False, min(entry, nights))
 
 
 def estimate(plan: Plan, config: SimConfig) -> Model:
     """The model of the base plan: durations, inflow and current prices per line."""
     external = list(plan.external())
     keys = report_keys(external)
-    durations = DurationModel.estimate(durations_rows(plan), config.min_tail)
+    durations = DurationModel.estimate(durations_rows(plan, config), config.min_tail)
     inflow = forecast_inflow.estimate(((key_of(p), p.start) for p in external), plan.cutoff, keys,
                                       window_months=config.window_months, min_years=config.min_years)
     return Model(durations, inflow, _line_rates(plan, keys))

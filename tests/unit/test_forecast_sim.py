@@ -157,14 +157,14 @@ def test_registered_future_end_and_repricing_are_used_exactly() -> None:
 
 
 def test_residual_life_is_conditional_on_the_age_reached() -> None:
-    surv = Survival.estimate([(10, True), (20, True), (30, True), (40, False)])
+    surv = Survival.estimate([(10, True, 0), (20, True, 0), (30, True, 0), (40, False, 0)])
     rng = random.Random(0)
     draws = [surv.draw_total(25, rng) for _ in range(400)]
     assert all(d is not None and d >= 30 for d in draws)  # never below the age reached (25)
     beyond = sum(1 for d in draws if d is not None and d > 30) / len(draws)
     assert math.isclose(surv.tail, 0.25) and 0.4 < beyond < 0.6  # tail mass ½ of the mass beyond 25
     assert math.isclose(surv.tail_rate, 2 / 30)  # 2 ended beyond the median 20, 30 nights at risk there
-    assert Survival.estimate([(40, False)]).draw_total(5, rng) is None  # nothing ended: open to year end
+    assert Survival.estimate([(40, False, 0)]).draw_total(5, rng) is None  # nothing ended: open to year end
 
 
 def test_kaplan_meier_corrects_for_placements_still_open() -> None:
@@ -177,6 +177,18 @@ def test_kaplan_meier_corrects_for_placements_still_open() -> None:
     km_mean = surv.mean_residual(0, 3000)
     assert km_mean > sum(ended) / len(ended)
     assert abs(km_mean - 200) < 25  # the generating mean is 1 + 200 nights
+
+
+def test_delayed_entry_corrects_a_history_that_starts_with_running_placements() -> None:
+    """Data from 2019 on hold only the stays running then: without delayed entry they bias durations long."""
+    busy = (Line("institution", "children", "day", 1, 0.5, {"LVU": 200}),)
+    since = date(YEAR - 2, 1, 1)
+    placements = [p for p in world(9, busy, years=8) if p.stop is not None and p.stop > since]
+    plan = plan_of(as_known(placements, AS_OF), YEAR, AS_OF)
+    fixed = estimate(plan, SimConfig()).durations.groups[("institution",)].mean_residual(0, 3000)
+    naive = estimate(plan, SimConfig(observed_from=date(1900, 1, 1))).durations.groups[("institution",)]
+    assert abs(fixed - 200) < 25
+    assert naive.mean_residual(0, 3000) > fixed + 25
 
 
 def test_seasonality_recovers_a_known_profile() -> None:
