@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -206,11 +207,16 @@ def run(n: int, partitions: int, console: Console) -> dict[str, float]:
             broker.stop()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def pipeline(
     events: Annotated[int, typer.Option(help="events in the topic")] = 200_000,
     partitions: Annotated[int, typer.Option(help="partitions of the topic")] = 6,
 ) -> None:
     """Measure raw consume, the worker path (1 and 2 workers) and a stock Faust agent; print events/s."""
+    signal.signal(signal.SIGTERM, _interrupt)  # so `finally` stops the broker and the workers
     console = Console()
     rates = run(events, partitions, console)
     raw = next(iter(rates.values()))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, event, select, update
@@ -27,6 +27,7 @@ from services.readmodel.tables import (
 from services.settings import Settings
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def readmodel_url(settings: Settings) -> str:
@@ -63,8 +64,7 @@ def micros(value: datetime | None) -> int | None:
     """A datetime as whole microseconds since 1970 UTC (exact, comparable in SQL)."""
     if value is None:
         return None
-    delta = value - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (value - EPOCH) // MICROSECOND
 
 
 def insert_ignore(conn: Connection, table: Any) -> Any:
@@ -141,7 +141,7 @@ def write_batch(
                 values = _marks(conn, len(FACT_COLUMNS))
                 sql = (
                     f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({values}) "
-                    "ON CONFLICT (event_id) DO NOTHING"
+                    "ON CONFLICT (position) DO NOTHING"
                 )
                 conn.exec_driver_sql(sql, [tuple(r[c] for c in FACT_COLUMNS) for r in rows])
         move = (

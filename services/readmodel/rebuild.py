@@ -6,8 +6,8 @@
    live generation meanwhile.
 3. In ONE transaction: take the write lock by moving the generation pointer, then copy from the old
    generation the facts the workers applied after the rebuild's last position. Workers read the
-   pointer inside their own batch transaction, so every later batch lands in the new table; rows are
-   keyed by event id, so nothing can be counted twice. Readers see the old or the new generation,
+   pointer inside their own batch transaction, so every later batch lands in the new table; rows
+   are keyed by store position, so nothing is counted twice. Readers see the old or the new generation,
    both complete. The old table stays (for inspection) until a later rebuild replaces it.
 """
 
@@ -70,7 +70,7 @@ def _switch(engine: Engine, projection: str, old: int, new: int, cursor: int) ->
         conn.execute(
             text(
                 f"INSERT INTO {new_name} ({cols}) SELECT {cols} FROM {old_name} "
-                "WHERE position > :cursor ON CONFLICT (event_id) DO NOTHING"
+                "WHERE position > :cursor ON CONFLICT (position) DO NOTHING"
             ),
             {"cursor": cursor},
         )

@@ -4,7 +4,7 @@ Each projection's state is the pure fold of its fact rows in position order — 
 the same facts, in the same order, as a fold of the store (the store feeds a projection every event,
 but `apply` ignores the ones that are not its facts). So `casestream report --source readmodel` and
 `--source store` agree by construction once the workers have caught up, and a test proves it.
-Rows merged from several partitions (several workers) are a union keyed by event id, ordered by the
+Rows merged from several partitions (several workers) are a union keyed by store position, ordered by the
 global position, so N workers give exactly one worker's state.
 
 `events` and `last_position` of the bundle come from the position table (every message applied,

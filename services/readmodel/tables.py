@@ -1,20 +1,21 @@
 """Read-model tables: one fact table per projection (`rm_<projection>`), positions, generations, relay.
 
 `rm_<projection>` holds one row per event that changes that projection's state (a placement fact, a
-capacity fact, an aktualisering, a retraction ...), keyed by event id, so writing a row twice changes
-nothing. The row carries the event's canonical JSON (the fact's source) plus query columns (stream,
-type, business day, recorded_at in UTC microseconds, position, partition). `source.py` rebuilds
-`projections.bundle.State` from these rows with the same pure folds. `projection_position` keeps,
-per projection and partition, the highest store position applied (and the Kafka offset, only a resume
-hint). `rm_generation` names the live generation of each projection (`casestream rebuild` fills a new
-one and switches the pointer). `relay_position` is the relay's published position.
+capacity fact, an aktualisering, a retraction ...), keyed by its store position (1:1 with the event
+id), so writing a row twice changes nothing. The row carries the event's canonical JSON (the fact's
+source) plus query columns (event id, stream, type, business day, recorded_at in UTC microseconds,
+partition). `source.py` rebuilds `projections.bundle.State` from these rows with the same pure
+folds. `projection_position` keeps, per projection and partition, the highest store position
+applied (and the Kafka offset, only a resume hint). `rm_generation` names the live generation of
+each projection (`casestream rebuild` fills a new one and switches the pointer). `relay_position`
+is the relay's published position.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, SQLModel
 
@@ -60,15 +61,16 @@ def fact_table(projection: str, generation: int = 0) -> Table:
     return Table(
         name,
         facts_metadata,
-        Column("event_id", String(36), primary_key=True),
-        Column("position", Integer, nullable=False),
+        # The store position is an event's identity in the pipeline (CONVENTIONS §5): as the INTEGER
+        # PRIMARY KEY it is SQLite's rowid, so inserts append to one B-tree in (nearly) key order.
+        Column("position", Integer, primary_key=True, autoincrement=False),
+        Column("event_id", String(36), nullable=False),
         Column("partition", Integer, nullable=False),
         Column("stream_id", String(200), nullable=False),
         Column("type", String(60), nullable=False),
         Column("business_day", String(10), nullable=False),
         Column("recorded_us", BigInteger, nullable=True),  # recorded_at as UTC microseconds since 1970
         Column("body", LargeBinary, nullable=False),
-        Index(f"ix_{name}_position", "position"),
     )
 
 
