@@ -196,3 +196,14 @@ def test_replay_of_missing_store_or_unknown_report_is_a_clear_error(tmp_path: Pa
     open_store(db).close()
     result = runner.invoke(cli(), ["replay", *PERIOD, "--known-at", A, "--db", db, "--report", "nope"])
     assert result.exit_code != 0 and "unknown report 'nope'" in result.output
+
+
+def test_verify_of_a_broken_proof_names_the_field(store: tuple[str, Clock], tmp_path: Path) -> None:
+    db, _ = store
+    proof_path = replay(db, tmp_path / "pub", A, "intake")
+    raw = orjson.loads(proof_path.read_bytes())
+    del raw["known_at"]
+    proof_path.write_bytes(orjson.dumps(raw))
+    code, out = verify(db, proof_path)
+    assert code == 2
+    assert "not a casestream proof" in out and "known_at" in out
