@@ -36,9 +36,11 @@ def settings() -> Settings:
     return Settings()
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner="Läser händelselagret …", max_entries=4)
 def _source(db: str) -> KpiSource:
-    return queries.open_source(Settings(db=db))
+    source = queries.open_source(Settings(db=db))
+    source.bundle()  # the first live fold, under the spinner; later calls fold only new events
+    return source
 
 
 def source() -> KpiSource:
