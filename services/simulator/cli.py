@@ -28,6 +28,7 @@ from services.simulator.live import LiveFeed, run_live
 from services.simulator.sinks import encode_raw, load_store, write_jsonl
 from services.store import open_store
 from services.store.base import EventStore
+from services.supervisor import install_signal_handlers
 
 err = Console(stderr=True)
 
@@ -105,6 +106,8 @@ def simulate(
     codes = (municipality, *(m for m in extra if m != municipality))
     config = build_config(years, start_year, codes, scale, until)
     sim = Simulation(config, random.Random(seed))
+    if rate > 0:
+        install_signal_handlers()  # SIGTERM ends the live phase like Ctrl-C
     try:
         if db is not None:
             _to_store(sim, db, rate, seed)
