@@ -117,3 +117,16 @@ def test_calibration_names_its_source_and_missing_fields_are_named() -> None:
     assert len(cal.lines) == 18 and len(cal.units) == 14
     with pytest.raises(CalibrationError, match="intake"):
         parse({"name": "x", "municipality": "1880", "year": 2021})
+
+
+def test_two_municipalities_interleave_with_their_own_ids() -> None:
+    config = SimulationConfig(start_year=2021, years=1, municipalities=("1880", "0180"), scale=0.2,
+                              until=datetime(2021, 1, 15, tzinfo=STOCKHOLM))
+    events = month_events(4, config)
+    by_municipality = Counter(e["municipality"] for e in events)
+    assert by_municipality["1880"] > 100 and by_municipality["0180"] > 100
+    assert len({e["event_id"] for e in events}) == len(events)
+    persons = [(e["municipality"], e["data"]["person"]) for e in events if "person" in e["data"]]
+    assert all(person.startswith(f"p-{code}-") for code, person in persons)
+    recorded = [datetime.fromisoformat(e["recorded_at"]) for e in events]
+    assert recorded == sorted(recorded)
