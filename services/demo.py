@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -143,8 +144,22 @@ def _run(store: EventStore, settings: Settings, supervisor: Supervisor, years: i
     def should_stop() -> bool:
         return duration is not None and time.monotonic() - began >= duration
 
-    sent = run_live(live_feed(sim, settings.demo_seed), store_writer(store), rate, should_stop)
+    sent = run_live(live_feed(sim, settings.demo_seed), status_writer(store), rate, should_stop)
     out.print(f"Live: {sent} händelser skickade, position {store.head()}.")
+
+
+def status_writer(store: EventStore, every: float = 10.0) -> Callable[[list[Raw]], None]:
+    """Append live batches and print a status line every `every` seconds."""
+    write = store_writer(store)
+    state = {"sent": 0, "next": time.monotonic() + every}
+
+    def status(batch: list[Raw]) -> None:
+        write(batch)
+        state["sent"] += len(batch)
+        if time.monotonic() >= state["next"]:
+            out.print(f"Live: {int(state['sent'])} händelser hittills, position {store.head()}.")
+            state["next"] = time.monotonic() + every
+    return status
 
 
 def register(app: typer.Typer) -> None:
