@@ -5,15 +5,16 @@ JSON files). Each change acts on a copy of the base `Plan`; the live state is ne
 forecast model (durations, inflow, prices) stays the one estimated from the base plan:
 
 * `end_placements` — "10 färre institutionsplaceringar från juni": the `count` most recently started
-  placements of a line that are open on `on` end that day (a registered departure day).
+  placements of a line that are open on `from` end that day (a registered departure day).
 * `inflow` — new placements of a line (or all lines) × `factor` from `from` on (0 = no new ones).
 * `price` — "priser +4 % från juli": the line's (or every line's) cost per night × (1 + percent/100),
   or × `factor`, from `from` on, for open and new placements alike.
-* `close_unit` — "en enhet stängs i höst": the own unit's stays open on `on` end there that day (its
+* `close_unit` — "en enhet stängs i höst": the own unit's stays open on `from` end there that day (its
   places are 0 from then, so its beläggning is 0) and continue as purchased placements at `price_sek`
   per `price_unit` (category: the stay's own unless given), so their cost enters externa köp.
 
-A change dated on or before the forecast date is refused, naming the scenario and the change. A
+Every change takes effect on its `from` day (`on` is accepted too). A change dated on or before the
+forecast date is refused, naming the scenario and the change. A
 scenario without effect (no changes, count 0, factor 1, 0 %) gives exactly the base forecast with
 the same seed. **Skillnad mot basprognos** (difference) per line: the scenario's p50 − the base
 p50, and the p10/p50/p90 of the per-simulation differences (the two share their random numbers).
@@ -27,7 +28,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from events.vocabulary import Category, PriceUnit, TargetGroup
 from projections.forecast_model import Adjust, Plan, is_open, key_of
@@ -45,12 +46,15 @@ class _Change(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
+_DAY = AliasChoices("from", "on")  # the day a change takes effect; `from` everywhere, `on` also accepted
+
+
 class EndPlacements(_Change):
     kind: Literal["end_placements"]
     category: Category
     target_group: TargetGroup
     count: int = Field(ge=0)
-    on: date
+    on: date = Field(validation_alias=_DAY)
 
 
 class InflowChange(_Change):
@@ -82,7 +86,7 @@ class PriceChange(_Change):
 class CloseUnit(_Change):
     kind: Literal["close_unit"]
     unit_id: str
-    on: date
+    on: date = Field(validation_alias=_DAY)
     price_sek: Decimal = Field(ge=0)
     price_unit: PriceUnit = "day"
     category: Category | None = None

@@ -12,6 +12,7 @@ year is closed. Registered through `services.commands.COMMAND_MODULES`.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -45,7 +46,7 @@ def _scenarios(path: Path | None) -> list[Scenario]:
         raise typer.BadParameter(f"no such file: {path}", param_hint="--scenario")
     text = path.read_bytes()
     try:
-        raw = orjson.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        raw = orjson.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_yaml_loader())
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
         raise typer.BadParameter(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}",
                                  param_hint="--scenario") from None
@@ -53,6 +54,22 @@ def _scenarios(path: Path | None) -> list[Scenario]:
         return list(parse(raw, str(path)))
     except ScenarioError as exc:
         raise typer.BadParameter(str(exc), param_hint="--scenario") from None
+
+
+def _yaml_loader() -> type:
+    """SafeLoader where only true/false are booleans (YAML 1.2): `on:`/`no:` stay strings."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    booleans = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+    Loader.add_implicit_resolver(bool_tag, booleans, list("tTfF"))
+    return Loader
 
 
 def _as_of(value: str | None) -> date | None:

@@ -165,7 +165,9 @@ def test_cli_prints_the_band_json_with_a_zero_change_scenario_and_refuses_a_bad_
 ) -> None:
     runner = CliRunner()
     zero = tmp_path / "zero.yaml"
-    zero.write_text("name: Oförändrat\nchanges:\n  - kind: price\n    percent: 0\n    from: 2021-09-01\n")
+    zero.write_text("name: Oförändrat\nchanges:\n  - kind: price\n    percent: 0\n    from: 2021-09-01\n"
+                    "  - {kind: end_placements, category: institution, target_group: children, count: 0,"
+                    " on: 2021-09-01}\n")  # YAML 1.1 would read `on` as true: the loader keeps it a key
     args = ["forecast", "--year", str(YEAR), "--as-of", "2021-08-31", "--simulations", "20", "--seed", "4",
             "--db", store_url, "--format", "json"]
     result = runner.invoke(_cli(), [*args, "--scenario", str(zero)])
