@@ -13,8 +13,8 @@
   registration in the store, is past the end of 31 December): per line and month, p50 − outcome,
   the error in % of the outcome, and whether the outcome lay inside p10–p90. The outcome is the
   year's cost as known now.
-* `band_gauges(view)` — p10/p50/p90 per line as gauge samples for the exporter
-  (`casestream_forecast_band_sek{category,target_group,quantile}`).
+* `band_gauges(view)` / `bundle_gauges(bundle_state, day)` — p10/p50/p90 per line as gauge samples
+  for the exporter (`casestream_forecast_band_sek{category,target_group,quantile}`).
 
 Seeds: `seed` feeds `random.Random(seed)`; the default comes from settings (`forecast_seed`).
 """
@@ -30,7 +30,7 @@ from fractions import Fraction
 
 from events.envelope import Event
 from events.timeutil import Month, Period, end_of_day
-from projections import budget, care_costs, forecast, scenarios
+from projections import budget, bundle, care_costs, forecast, scenarios
 from projections.forecast import LineForecast
 from projections.forecast_model import SimConfig, estimate, plan_of
 from projections.forecast_sim import Forecast, LineBand, simulate
@@ -256,6 +256,17 @@ class Gauge:
     name: str
     labels: tuple[tuple[str, str], ...]
     value: float
+
+
+def bundle_gauges(state: bundle.State, day: date, *, seed: int = DEFAULT_SEED,
+                  config: SimConfig | None = None) -> list[Gauge]:
+    """The band gauges for the year of `day`, forecast as of `day`, from a folded bundle (not changed).
+
+    For the exporter, whose sources hand out bundles. A forecast takes seconds on a real history:
+    compute it per new store head or on a schedule, not on every scrape.
+    """
+    folded = Folded(state.care_costs, state.budget)
+    return band_gauges(compute(folded, day.year, day, seed=seed, config=config))
 
 
 def band_gauges(view: ForecastView) -> list[Gauge]:

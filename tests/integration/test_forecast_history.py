@@ -25,7 +25,7 @@ from projections.forecast_model import SimConfig
 from projections.lines import LineKey
 from services import forecasting, forecasting_cli
 from services.forecasting import Folded
-from services.reports import build_report
+from services.reports import build_report, bundle_from_store
 from services.settings import Settings
 from services.store import EventStore, open_store
 from tests.unit.builders import placement_ended, placement_started
@@ -147,6 +147,9 @@ def test_the_service_shows_the_reports_run_rate_beside_the_band(store: EventStor
     inst = [g for g in gauges if g.labels[:2] == (("category", "institution"), ("target_group", "children"))]
     band = view.base.lines[INST]
     assert [g.value for g in inst] == [float(band.p10_sek), float(band.p50_sek), float(band.p90_sek)]
+    from_bundle = forecasting.bundle_gauges(bundle_from_store(store, end_of_day(as_of)), as_of, seed=1,
+                                            config=CONFIG)
+    assert from_bundle == gauges
 
 
 def _cli() -> typer.Typer:
