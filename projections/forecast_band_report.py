@@ -71,7 +71,8 @@ def band_report(
     rows = [_row(key, base.lines.get(key), run_rate.get(key), budgets.get(key, Fraction(0)), scenarios)
             for key in keys]
     rows.append(_total(base, rows, scenarios))
-    notes = [f"Prognosdatum {base.as_of}, {base.simulations} simuleringar; p10–p90 är ett 80 %-intervall."]
+    notes = [f"Prognosdatum {base.as_of}, {base.simulations} simuleringar; p10–p90 är ett 80 %-intervall.",
+             *(note for fc, _ in scenarios for note in fc.notes)]
     title = f"Helårsprognos {base.year} med osäkerhet, externa köp"
     return Report("forecast-band", title, columns, rows, notes)
 

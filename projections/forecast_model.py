@@ -63,6 +63,7 @@ class Plan:
     inflow: tuple[Adjust, ...] = ()
     prices: tuple[Adjust, ...] = ()
     label: str = "Basprognos"
+    notes: tuple[str, ...] = ()  # what a scenario did that the table does not show (Swedish)
 
     @property
     def cutoff(self) -> date:

@@ -67,6 +67,7 @@ class Forecast:
     lines: dict[LineKey, LineBand]
     total: LineBand  # key None: the band of the per-simulation sums over lines
     samples: dict[LineKey, tuple[float, ...]]  # simulated rest-of-year cost per simulation
+    notes: tuple[str, ...] = ()  # the plan's notes (e.g. a closed unit)
 
 
 def _cum(rates: list[float]) -> list[float]:
@@ -216,7 +217,7 @@ def simulate(model: Model, plan: Plan, rng: random.Random, config: SimConfig | N
                   sum((a.known for a in acc.values()), Fraction(0)), totals,
                   sum(a.open_now for a in acc.values()), sum(b.expected_new for b in bands.values()))
     samples = {k: tuple(a.sims) for k, a in acc.items()}
-    return Forecast(plan.label, plan.year, plan.as_of, n, bands, total, samples)
+    return Forecast(plan.label, plan.year, plan.as_of, n, bands, total, samples, plan.notes)
 
 
 def forecast(plan: Plan, rng: random.Random, config: SimConfig | None = None) -> Forecast:

@@ -132,16 +132,22 @@ def _end(change: EndPlacements, plan: Plan) -> Plan:
 
 def _close(change: CloseUnit, plan: Plan) -> Plan:
     out: list[Placement] = []
+    moved = 0
     for p in plan.placements:
         if p.unit_id != change.unit_id or p.start >= change.on or not is_open(p, change.on):
             out.append(p)
             continue
+        moved += 1
         out.append(replace(p, stop=change.on))
         seg = PriceSegment(date.min, change.price_sek, change.price_unit)
         out.append(replace(p, placement_id=f"{p.placement_id}@{change.unit_id}", regime="purchased",
                            unit_id=None, category=change.category or p.category, start=change.on,
                            prices=(seg,)))
-    return replace(plan, placements=tuple(out))
+    unit = "dygn" if change.price_unit == "day" else "månad"
+    note = (f"{plan.label}: enhet {change.unit_id} stängs {change.on}; {moved} pågående vistelser fortsätter "
+            f"som köpt vård à {change.price_sek} kr/{unit}; platser och beläggning 0 från {change.on} "
+            f"(beläggningsrapporten räknas inte om).")
+    return replace(plan, placements=tuple(out), notes=(*plan.notes, note))
 
 
 def _step(change: Change, plan: Plan) -> Plan:

@@ -100,6 +100,9 @@ def test_closing_a_unit_moves_its_stays_to_purchased_care_at_the_given_price() -
     assert all(p.stop == date(2021, 9, 1) for p in own)  # the unit's stays end there: no occupancy
     assert all(p.care_days(Period(date(2021, 9, 1), date(2021, 12, 31))) == 0 for p in own)
     assert all(p.stop == date(YEAR, 11, 1) for p in plan.placements)  # the base plan is untouched
+    assert alt.notes == ("Enhet U1 stänger i höst: enhet U1 stängs 2021-09-01; 3 pågående vistelser "
+                         "fortsätter som köpt vård à 4000 kr/dygn; platser och beläggning 0 från 2021-09-01 "
+                         "(beläggningsrapporten räknas inte om).",)
 
 
 def test_bad_scenarios_are_refused_naming_the_scenario_the_change_and_the_field() -> None:
