@@ -80,7 +80,11 @@ def broker(
         b.stop()
 
 
-def relay(bootstrap: BootstrapOption = None, db: DbOption = None) -> None:
+def relay(
+    bootstrap: BootstrapOption = None,
+    db: DbOption = None,
+    metrics_port: Annotated[int | None, typer.Option(help="serve the relay's /metrics on this port")] = None,
+) -> None:
     """Publish the store's events to the case-events topic, in position order, until stopped."""
     from services.bootstrap import bootstrap as boot
     from services.kafka.broker import client_options
@@ -95,13 +99,19 @@ def relay(bootstrap: BootstrapOption = None, db: DbOption = None) -> None:
     app_ = boot(db=db)
     engine = open_readmodel(readmodel_url(app_.settings))
     options = client_options(app_.settings, bootstrap)
+    metrics = None
+    if metrics_port is not None:
+        from services.metrics.pipeline import PipelineMetrics
+
+        metrics = PipelineMetrics()
+        metrics.serve(metrics_port)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Relay(app_.store, engine, app_.settings, options).run(stop)
+        await Relay(app_.store, engine, app_.settings, options, metrics).run(stop)
 
     try:
         asyncio.run(main())

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
@@ -30,15 +30,24 @@ from services.readmodel.persist import relay_position, set_relay_position
 from services.settings import Settings
 from services.store.base import EventStore
 
+if TYPE_CHECKING:
+    from services.metrics.pipeline import PipelineMetrics
+
 log = logging.getLogger("casestream.relay")
 VERIFY_EVERY = 1.0  # s between topic checks
 
 
 class Relay:
     def __init__(
-        self, store: EventStore, engine: Engine, settings: Settings, options: dict[str, Any]
+        self,
+        store: EventStore,
+        engine: Engine,
+        settings: Settings,
+        options: dict[str, Any],
+        metrics: PipelineMetrics | None = None,
     ) -> None:
         self.store, self.engine, self.settings, self.options = store, engine, settings, options
+        self.metrics = metrics
         self.topic = settings.topic_case_events
         self.published = 0
         self.expected = 0  # messages the topic must hold at least (acknowledged since the last check)
@@ -93,6 +102,8 @@ class Relay:
         assert last is not None
         self.published = last
         self.expected += len(batch)
+        if self.metrics is not None:
+            self.metrics.published(len(batch))
         await asyncio.to_thread(set_relay_position, self.engine, self.topic, last)
 
     async def _verify(self, force: bool = False, stored: int | None = None) -> None:

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 from sqlalchemy.engine import Engine
 
 from services.settings import Settings
+
+if TYPE_CHECKING:
+    from services.metrics.pipeline import PipelineMetrics
 from services.worker.consumer import BatchConsumer
 from services.worker.projector import Projector
 
@@ -57,6 +60,7 @@ def make_app(
     *,
     web_port: int | None = None,
     app_id: str = "casestream-worker",
+    metrics: PipelineMetrics | None = None,
 ) -> tuple[faust.App, BatchConsumer]:
     """The Faust app with the projector task and the dead-letter agent (nothing runs until started)."""
     brokers = ";".join(f"kafka://{s}" for s in str(options["bootstrap_servers"]).split(","))
@@ -75,7 +79,7 @@ def make_app(
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         producer_acks=-1,
     )
-    batch = BatchConsumer(Projector(engine), settings, options)
+    batch = BatchConsumer(Projector(engine), settings, options, metrics)
     stop = asyncio.Event()
     dead_topic = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     dead_seen = {"count": 0}
@@ -83,6 +87,8 @@ def make_app(
     async def projector_loop() -> None:
         try:
             await batch.run(stop)
+        except Exception as exc:  # the worker must not live on without its projector: crash, get restarted
+            await app.crash(exc)
         finally:
             stop.set()
 

@@ -15,6 +15,9 @@ def worker(
     db: DbOption = None,
     web_port: Annotated[int | None, typer.Option(help="Faust web/health port (0 = a free one)")] = None,
     loglevel: Annotated[str, typer.Option(help="Faust log level")] = "warning",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve this worker's /metrics here (worker i: worker_metrics_port + i)")
+    ] = None,
 ) -> None:
     """Consume case-events and keep the read models (and their positions) up to date."""
     import faust
@@ -31,7 +34,14 @@ def worker(
     engine = open_readmodel(readmodel_url(settings))
     options = client_options(settings, bootstrap)
     asyncio.run(ensure_topics(settings, options))  # Faust never declares topics (topic_allow_declare off)
-    app, _ = make_app(settings, options, engine, web_port=web_port)
+    metrics = None
+    if metrics_port is not None:
+        from services.metrics.pipeline import PipelineMetrics
+
+        metrics = PipelineMetrics()
+        metrics.serve(metrics_port)
+        metrics.worker_up(True)
+    app, _ = make_app(settings, options, engine, web_port=web_port, metrics=metrics)
     faust.Worker(app, loglevel=loglevel).execute_from_commandline()
 
 

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import REASON_HEADER, header_position, make_producer
 from services.settings import Settings
-from services.worker.projector import DeadLetter, Outcome, Projector
+
+if TYPE_CHECKING:
+    from services.metrics.pipeline import PipelineMetrics
+from services.worker.projector import DeadLetter, Outcome, Plan, Projector
 
 log = logging.getLogger("casestream.worker")
 
@@ -58,7 +61,14 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class BatchConsumer:
-    def __init__(self, projector: Projector, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        projector: Projector,
+        settings: Settings,
+        options: dict[str, Any],
+        metrics: PipelineMetrics | None = None,
+    ) -> None:
+        self.metrics = metrics
         self.projector, self.settings, self.options = projector, settings, options
         self.topic = settings.topic_case_events
         self.verify: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (offset hint, position) to check
@@ -130,6 +140,28 @@ class BatchConsumer:
         self.totals.skipped += outcome.skipped
         self.totals.dead.extend(outcome.dead[-100:])
         self.batches += 1
+        if self.metrics is not None:
+            self._measure(batch, plan)
+
+    def _measure(self, batch: dict[int, list[ConsumerRecord]], plan: Plan) -> None:
+        """Counts, dead letters by reason, lag = fetch high watermark - next offset (never ListOffsets)."""
+        assert self.metrics is not None and self.consumer is not None
+        out = plan.outcome
+        for d in out.dead:
+            self.metrics.dead_lettered(d.kind)
+        if out.applied:
+            last = max(plan.marks.items(), key=lambda kv: kv[1].position, default=None)
+            self.metrics.projected(
+                "bundle",
+                out.applied,
+                newest_appended_at=out.newest_appended_at,
+                partition=last[0] if last else None,
+                position=last[1].position if last else None,
+            )
+        for partition, records in batch.items():
+            high = self.consumer.highwater(TopicPartition(self.topic, partition))
+            if high is not None and records:
+                self.metrics.lag(self.topic, partition, high, records[-1].offset + 1)
 
     async def settle(self) -> None:
         """Wait for the commit in flight (raises its error, which stops the worker)."""

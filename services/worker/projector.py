@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
@@ -46,12 +47,19 @@ class DeadLetter:
     value: bytes | None
     reason: str
 
+    @property
+    def kind(self) -> str:
+        """decode_error (not a JSON object at all) or validation_error (the metric's label)."""
+        undecodable = ("no value", "not valid JSON", "must be a JSON object", "bytes, over the limit")
+        return "decode_error" if any(u in self.reason for u in undecodable) else "validation_error"
+
 
 @dataclass
 class Outcome:
     applied: int = 0
     skipped: int = 0  # at or below the stored position: a duplicate or a replay
     dead: list[DeadLetter] = field(default_factory=list)
+    newest_appended_at: datetime | None = None  # of the events applied (feeds the staleness metric)
 
 
 @dataclass
@@ -137,6 +145,10 @@ class Projector:
                 outcome.skipped += 1
                 continue
             top, offset, applied = event.position, msg.offset, applied + 1
+            if event.appended_at is not None:
+                outcome.newest_appended_at = max(
+                    outcome.newest_appended_at or event.appended_at, event.appended_at
+                )
             recorded = micros(event.recorded_at)
             for name in relevant(event):
                 facts[name].append(fact_row(event, msg.value or b"", partition, recorded))

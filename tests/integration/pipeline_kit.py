@@ -227,24 +227,14 @@ class Pipeline:
             **self.extra_env,
         }
 
-    def relay(self) -> Proc:
-        return self._proc("relay", [PY, "-m", "services.kafka", "relay", "--bootstrap", self.bootstrap])
-
-    def worker(self, n: int = 0) -> Proc:
+    def relay(self, *extra: str) -> Proc:
         return self._proc(
-            f"worker{n}",
-            [
-                PY,
-                "-m",
-                "services.worker",
-                "--bootstrap",
-                self.bootstrap,
-                "--web-port",
-                "0",
-                "--loglevel",
-                "info",
-            ],
+            "relay", [PY, "-m", "services.kafka", "relay", "--bootstrap", self.bootstrap, *extra]
         )
+
+    def worker(self, n: int = 0, *extra: str) -> Proc:
+        argv = [PY, "-m", "services.worker", "--bootstrap", self.bootstrap, "--web-port", "0"]
+        return self._proc(f"worker{n}", [*argv, "--loglevel", "info", *extra])
 
     def _proc(self, name: str, argv: list[str]) -> Proc:
         proc = Proc(name, argv, self.env(), self.tmp / f"{name}.log").start()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events import encode
-from services.kafka.broker import EmbeddedBroker, client_options
+from services.kafka.broker import EmbeddedBroker, client_options, free_port
 from services.kafka.producer import make_producer
 from services.kafka.topics import ensure_topics, high_watermarks
 from services.readmodel.persist import open_readmodel
@@ -70,8 +71,9 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(tmp_
         store = open_store(pipeline.store_url)
         store.append(history(31, 600))
         try:
-            pipeline.relay()
-            pipeline.worker()
+            relay_port, worker_port = free_port(), free_port()
+            pipeline.relay("--metrics-port", str(relay_port))
+            pipeline.worker(0, "--metrics-port", str(worker_port))
             engine = open_readmodel(pipeline.readmodel_url)
             wait_for(caught_up(engine, store.head()), 90, "the first events", pipeline)
             first = next(iter(store.read_all(limit=1)))
@@ -85,6 +87,8 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(tmp_
                 pipeline,
             )
             dead = asyncio.run(_dead_letters(options))
+            worker_metrics = _scrape(worker_port)
+            relay_metrics = _scrape(relay_port)
             assert all(p.popen is not None and p.popen.poll() is None for p in pipeline.procs)
         finally:
             pipeline.stop_all()
@@ -96,3 +100,20 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_stream_goes_on(tmp_
     assert "must be a JSON object" in reasons[3]
     assert dead[0][0] == b"not json at all {"
     assert_same_bundle(bundle_from_readmodel(engine), bundle_from_store(store))
+    assert worker_metrics['casestream_events_dead_lettered_total{reason="decode_error"}'] == 2
+    assert worker_metrics['casestream_events_dead_lettered_total{reason="validation_error"}'] == 2
+    assert worker_metrics['casestream_events_projected_total{projection="bundle"}'] == store.head()
+    lags = [v for k, v in worker_metrics.items() if k.startswith("casestream_consumer_lag_messages{")]
+    assert lags and all(v == 0 for v in lags)  # caught up, read off the fetch high watermark
+    assert relay_metrics["casestream_events_published_total"] >= store.head()
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """{'name{labels}': value} of a /metrics page (labels as printed)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
