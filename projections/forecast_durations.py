@@ -27,7 +27,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 
 GroupKey = tuple[str, ...]  # (), (category,), (category, tg), (category, tg, legal_basis)
@@ -137,6 +137,7 @@ class DurationModel:
 
     groups: dict[GroupKey, Survival]
     min_tail: int = 5
+    rows: dict[GroupKey, tuple[Obs, ...]] = field(default_factory=dict)  # the observations, for bootstrap
 
     @staticmethod
     def estimate(rows: Iterable[tuple[str, str, str, Obs]], min_tail: int = 5) -> DurationModel:
@@ -146,19 +147,34 @@ class DurationModel:
             for key in group_keys(category, tg, basis):
                 buckets.setdefault(key, []).append(obs)
         groups = {key: Survival.estimate(obs) for key, obs in sorted(buckets.items())}
-        return DurationModel(groups, min_tail)
+        return DurationModel(groups, min_tail, {key: tuple(obs) for key, obs in buckets.items()})
 
-    def survival_for(self, chain: tuple[GroupKey, ...], age: int) -> Survival | None:
+    def key_for(self, chain: tuple[GroupKey, ...], age: int) -> GroupKey | None:
         """The finest group in the chain with at least `min_tail` observed durations >= age.
 
         Falls back to the coarsest group that exists (even with thin support) and None without data.
         """
-        last: Survival | None = None
+        last: GroupKey | None = None
         for key in chain:
             found = self.groups.get(key)
             if found is None:
                 continue
             if found.observed_from(age) >= self.min_tail:
-                return found
-            last = found
+                return key
+            last = key
         return last
+
+    def survival_for(self, chain: tuple[GroupKey, ...], age: int) -> Survival | None:
+        key = self.key_for(chain, age)
+        return None if key is None else self.groups[key]
+
+    def bootstrap(self, key: GroupKey, rng: random.Random, replicates: int) -> tuple[Survival, ...]:
+        """Kaplan–Meier estimates of resamples (with replacement) of the group's placements.
+
+        Simulation i uses replicate i mod `replicates`, so the band also carries the uncertainty of
+        the duration distribution itself (0 replicates: the point estimate only).
+        """
+        if replicates <= 0 or key not in self.rows:
+            return (self.groups[key],)
+        rows = self.rows[key]
+        return tuple(Survival.estimate(rng.choices(rows, k=len(rows))) for _ in range(replicates))

@@ -53,6 +53,7 @@ class SimConfig:
     min_tail: int = 5  # durations needed at or beyond a placement's age before falling back
     min_years: int = 2  # seasonality needs every calendar month seen this often
     observed_from: date | None = None  # first day of the data (delayed entry); None = first departure
+    bootstrap: int = 30  # duration-distribution replicates (parameter uncertainty); 0 = point estimate
 
 
 @dataclass(frozen=True, slots=True)

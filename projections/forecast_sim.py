@@ -34,7 +34,7 @@ from fractions import Fraction
 from itertools import accumulate, pairwise
 
 from events.timeutil import Month, Period
-from projections.forecast_durations import Survival, group_keys
+from projections.forecast_durations import GroupKey, Survival, group_keys
 from projections.forecast_model import Model, Plan, SimConfig, daily_rates, estimate, key_of
 from projections.forecast_stats import poisson, quantile, stream, to_sek
 from projections.lines import LineKey
@@ -100,7 +100,24 @@ def _known_cost(p: Placement, plan: Plan, rest: Period) -> Fraction:
     return total
 
 
-def _simulate_open(p: Placement, surv: Survival | None, plan: Plan, rng: random.Random,
+class _Durations:
+    """The bootstrap replicates of each duration group a simulation uses, made on first use."""
+
+    def __init__(self, model: Model, root: int, replicates: int) -> None:
+        self.model, self.root, self.replicates = model, root, replicates
+        self.cache: dict[GroupKey, tuple[Survival, ...]] = {}
+
+    def of(self, chain: tuple[GroupKey, ...], age: int) -> tuple[Survival, ...]:
+        key = self.model.durations.key_for(chain, age)
+        if key is None:
+            return ()
+        if key not in self.cache:
+            rng = stream(self.root, "boot:" + "/".join(key))
+            self.cache[key] = self.model.durations.bootstrap(key, rng, self.replicates)
+        return self.cache[key]
+
+
+def _simulate_open(p: Placement, reps: tuple[Survival, ...], plan: Plan, rng: random.Random,
                    n: int) -> list[float]:
     """Rest-of-year cost of one open placement (no registered end) in each of n simulations."""
     days = plan.horizon
@@ -108,8 +125,8 @@ def _simulate_open(p: Placement, surv: Survival | None, plan: Plan, rng: random.
     age = max(0, (plan.cutoff - p.start).days)
     offset = (p.start - plan.cutoff).days  # negative when started before the cutoff
     out = []
-    for _ in range(n):
-        total = None if surv is None else surv.draw_total(age, rng)
+    for i in range(n):
+        total = reps[i % len(reps)].draw_total(age, rng) if reps else None
         nights = days if total is None else min(days, max(0, offset + total))
         out.append(cum[nights])
     return out
@@ -137,26 +154,26 @@ def _priced(rates: list[float], plan: Plan, key: LineKey) -> list[float]:
 
 
 def _simulate_new(
-    key: LineKey, model: Model, plan: Plan, rng: random.Random, n: int
+    key: LineKey, model: Model, plan: Plan, rng: random.Random, n: int, durations: _Durations
 ) -> tuple[list[float], float]:
     """Rest-of-year cost of the line's new placements per simulation, and the expected count."""
     days = plan.horizon
     cum = _priced(model.line_rates.get(key, [0.0] * days), plan, key)
     rate = model.inflow.rates.get(key)
-    surv = model.durations.survival_for(((key.category, key.target_group), (key.category,), ()), 0)
+    reps = durations.of(((key.category, key.target_group), (key.category,), ()), 0)
     slots = _month_slots(plan, key)
     season = model.inflow.season
     months = [Month.of(plan.cutoff + timedelta(days=s[0])).month - 1 for s in slots]
     expected = 0.0 if rate is None else rate.per_day * sum(
         season[m] * s[2] for m, s in zip(months, slots, strict=True))
     out = []
-    for _ in range(n):
+    for i in range(n):
         lam = 0.0 if rate is None else rate.draw(rng)
         cost = 0.0
         for m, (first, width, wsum, cw) in zip(months, slots, strict=True):
             for _arrival in range(poisson(rng, lam * season[m] * wsum)):
                 start = first + rng.choices(range(width), cum_weights=cw)[0]
-                total = None if surv is None else surv.draw_total(0, rng)
+                total = reps[i % len(reps)].draw_total(0, rng) if reps else None
                 stop = days if total is None else min(days, start + total)
                 cost += cum[stop] - cum[start]
         out.append(cost)
@@ -181,7 +198,7 @@ class _Acc:
     open_now: int = 0
 
 
-def _open_part(model: Model, plan: Plan, root: int, acc: dict[LineKey, _Acc]) -> None:
+def _open_part(plan: Plan, root: int, acc: dict[LineKey, _Acc], durations: _Durations) -> None:
     """Add every external placement's exact parts and simulated rest-of-year cost to its line."""
     for p in plan.external():
         line = acc.get(key_of(p))
@@ -193,8 +210,8 @@ def _open_part(model: Model, plan: Plan, root: int, acc: dict[LineKey, _Acc]) ->
         if p.stop is None and p.start < plan.year_stop:
             line.open_now += 1
             chain = group_keys(p.category, p.target_group, p.legal_basis)
-            surv = model.durations.survival_for(chain, max(0, (plan.cutoff - p.start).days))
-            draws = _simulate_open(p, surv, plan, stream(root, f"open:{p.placement_id}"), len(line.sims))
+            reps = durations.of(chain, max(0, (plan.cutoff - p.start).days))
+            draws = _simulate_open(p, reps, plan, stream(root, f"open:{p.placement_id}"), len(line.sims))
             line.sims = [a + b for a, b in zip(line.sims, draws, strict=True)]
         elif p.stop is not None and p.stop > plan.cutoff:
             line.open_now += 1
@@ -202,14 +219,15 @@ def _open_part(model: Model, plan: Plan, root: int, acc: dict[LineKey, _Acc]) ->
 
 def simulate(model: Model, plan: Plan, rng: random.Random, config: SimConfig | None = None) -> Forecast:
     """The forecast of every line of the model under the plan (base or scenario)."""
-    n = (config or SimConfig()).simulations
-    root = rng.getrandbits(64)
+    config = config or SimConfig()
+    n, root = config.simulations, rng.getrandbits(64)
+    durations = _Durations(model, root, config.bootstrap)
     keys = sorted(set(model.lines()) | {key_of(p) for p in plan.external()})
     acc = {k: _Acc(Fraction(0), Fraction(0), [0.0] * n) for k in keys}
-    _open_part(model, plan, root, acc)
+    _open_part(plan, root, acc, durations)
     bands: dict[LineKey, LineBand] = {}
     for key, line in acc.items():
-        new, expected = _simulate_new(key, model, plan, stream(root, f"new:{key}"), n)
+        new, expected = _simulate_new(key, model, plan, stream(root, f"new:{key}"), n, durations)
         line.sims = [a + b for a, b in zip(line.sims, new, strict=True)]
         bands[key] = _band(key, line.to_date, line.known, line.sims, line.open_now, expected)
     totals = [sum(col) for col in zip(*(a.sims for a in acc.values()), strict=True)] if acc else [0.0] * n
