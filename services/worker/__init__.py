@@ -1,0 +1,1 @@
+"""The Faust worker: batch consumer and the shared projector step that keeps the read models (issue 11)."""
