@@ -39,9 +39,13 @@ from services.supervisor import Supervisor, install_signal_handlers, resolve
 
 # The demo's components, started in this order through the supervisor. Each entry names a provider
 # "package.module:function" returning list[Component] (or (name, argv) pairs) for the demo settings.
-# Filled by the integrator: the pipeline (broker, relay, worker: services.kafka.cli), the KPI
-# exporter with /metrics (services.metrics.exporter) and the Streamlit UI (services.ui_command).
-COMPONENT_PROVIDERS: Final[tuple[str, ...]] = ()
+# The pipeline (broker unless KAFKA_BOOTSTRAP_SERVERS is set, relay, worker), the KPI exporter with
+# /metrics, and the Streamlit UI.
+COMPONENT_PROVIDERS: Final[tuple[str, ...]] = (
+    "services.kafka.cli:demo_components",
+    "services.metrics.exporter:demo_components",
+    "services.ui_command:demo_components",
+)
 
 # The report tables the demo prints, each with the columns shown (the full tables: casestream report).
 REPORTS: Final[dict[str, tuple[str, ...]]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,9 +24,19 @@ CASESTREAM = str(Path(sys.executable).parent / "casestream")
 HISTORY = re.compile(r"Historik: (\d+) nya händelser, (\d+) fanns redan")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def env() -> dict[str, str]:
+    """A clean environment; the demo's components (broker, relay, worker, exporter, UI) on free ports."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("CASESTREAM_")}
+    out.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     out.update(CASESTREAM_TEST_SCALE="small", COLUMNS="250")
+    for name in ("UI_PORT", "EXPORTER_PORT", "WORKER_WEB_PORT", "WORKER_METRICS_PORT"):
+        out[f"CASESTREAM_{name}"] = str(free_port())
     return out
 
 
