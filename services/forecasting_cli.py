@@ -146,10 +146,14 @@ def register(app: typer.Typer) -> None:
         from projections.forecast_model import SimConfig
         from services.bootstrap import bootstrap
         from services.forecasting import forecast_from_store
+        from services.settings import Settings
 
         specs = _scenarios(scenario)
         day = _as_of(as_of)
-        app_ = bootstrap(db=db)
+        url = db or Settings().db
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            raise typer.BadParameter(f"no store at {url.removeprefix('sqlite:///')}", param_hint="--db")
+        app_ = bootstrap(db=url)
         s = seed if seed is not None else app_.settings.forecast_seed
         n = simulations if simulations is not None else app_.settings.forecast_simulations
         try:

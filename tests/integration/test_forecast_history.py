@@ -186,6 +186,8 @@ def test_cli_prints_the_band_json_with_a_zero_change_scenario_and_refuses_a_bad_
     assert result.exit_code == 2
     flat = "".join(re.sub(r"[│╭╮╰╯─\s]", "", result.output))  # rich wraps the error box to the terminal
     assert "percentandfactor" in flat and "bad.yaml" in flat
+    missing = runner.invoke(_cli(), ["forecast", "--year", "2021", "--db", f"sqlite:///{tmp_path / 'no.db'}"])
+    assert missing.exit_code == 2 and not (tmp_path / "no.db").exists()  # reading never creates a store
     table = runner.invoke(_cli(), [*args[:-2], "--history"])
     assert table.exit_code == 0, table.output
     assert "Prognoshistorik 2021" in table.output and "Totalt" in table.output
