@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import create_engine
 
 from services.readmodel.tables import (
+    FACT_COLUMNS,
     PROJECTIONS,
     ProjectionPosition,
     ReadModelGeneration,
@@ -101,25 +102,13 @@ def load_positions(engine: Engine) -> dict[tuple[str, int], tuple[int, int]]:
     return {(p, part): (pos, off) for p, part, pos, off in rows}
 
 
-FACT_COLUMNS = (
-    "event_id",
-    "position",
-    "partition",
-    "stream_id",
-    "type",
-    "business_day",
-    "recorded_us",
-    "body",
-)
-
-
 def _marks(conn: Connection, n: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
 
 def write_batch(
     engine: Engine,
-    facts: Mapping[str, Sequence[dict[str, Any]]],
+    facts: Mapping[str, Sequence[tuple[Any, ...]]],
     marks: Mapping[int, PartitionMark],
     projections: Iterable[str] = PROJECTIONS,
 ) -> None:
@@ -143,7 +132,7 @@ def write_batch(
                     f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({values}) "
                     "ON CONFLICT (position) DO NOTHING"
                 )
-                conn.exec_driver_sql(sql, [tuple(r[c] for c in FACT_COLUMNS) for r in rows])
+                conn.exec_driver_sql(sql, list(rows))
         move = (
             f'INSERT INTO projection_position (projection, partition, position, "offset", events) '
             f"VALUES ({_marks(conn, 5)}) ON CONFLICT (projection, partition) DO UPDATE SET "

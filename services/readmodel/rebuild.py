@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 
 from events import encode
 from services.readmodel.facts import fact_row, relevant
-from services.readmodel.persist import FACT_COLUMNS, generations, insert_ignore, micros
-from services.readmodel.tables import ReadModelGeneration, fact_table
+from services.readmodel.persist import generations, insert_ignore, micros
+from services.readmodel.tables import FACT_COLUMNS, ReadModelGeneration, fact_table
 from services.store.base import EventStore
 
 Progress = Callable[[int, int], None]  # (position reached, store head)
@@ -47,7 +47,11 @@ def rebuild(
         page = list(store.read_all(after=cursor, limit=page_size))
         if not page:
             break
-        rows = [fact_row(e, encode(e), -1, micros(e.recorded_at)) for e in page if projection in relevant(e)]
+        rows = [
+            dict(zip(FACT_COLUMNS, fact_row(e, encode(e), -1, micros(e.recorded_at)), strict=True))
+            for e in page
+            if projection in relevant(e)
+        ]
         with engine.begin() as conn:
             if rows:
                 conn.execute(insert_ignore(conn, table), rows)

@@ -21,6 +21,17 @@ from sqlmodel import Field, SQLModel
 
 PROJECTIONS: Final = ("care_costs", "occupancy", "intake", "investigations", "budget", "ekb", "workload")
 
+FACT_COLUMNS = (
+    "event_id",
+    "position",
+    "partition",
+    "stream_id",
+    "type",
+    "business_day",
+    "recorded_us",
+    "body",
+)  # the fact row's columns, in order
+
 facts_metadata = MetaData()  # the per-generation fact tables, built on demand (kept off SQLModel.metadata)
 
 

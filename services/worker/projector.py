@@ -64,7 +64,7 @@ class Outcome:
 
 @dataclass
 class Plan:
-    facts: dict[str, list[dict[str, Any]]]
+    facts: dict[str, list[tuple[Any, ...]]]
     marks: dict[int, PartitionMark]
     outcome: Outcome
 
@@ -126,7 +126,7 @@ class Projector:
         self,
         partition: int,
         messages: Sequence[Message],
-        facts: dict[str, list[dict[str, Any]]],
+        facts: dict[str, list[tuple[Any, ...]]],
         outcome: Outcome,
     ) -> PartitionMark | None:
         top, offset, applied = self.position(partition), -1, 0
@@ -149,8 +149,10 @@ class Projector:
                 outcome.newest_appended_at = max(
                     outcome.newest_appended_at or event.appended_at, event.appended_at
                 )
-            recorded = micros(event.recorded_at)
-            for name in relevant(event):
-                facts[name].append(fact_row(event, msg.value or b"", partition, recorded))
+            names = relevant(event)
+            if names:
+                row = fact_row(event, msg.value or b"", partition, micros(event.recorded_at))
+                for name in names:
+                    facts[name].append(row)
         outcome.applied += applied
         return PartitionMark(top, offset, applied) if applied else None
