@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # --- forecast (issue 8): the simulated band ------------------------------------------------------
     forecast_seed: int = Field(default=2021, description="seed of random.Random for the forecast simulation")
     forecast_simulations: int = Field(default=1000, ge=10, le=100_000, description="simulations per forecast")
+    forecast_scenario_dir: Path | None = Field(
+        default=None, description="folder of scenario files (YAML/JSON) the Prognos page offers")
+    ui_forecast_history_max_events: int = Field(
+        default=20_000, ge=0, description="the Prognos page draws the month-end band history by default "
+        "up to this many events in the store")
 
     # --- simulator and demo (issue 4) ------------------------------------------------------------------
     test_scale: str = Field(default="full", pattern="^(small|full)$",

@@ -82,6 +82,23 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "Sen registrering": ("Sen registrering", "Late registration"),
     "Rättelse": ("Rättelse", "Correction"),
     "Makulering": ("Makulering", "Retraction"),
+    "band_title": ("Helårsprognos med osäkerhet (p10–p90)", "Full-year forecast with uncertainty (p10–p90)"),
+    "band_p50_total": ("Prognos p50 totalt", "Forecast p50, total"),
+    "band_range": ("Prognos p10 – p90 totalt", "Forecast p10 – p90, total"),
+    "band_p50": ("Prognos p50", "Forecast p50"),
+    "run_rate": ("Prognos i takt", "Run-rate forecast"),
+    "forecast_date": ("Prognosdatum", "Forecast date"),
+    "band_history": ("Prognoshistorik per månadsskifte", "Forecast history by month end"),
+    "band_history_note": ("Prognosen som den stod vid varje månadsskifte (som känd då); p10–p90 skuggat.",
+                          "The forecast as it stood at each month end (as known then); p10–p90 shaded."),
+    "band_at_date": ("Prognosen per {day} (som känd nu); stapeln är p10–p90.",
+                     "The forecast on {day} (as known now); the bar is p10–p90."),
+    "scenario_file": ("Scenario", "Scenario"),
+    "no_scenario": ("Inget scenario", "No scenario"),
+    "scenario_upload": ("Eller ladda upp en scenariofil (YAML/JSON)",
+                        "Or upload a scenario file (YAML/JSON)"),
+    "scenario_error": ("Scenariofilen kan inte användas", "The scenario file cannot be used"),
+    "scenarios_title": ("Scenarier jämfört med basprognosen", "Scenarios compared with the base forecast"),
 }
 
 COLUMNS_EN: Final[dict[str, str]] = {
@@ -101,6 +118,11 @@ COLUMNS_EN: Final[dict[str, str]] = {
     "opened_total": "Opened, total", "closed_total": "Closed", "mean_days": "Duration, mean (days)",
     "median_days": "Duration, median (days)", "average_per_month": "Opened per month",
     "overdue": "Open past the limit", "basis": "Basis", "reason": "Adjustment reason",
+    "to_date_sek": "Outcome to date (mnkr)", "p10_sek": "Forecast p10 (mnkr)",
+    "p50_sek": "Forecast p50 (mnkr)", "p90_sek": "Forecast p90 (mnkr)",
+    "run_rate_total_sek": "Run-rate forecast (mnkr)",
+    "deviation_p50_sek": "Deviation budget − p50 (mnkr)", "open_placements": "Open placements",
+    "expected_new": "Expected new",
 }
 
 

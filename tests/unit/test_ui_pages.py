@@ -14,11 +14,17 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from projections.forecast_model import SimConfig
+from projections.reports.base import Column
+from services import forecasting
 from services.queries_access import read_views
+from services.queries_forecast import load_scenarios
+from services.render import display_value
 from services.store import open_store
 from tests.unit import ui_seed
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+SIMULATIONS = 200  # the band's simulations on the Prognos page (lean; the default is 1000)
 PAGES = ("views/oversikt.py", "views/externa_kop.py", "views/belaggning.py", "views/aktualiseringar.py",
          "views/prognos.py")
 
@@ -38,6 +44,8 @@ def app(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppT
     monkeypatch.setenv("CASESTREAM_DB", store_url)
     monkeypatch.setenv("CASESTREAM_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("CASESTREAM_SMALL_CELL_THRESHOLD", raising=False)
+    monkeypatch.setenv("CASESTREAM_FORECAST_SIMULATIONS", str(SIMULATIONS))
+    monkeypatch.delenv("CASESTREAM_FORECAST_SEED", raising=False)
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
 
@@ -159,3 +167,83 @@ def test_views_are_logged_without_figures(app: AppTest, tmp_path: Path) -> None:
     assert views[-1]["reported_on"] == "2021-04-05" and views[0]["from"] == "2021-01-01"
     assert len({v["session"] for v in views}) == 1
     assert set(views[0]) == {"at", "page", "session", "from", "to", "reported_on"}
+
+
+def _band_p50_mnkr(store_url: str, as_of: date | None) -> tuple[date, str]:
+    """forecast_from_store's total p50 as known now, rendered as the page renders it (mnkr, 1 decimal)."""
+    store = open_store(store_url)
+    try:
+        fv = forecasting.forecast_from_store(store, 2021, seed=forecasting.DEFAULT_SEED,
+                                             config=SimConfig(simulations=SIMULATIONS))
+        if as_of is not None:  # the same fold with the forecast date D = as_of
+            fv = forecasting.compute(forecasting.Folded.of(store.read_all()), 2021, as_of,
+                                     seed=forecasting.DEFAULT_SEED, config=SimConfig(simulations=SIMULATIONS))
+    finally:
+        store.close()
+    return fv.as_of, display_value(MNKR, fv.base.total.p50_sek) + " mnkr"
+
+
+MNKR = Column("p50_sek", "Prognos p50", "money", decimals=1, unit="mnkr")
+
+
+def test_forecast_page_shows_the_band_as_forecast_from_store_gives_it(app: AppTest, store_url: str) -> None:
+    page(app, PAGES[4])
+    _, expected = _band_p50_mnkr(store_url, ui_seed.END)  # D = the period's last day
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Prognos p50 totalt"] == expected
+    band = app.dataframe[-1].value
+    assert cell(band, "Verksamhet", "Totalt", "Prognos p50 (mnkr)") == expected.removesuffix(" mnkr")
+    assert cell(band, "Verksamhet", "Totalt", "Budget helår (mnkr)") == "20.0"
+    assert metrics["Budget"] == "20.0 mnkr"
+    unga = band[(band["Verksamhet"] == "Familjehemsvård externt") & (band["Målgrupp"] == "Unga")].iloc[0]
+    assert unga["Pågående placeringar"] == "<5"  # 2 open placements: a small cell
+    assert cell(band, "Verksamhet", "Totalt", "Pågående placeringar") == "9"
+    assert metrics["Prognos i takt"] == cell(band, "Verksamhet", "Totalt", "Prognos i takt (mnkr)") + " mnkr"
+    assert len(app.get("vega_lite_chart")) == 2 and app.toggle(key="band_history").value  # history drawn
+    as_of, expected = _band_p50_mnkr(store_url, None)  # D = the latest business day in the data
+    app.sidebar.date_input(key="period").set_value((date(2021, 1, 1), as_of)).run()
+    assert {m.label: m.value for m in app.metric}["Prognos p50 totalt"] == expected
+
+
+SCENARIOS = """\
+scenarios:
+  - name: Priser +4 % från juli
+    changes:
+      - {kind: price, percent: 4, from: 2021-07-01}
+"""
+
+
+def test_forecast_page_compares_a_scenario_with_the_base(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "priser.yaml").write_text(SCENARIOS, encoding="utf-8")
+    (folder / "fel.yaml").write_text(SCENARIOS.replace("2021-07-01", "2021-02-01"), encoding="utf-8")
+    monkeypatch.setenv("CASESTREAM_FORECAST_SCENARIO_DIR", str(folder))
+    monkeypatch.setenv("CASESTREAM_DB", store_url)
+    monkeypatch.setenv("CASESTREAM_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("CASESTREAM_FORECAST_SIMULATIONS", str(SIMULATIONS))
+    app = page(AppTest.from_file(str(APP), default_timeout=60).run(), PAGES[4])
+    assert app.selectbox(key="scenario_file").options == ["Inget scenario", "fel.yaml", "priser.yaml"]
+    app.selectbox(key="scenario_file").set_value("priser.yaml").run()
+    assert not app.exception
+    store = open_store(store_url)
+    try:
+        spec = load_scenarios(SCENARIOS.encode(), "priser.yaml")
+        fv = forecasting.compute(forecasting.Folded.of(store.read_all()), 2021, ui_seed.END,
+                                 config=SimConfig(simulations=SIMULATIONS), scenario_specs=spec)
+    finally:
+        store.close()
+    change = fv.scenarios[0].differences[None].p50_change_sek
+    side = app.dataframe[-1].value
+    assert cell(side, "Verksamhet", "Totalt", "Priser +4 % från juli: skillnad p50 (mnkr)") == display_value(
+        MNKR, change)
+    base_p50 = display_value(MNKR, fv.base.total.p50_sek)
+    assert cell(side, "Verksamhet", "Totalt", "Prognos p50 (mnkr)") == base_p50
+    assert change > 0
+    app.selectbox(key="scenario_file").set_value("fel.yaml").run()
+    assert not app.exception
+    error = " ".join(e.value for e in app.error)
+    assert "Scenariofilen kan inte användas" in error and "2021-02-01 is not after" in error
+    assert "Prognos p50 totalt" in [m.label for m in app.metric]  # the base band is still shown
