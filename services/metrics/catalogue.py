@@ -3,7 +3,7 @@
 One catalogue, so the exporter, the pipeline helpers, the dashboards and the tests agree on names.
 Conventions: prefix `casestream_`, base units (seconds, SEK, ratios 0–1 instead of percent), `_total`
 only on counters, labels only from small fixed sets (unit id, kind, category, target_group, channel,
-projection, topic, partition, reason) — never a case, person or placement id.
+quantile, projection, topic, partition, reason) — never a case, person or placement id.
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ KPI: Final[tuple[Spec, ...]] = (
          ("weighting",)),
     Spec("casestream_forecast_total_sek", "gauge",
          "Run-rate full-year forecast (helårsprognos) of an externa-köp line, in SEK.", LINE),
+    Spec("casestream_forecast_band_sek", "gauge",
+         "Simulated full-year forecast (helårsprognos) of an externa-köp line at quantile p10, p50 or p90, "
+         "in SEK.", (*LINE, "quantile")),
     Spec("casestream_forecast_budget_sek", "gauge", "Annual budget of an externa-köp line, in SEK.", LINE),
     Spec("casestream_forecast_deviation_sek", "gauge",
          "Forecast deviation (prognosavvikelse) = annual budget - forecast of a line, in SEK "
@@ -96,6 +99,7 @@ PIPELINE: Final[tuple[Spec, ...]] = (
 
 ALL: Final[tuple[Spec, ...]] = KPI + PIPELINE
 DEAD_LETTER_REASONS: Final = ("decode_error", "validation_error", "projection_error", "other")
+BAND_QUANTILES: Final = ("p10", "p50", "p90")
 
 
 def exposed_names() -> frozenset[str]:

@@ -6,6 +6,10 @@ are cached per KPI group (`kpis.Cache`): a group is re-read only when the sub-st
 so a burst of aktualiseringar re-reads intake, not every placement. Every family of the KPI catalogue
 is always present (HELP and TYPE), even without samples, so a dashboard's metric names can be checked
 against an empty scrape.
+
+The forecast band (`casestream_forecast_band_sek`) comes from `forecast_band.BandCache`: computed on
+the first scrape, then again only when the placements or the budget changed (in the background, the
+previous band served meanwhile), never per scrape.
 """
 
 from __future__ import annotations
@@ -19,18 +23,20 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.metrics import catalogue, kpis
+from services.metrics.forecast_band import BandCache
 from services.metrics.source import KpiSource, reading
 
 
 class KpiCollector(Collector):
     def __init__(self, source: KpiSource, day: Callable[[], date], *, small_cell_threshold: int,
-                 investigation_limit_days: int) -> None:
+                 investigation_limit_days: int, band: BandCache | None = None) -> None:
         self._source = source
         self._day = day
         self._threshold = small_cell_threshold
         self._limit = investigation_limit_days
         self._lock = threading.Lock()
         self._cache = kpis.Cache()
+        self._band = band or BandCache()
 
     def describe(self) -> Iterable[Metric]:
         return []  # registering must not fold the store; names are checked against the catalogue
@@ -41,7 +47,9 @@ class KpiCollector(Collector):
         with self._lock, reading(self._source):
             fresh = self._source.freshness()
             state = self._source.bundle()
-            samples = self._cache.samples(state, kpis.Options(self._day(), self._threshold, self._limit))
+            day = self._day()
+            samples = self._cache.samples(state, kpis.Options(day, self._threshold, self._limit))
+            samples.extend(self._band.samples(state, day))
         samples.append(kpis.Sample("casestream_store_head_position", (), float(fresh.position)))
         samples.append(kpis.Sample("casestream_kpi_read_duration_seconds", (), time.perf_counter() - started))
         if fresh.appended_at is not None:

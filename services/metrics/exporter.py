@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from events.timeutil import STOCKHOLM
 from services.metrics.collector import KpiCollector
+from services.metrics.forecast_band import BandCache
 from services.metrics.source import KpiSource, kpi_source
 from services.settings import Settings
 from services.supervisor import Component
@@ -34,11 +35,13 @@ def reference_day(settings: Settings) -> Callable[[], date]:
 
 
 def build_registry(source: KpiSource, settings: Settings, day: Callable[[], date] | None = None,
-                   ) -> CollectorRegistry:
+                   *, band: BandCache | None = None) -> CollectorRegistry:
+    """The exporter's registry; the forecast band uses the settings' seed and simulations unless given."""
     registry = CollectorRegistry(auto_describe=False)
+    band = band or BandCache(seed=settings.forecast_seed, simulations=settings.forecast_simulations)
     registry.register(KpiCollector(source, day or reference_day(settings),
                                    small_cell_threshold=settings.small_cell_threshold,
-                                   investigation_limit_days=settings.investigation_limit_days))
+                                   investigation_limit_days=settings.investigation_limit_days, band=band))
     return registry
 
 

@@ -89,7 +89,7 @@ def test_intake_rolling_mean_and_limits(values: dict) -> None:
 def test_labels_come_only_from_small_fixed_sets(values: dict) -> None:
     allowed = {"unit": {"U-LONG", "U-SHORT"}, "kind": {"long_stay", "short_stay", "group"},
                "category": set(CATEGORIES), "target_group": set(TARGET_GROUPS), "channel": set(CHANNELS),
-               "weighting": {"unweighted", "weighted"}}
+               "weighting": {"unweighted", "weighted"}, "quantile": set(catalogue.BAND_QUANTILES)}
     ids = ids_in(scenario_events())
     for name, labels in values:
         assert name in catalogue.exposed_names()
