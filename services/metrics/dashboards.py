@@ -26,6 +26,7 @@ from grafana_foundation_sdk.models.common import (
 )
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, Threshold, ThresholdsMode
 
+BAND_QUANTILES = ("p10", "p50", "p90")
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="casestream-prometheus")
 Query = tuple[str, str]  # (PromQL, legend)
 
@@ -117,6 +118,9 @@ def external_purchases() -> Dashboard:
         series("Genomsnittlig kostnad per vårddygn", [
             ("casestream_headline_cost_per_care_day_sek", "{{weighting}}")], SEK),
         bars("Prognosavvikelse per rad", "casestream_forecast_deviation_sek", LINE, SEK, steps=SURPLUS_STEPS),
+        Row("Prognos med osäkerhet"),
+        series("Helårsprognos p10 / p50 / p90 per rad", [
+            (f'casestream_forecast_band_sek{{quantile="{q}"}}', f"{LINE} {q}") for q in BAND_QUANTILES], SEK),
     ])
 
 
