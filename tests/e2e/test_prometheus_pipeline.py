@@ -3,7 +3,8 @@
 Embedded broker, relay and worker (the pipeline test kit), the exporter as its own process over the
 same store, and Prometheus (Debian package) on 127.0.0.1 scraping it every second with the deploy
 rules. After the worker has caught up, every KPI series Prometheus holds equals the KPI samples read
-off the read model's bundle — before and after a live batch arrives while everything runs.
+off the read model's bundle — before and after a live batch arrives while everything runs — and the
+forecast band equals `bundle_gauges` of that bundle (waited for: it is recomputed in the background).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 import yaml
 
 from events import encode
+from projections.forecast_model import SimConfig
+from services.forecasting import bundle_gauges
 from services.ingest import ingest_lines
 from services.kafka.broker import EmbeddedBroker
 from services.metrics import kpis
@@ -67,14 +70,23 @@ def _jsonl(seed: int, n: int) -> io.BytesIO:
     return io.BytesIO(b"\n".join(encode(e, with_store_fields=False) for e in history(seed, n)) + b"\n")
 
 
-def _expected(engine: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    samples = kpis.samples(bundle_from_readmodel(engine), kpis.Options(AS_OF))
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+BAND = "casestream_forecast_band_sek"
+
+
+def _expected(engine: Any) -> Series:
+    """The KPI samples and the forecast band (the exporter's seed and simulations: the same settings)."""
+    state, settings = bundle_from_readmodel(engine), Settings()
+    band = bundle_gauges(state, AS_OF, seed=settings.forecast_seed,
+                         config=SimConfig(simulations=settings.forecast_simulations))
+    samples = [*kpis.samples(state, kpis.Options(AS_OF)), *band]
     return {(s.name, tuple(sorted(s.labels))): s.value for s in samples}
 
 
-def _scraped(port: int, head: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+def _scraped(port: int, head: int, band: Series) -> Series | None:
     got = series(port)
-    if got.get(("casestream_kpi_position", ())) != head:
+    shown = {k: v for k, v in got.items() if k[0] == BAND}
+    if got.get(("casestream_kpi_position", ())) != head or shown != band:
         return None
     return {k: v for k, v in got.items() if k[0] not in STORE_ONLY}
 
@@ -90,8 +102,11 @@ def test_kpi_series_in_prometheus_equal_the_read_model_of_a_running_pipeline(
     for round_ in range(2):
         head = store.head()
         wait_for(caught_up(engine, head), 120, f"the worker to catch up (round {round_})", pipe)
-        got = wait_value(f"a scrape of position {head}", lambda h=head: _scraped(port, h), timeout=60)
-        assert got == _expected(engine)
+        want = _expected(engine)
+        band = {k: v for k, v in want.items() if k[0] == BAND}
+        got = wait_value(f"a scrape of position {head} and its band",
+                         lambda h=head, b=band: _scraped(port, h, b), timeout=60)
+        assert got == want
         assert any(name == "casestream_unit_occupancy_accumulated_ratio" for name, _ in got)
         if round_ == 0:  # live: more arrives while everything runs
             assert ingest_lines(store, _jsonl(62, 400), io.BytesIO(), batch_size=200).rejected == 0

@@ -4,7 +4,8 @@ The exporter serves the scenario of `tests.unit.test_metrics_scenario` (referenc
 plus two more stays in the long-stay unit so it starts at 100 % occupancy. Prometheus (Debian
 package, started on 127.0.0.1 with a 1 s scrape and evaluation interval and the deploy rules with
 `for:` removed) must report exactly the series the projections compute, and the long-stay occupancy
-alert must fire once three stays are retracted (7 of 10 places: 70 % < 95 %).
+alert must fire once three stays are retracted (7 of 10 places: 70 % < 95 %). The forecast band
+(`bundle_gauges`, recomputed in the background after a change) is waited for like the position.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import yaml
 
 from events.envelope import Event
 from projections import bundle
+from projections.forecast_model import SimConfig
+from services.forecasting import bundle_gauges
 from services.metrics import kpis
 from services.metrics.exporter import build_registry, serve
 from services.metrics.source import kpi_source
@@ -37,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 JOB = "casestream-exporter"
 LONG = (("kind", "long_stay"), ("unit", "U-LONG"))
+SETTINGS = Settings(metrics_as_of=AS_OF, forecast_simulations=200)
+BAND = "casestream_forecast_band_sek"
 
 
 def free_port() -> int:
@@ -87,7 +92,7 @@ def store(tmp_path: Path) -> Iterator[EventStore]:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, store: EventStore) -> Iterator[int]:
-    exporter = serve(build_registry(kpi_source(store), Settings(metrics_as_of=AS_OF)), "127.0.0.1", 0)
+    exporter = serve(build_registry(kpi_source(store), SETTINGS), "127.0.0.1", 0)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES / "thresholds.yml"), str(RULES / "recording.yml"),
@@ -126,7 +131,10 @@ def series(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def expected(events: list[Event], head: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """The KPI samples the projections give for the store's events (freshness gauges aside)."""
-    samples = kpis.samples(bundle.fold(events), kpis.Options(AS_OF))
+    state = bundle.fold(events)
+    config = SimConfig(simulations=SETTINGS.forecast_simulations)
+    band = bundle_gauges(state, AS_OF, seed=SETTINGS.forecast_seed, config=config)
+    samples = [*kpis.samples(state, kpis.Options(AS_OF)), *band]
     out = {(s.name, tuple(sorted(s.labels))): s.value for s in samples}
     out[("casestream_store_head_position", ())] = float(head)
     return out
@@ -144,9 +152,12 @@ def test_prometheus_scrapes_kpis_equal_to_the_projections_and_fires_the_occupanc
     stored = store.append(events).accepted
     assert len(stored) == len(events)
 
+    want_band = {k: v for k, v in expected(stored, len(stored)).items() if k[0] == BAND}
+
     def scraped_all() -> dict[Any, float] | None:
         got = series(prometheus)
-        return got if got.get(("casestream_kpi_position", ())) == len(stored) else None
+        band = {k: v for k, v in got.items() if k[0] == BAND}
+        return got if got.get(("casestream_kpi_position", ())) == len(stored) and band == want_band else None
     got = wait_for("a scrape of every event", scraped_all)
     assert got.pop(("casestream_kpi_read_duration_seconds", ())) >= 0
     got.pop(("casestream_kpi_last_event_timestamp_seconds", ()))
