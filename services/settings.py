@@ -22,10 +22,13 @@ class Settings(BaseSettings):
 
     # --- pipeline (issue 11): broker, topics, relay, worker, read models -------------------------------
     kafka_bootstrap_servers: str | None = Field(
-        default=None, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CASESTREAM_KAFKA_BOOTSTRAP_SERVERS"),
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "CASESTREAM_KAFKA_BOOTSTRAP_SERVERS"),
         description="a real Kafka/Redpanda cluster; unset = the embedded Tansu broker")
-    kafka_security_protocol: str = Field(default="PLAINTEXT", description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
-    kafka_sasl_mechanism: str | None = Field(default=None, description="PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512")
+    kafka_security_protocol: str = Field(default="PLAINTEXT",
+                                         description="PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL")
+    kafka_sasl_mechanism: str | None = Field(default=None,
+                                             description="PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512")
     kafka_sasl_username: str | None = None
     kafka_sasl_password: str | None = None
     kafka_ssl_cafile: Path | None = None
