@@ -84,13 +84,15 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "Makulering": ("Makulering", "Retraction"),
     "band_title": ("Helårsprognos med osäkerhet (p10–p90)", "Full-year forecast with uncertainty (p10–p90)"),
     "band_p50_total": ("Prognos p50 totalt", "Forecast p50, total"),
-    "band_range": ("Prognos p10 – p90 totalt", "Forecast p10 – p90, total"),
+    "band_range": ("Prognos p10–p90 totalt (mnkr)", "Forecast p10–p90, total (mnkr)"),
     "band_p50": ("Prognos p50", "Forecast p50"),
     "run_rate": ("Prognos i takt", "Run-rate forecast"),
     "forecast_date": ("Prognosdatum", "Forecast date"),
     "band_history": ("Prognoshistorik per månadsskifte", "Forecast history by month end"),
-    "band_history_note": ("Prognosen som den stod vid varje månadsskifte (som känd då); p10–p90 skuggat.",
-                          "The forecast as it stood at each month end (as known then); p10–p90 shaded."),
+    "band_history_note": ("Prognosen som den stod vid varje månadsskifte (som känd då; tabellen nedan är som "
+                          "känt nu); p10–p90 skuggat.",
+                          "The forecast as it stood at each month end (as known then; the table below is as "
+                          "known now); p10–p90 shaded."),
     "band_at_date": ("Prognosen per {day} (som känd nu); stapeln är p10–p90.",
                      "The forecast on {day} (as known now); the bar is p10–p90."),
     "scenario_file": ("Scenario", "Scenario"),

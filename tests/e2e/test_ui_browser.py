@@ -36,7 +36,7 @@ PAGES = {
     "externa-kop": "Extern vård och behandling per verksamhet",
     "belaggning": "Beläggningsgrad per enhet och månad",
     "aktualiseringar": "Inledda och avslutade utredningar",
-    "prognos": "Som rapporterat / Som känt nu",
+    "prognos": "Helårsprognos med osäkerhet (p10–p90)",  # the band, the page's last section
 }
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1800")

@@ -195,6 +195,8 @@ def test_forecast_page_shows_the_band_as_forecast_from_store_gives_it(app: AppTe
     assert cell(band, "Verksamhet", "Totalt", "Prognos p50 (mnkr)") == expected.removesuffix(" mnkr")
     assert cell(band, "Verksamhet", "Totalt", "Budget helår (mnkr)") == "20.0"
     assert metrics["Budget"] == "20.0 mnkr"
+    low, high = (cell(band, "Verksamhet", "Totalt", f"Prognos {q} (mnkr)") for q in ("p10", "p90"))
+    assert metrics["Prognos p10–p90 totalt (mnkr)"] == f"{low}–{high}"
     unga = band[(band["Verksamhet"] == "Familjehemsvård externt") & (band["Målgrupp"] == "Unga")].iloc[0]
     assert unga["Pågående placeringar"] == "<5"  # 2 open placements: a small cell
     assert cell(band, "Verksamhet", "Totalt", "Pågående placeringar") == "9"

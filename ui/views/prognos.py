@@ -101,10 +101,9 @@ def _band(period: Period) -> None:
     tiles = (("band_p50_total", "p50_sek"), ("band_range", "p10_sek"), ("run_rate", "run_rate_total_sek"),
              ("budget", "budget_sek"))
     for where, (label, key) in zip(st.columns(len(tiles)), tiles, strict=True):
-        value = cell_text(screen.table, "total", key)
-        if key == "p10_sek":
-            value = f"{value} – {cell_text(screen.table, 'total', 'p90_sek')}"
-        where.metric(t(label), f"{value} mnkr", border=True)
+        value, high = cell_text(screen.table, "total", key), cell_text(screen.table, "total", "p90_sek")
+        shown = f"{value}–{high}" if key == "p10_sek" else f"{value} mnkr"
+        where.metric(t(label), shown, border=True)
     _band_chart(period, screen)
     components.show_table(screen.table, f"prognos-band-{screen.total.as_of}")
     if screen.scenarios is not None:
