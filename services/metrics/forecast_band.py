@@ -7,9 +7,10 @@ simulations). The band is money, like the run-rate forecast, and is exported for
 
 A forecast takes seconds on a real history, so `BandCache` keys its samples by (reference day, the
 version of the placement and budget sub-states — `kpis.GROUPS["lines"]`'s version). The first scrape
-computes the band before it answers (a small store's forecast is on the first scrape); after a change
-the scrape starts one background recomputation on a copy of the two sub-states and keeps serving the
-previous band until it is done (`background=False` recomputes before answering instead). A forecast
+of a store of at most `sync_limit` events computes the band before it answers (a small store's
+forecast is on the first scrape); otherwise, and after every change, the scrape starts one background
+recomputation on a copy of the two sub-states and keeps serving the previous band (none at first)
+until it is done (`background=False` always recomputes before answering). A forecast
 that fails is logged and leaves the band out; it is not retried until the version changes.
 """
 
@@ -28,6 +29,7 @@ from services.metrics.kpis import GROUPS, Sample, Version
 log = logging.getLogger(__name__)
 Compute = Callable[..., list[Gauge]]
 Key = tuple[date, Version]
+SYNC_LIMIT = 20_000  # events: up to this store size the first scrape waits for the band (about 1 s)
 
 
 def version(state: bundle.State) -> Version:
@@ -43,9 +45,9 @@ def snapshot(state: bundle.State) -> bundle.State:
 
 class BandCache:
     def __init__(self, *, seed: int = DEFAULT_SEED, simulations: int = 1000, background: bool = True,
-                 compute: Compute = bundle_gauges) -> None:
+                 sync_limit: int = SYNC_LIMIT, compute: Compute = bundle_gauges) -> None:
         self._seed, self._config = seed, SimConfig(simulations=simulations)
-        self._background, self._compute = background, compute
+        self._background, self._compute, self._sync_limit = background, compute, sync_limit
         self._lock = threading.Lock()
         self._key: Key | None = None  # the key of the samples served
         self._samples: list[Sample] = []
@@ -58,7 +60,8 @@ class BandCache:
         with self._lock:
             if key in (self._key, self._job_key):
                 return list(self._samples)
-            if self._key is None or not self._background:
+            first = self._key is None and self._job_key is None
+            if not self._background or (first and state.events <= self._sync_limit):
                 self._key, self._samples = key, self._run(state, day)
             elif self._job is None:
                 self._start(key, snapshot(state), day)

@@ -90,3 +90,13 @@ def test_an_empty_store_exports_the_zero_band_of_bundle_gauges() -> None:
     assert "# TYPE casestream_forecast_band_sek gauge" in generate_latest(registry).decode()
     exported = band(registry)
     assert exported == expected([]) and set(exported.values()) == {0.0}
+
+
+def test_above_the_sync_limit_the_first_band_comes_from_the_background() -> None:
+    store = open_store("memory://")
+    store.append(scenario_events())
+    cache = BandCache(seed=forecasting.DEFAULT_SEED, simulations=SIMULATIONS, sync_limit=10)
+    registry = build_registry(kpi_source(store), Settings(metrics_as_of=AS_OF), band=cache)
+    assert band(registry) == {}  # 44 events > 10: the scrape does not wait for the forecast
+    cache.wait(60)
+    assert band(registry) == expected(scenario_events())
