@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.audit.bench",
     "services.forecasting_cli",
     "services.ui_command",
+    "services.chaos",
 )
 
 
