@@ -5,8 +5,9 @@ seed replays the same campaign). `kill9` and `stop` act on one component of a `S
 from the supervisor's list, so it can be started again under the same name. `disk_full_append` appends
 one batch to the SQLite store through a dedicated connection whose `max_page_count` is pinned to the
 file's current size: the append must be refused as a whole (a `StoreError`, nothing of the batch stored).
-`revive` restarts components that exited by themselves (a worker gives up when the broker stays away),
-as the service manager of a deployment would; the campaign counts those restarts.
+`revive` restarts components that exited by themselves or whose ready port stopped answering (a Faust
+worker gives up when the broker goes away and then hangs in its shutdown), as the service manager of a
+deployment would with a liveness probe; the campaign counts those restarts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +27,7 @@ from sqlalchemy import func, select
 
 from events import Event
 from services.store.base import EventStore, StoreError
-from services.supervisor import Component, ComponentFailed, Running, Supervisor
+from services.supervisor import Component, ComponentFailed, Running, Supervisor, port_open
 
 RELAY_KILL: Final = "relay_kill9"
 WORKER_KILL: Final = "worker_kill9"
@@ -90,12 +92,27 @@ def restart(supervisor: Supervisor, component: Component) -> bool:
         return False
 
 
+def healthy(running: Running) -> bool:
+    """Running, and its ready port (if any) still answers, twice a second apart (a liveness probe)."""
+    if running.process.poll() is not None:
+        return False
+    port = running.component.ready
+    if not isinstance(port, int) or port_open(port):
+        return True
+    time.sleep(1.0)
+    return running.process.poll() is None and port_open(port)
+
+
 def revive(supervisor: Supervisor, components: dict[str, Component]) -> list[str]:
-    """Restart every component that is not running (it crashed by itself), like a service manager would."""
-    alive = {r.component.name for r in supervisor.running if r.process.poll() is None}
-    for running in [r for r in supervisor.running if r.component.name not in alive]:
-        supervisor.running.remove(running)  # exited on its own: reaped by poll()
-    return [name for name, c in components.items() if name not in alive and restart(supervisor, c)]
+    """Restart every component that exited by itself or stopped answering, as a service manager would."""
+    sick = [r for r in supervisor.running if not healthy(r)]
+    for running in sick:
+        if running.process.poll() is None:
+            kill9(supervisor, running.component.name)  # hangs in its own shutdown: finish it
+        else:
+            supervisor.running.remove(running)  # exited on its own, reaped by poll()
+    present = {r.component.name for r in supervisor.running}
+    return [name for name, c in components.items() if name not in present and restart(supervisor, c)]
 
 
 @dataclass
