@@ -14,7 +14,8 @@ appended in batches while a seeded schedule injects faults (`services.chaos_faul
 * **krascher** — components that exited by themselves (restarted, as a service manager would).
 
 The exit code is 1 when any run lost or doubled an event or broke one of the other checks.
-PostgreSQL restarts are not injected: the server named by `--db` is not the campaign's to restart.
+PostgreSQL restarts are injected only with `--db postgresql`, where the campaign starts its own
+throwaway server (`services.chaos_pgserver`); a server named by a URL is not the campaign's to restart.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -85,17 +86,28 @@ def fresh_store(db: str | None, root: Path, run: int) -> Iterator[str]:
 
 def campaign(runs: int, events: int, seed: int, workers: int = 2, db: str | None = None,
              per_kind: int = 2, batch: int | None = None) -> Campaign:
-    """Run the campaign; the temporary directory is removed unless a run failed (then `log_dir`)."""
+    """Run the campaign; the temporary directory is removed unless a run failed (then `log_dir`).
+
+    `db`: None / "sqlite" = SQLite files; "postgresql" = a server the campaign starts (and restarts as a
+    fault); a postgresql:// URL = scratch databases on that server (never restarted).
+    """
     settings = Settings()
     root = Path(tempfile.mkdtemp(prefix="casestream-chaos-"))
     out = Campaign()
     try:
-        for run in range(1, runs + 1):
-            evs = simulated(seed * 1000 + run, events)
-            size = batch or max(25, len(evs) // 20)
-            with fresh_store(db, root, run) as url:
-                plan = RunPlan(run, url, workers, size, per_kind, seed * 1000 + run)
-                out.results.append(ChaosRun(plan, evs, root / f"run{run}" / "logs", settings).execute())
+        with ExitStack() as stack:
+            server, restart_pg = db, None
+            if db == "postgresql":
+                from services.chaos_pgserver import OwnPostgres
+
+                own = stack.enter_context(OwnPostgres())
+                server, restart_pg = own.url, own.restart
+            for run in range(1, runs + 1):
+                evs = simulated(seed * 1000 + run, events)
+                with fresh_store(server, root, run) as url:
+                    plan = RunPlan(run, url, workers, batch or max(25, len(evs) // 20), per_kind,
+                                   seed * 1000 + run, restart_postgres=restart_pg)
+                    out.results.append(ChaosRun(plan, evs, root / f"run{run}" / "logs", settings).execute())
     finally:
         if out.ok:
             shutil.rmtree(root, ignore_errors=True)
@@ -134,7 +146,9 @@ def chaos(
     events: Annotated[int, typer.Option(min=1, help="simulated events per run")] = 5000,
     seed: Annotated[int, typer.Option(help="seed of the events and the fault schedule")] = 1,
     workers: Annotated[int, typer.Option(min=1, max=6, help="Faust workers per run")] = 2,
-    db: Annotated[str | None, typer.Option(help="sqlite (default) or a postgresql:// server URL")] = None,
+    db: Annotated[str | None, typer.Option(
+        help="sqlite (default), postgresql (a throwaway server, restarted as a fault) or a postgresql:// URL"
+    )] = None,
     faults_per_kind: Annotated[int, typer.Option(min=1, help="faults of each kind per run")] = 2,
 ) -> None:
     """Fault campaign: kill -9 relay and workers, broker restarts, disk full; lost and doubled events."""

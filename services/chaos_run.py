@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from services.chaos_check import Comparison, compare, history_period
 from services.chaos_faults import (
     BROKER_RESTART,
     DISK_FULL,
+    POSTGRES_RESTART,
     RELAY_KILL,
     WORKER_KILL,
     disk_full_append,
@@ -65,6 +66,7 @@ class RunPlan:
     per_kind: int
     seed: int
     catch_up_timeout: float = 180.0
+    restart_postgres: Callable[[], None] | None = None  # only for a server the campaign started itself
 
 
 class ChaosRun:
@@ -88,6 +90,8 @@ class ChaosRun:
 
     def kinds(self) -> list[str]:
         kinds = [RELAY_KILL, WORKER_KILL, BROKER_RESTART]
+        if self.plan.restart_postgres is not None:
+            kinds.append(POSTGRES_RESTART)
         return [*kinds, DISK_FULL] if self.plan.store_url.startswith("sqlite") else kinds
 
     def execute(self) -> RunResult:
@@ -136,6 +140,8 @@ class ChaosRun:
             stop(supervisor, "broker")
             time.sleep(rng.uniform(0.5, 2.0))
             restart(supervisor, comps["broker"])  # same port, empty
+        elif kind == POSTGRES_RESTART and self.plan.restart_postgres is not None:
+            self.plan.restart_postgres()
         self.result.faults[kind] += 1
 
     def _disk_full(self, store: EventStore, batch: Sequence[Event]) -> None:
