@@ -49,8 +49,12 @@ test: $(STAMP) system-deps lint
 schemas: $(STAMP)
 	$(BIN)/python -m events.schema_export
 
+# Benchmarks (not tests): each prints its figures, with ratios to a peer measured in the same run.
+BENCH_REPLAY_EVENTS ?= 1000000
 bench: $(STAMP)
-	$(BIN)/casestream bench
+	$(BIN)/casestream bench pipeline
+	$(BIN)/casestream bench latency
+	$(BIN)/casestream bench replay --events $(BENCH_REPLAY_EVENTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
