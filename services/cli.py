@@ -127,12 +127,28 @@ def report(
             from services.readmodel.source import report_from_readmodel
 
             table = report_from_readmodel(app_.settings, name, period, as_of)
+            warn_if_behind(app_.settings, app_.store.head())
         else:
             table = build_report(app_.store, name, period, as_of, app_.settings)
         record_access(app_.settings, name, period, as_of, fmt=fmt, source=source)
     finally:
         app_.close()
     render(table, fmt, Console(width=250))
+
+
+def warn_if_behind(settings: Settings, head: int) -> None:
+    """The live read model may lag the store (or be empty when no worker ran): say so, never silently."""
+    from services.readmodel.persist import open_readmodel, readmodel_url
+    from services.readmodel.source import applied_totals
+
+    engine = open_readmodel(readmodel_url(settings))
+    try:
+        _, top = applied_totals(engine)
+    finally:
+        engine.dispose()
+    if top < head:
+        err.print(f"[yellow]OBS:[/yellow] the read model has applied events up to position {top}, the store "
+                  f"holds {head}; figures lag by {head - top} events (relay and worker up?)")
 
 
 def main() -> None:
