@@ -5,9 +5,10 @@ seed replays the same campaign). `kill9` and `stop` act on one component of a `S
 from the supervisor's list, so it can be started again under the same name. `disk_full_append` appends
 one batch to the SQLite store through a dedicated connection whose `max_page_count` is pinned to the
 file's current size: the append must be refused as a whole (a `StoreError`, nothing of the batch stored).
-`revive` restarts components that exited by themselves or whose ready port stopped answering (a Faust
-worker gives up when the broker goes away and then hangs in its shutdown), as the service manager of a
-deployment would with a liveness probe; the campaign counts those restarts.
+`revive` restarts components that exited by themselves, whose ready port stopped answering, or whose
+log shows a Faust crash of that very process (a worker gives up when the broker goes away and can then
+hang for a minute in its own shutdown), as a service manager with a liveness probe would; the campaign
+counts those restarts.
 """
 
 from __future__ import annotations
@@ -92,9 +93,21 @@ def restart(supervisor: Supervisor, component: Component) -> bool:
         return False
 
 
+def crashed_in_log(running: Running, tail: int = 65_536) -> bool:
+    """The end of the component's log has a Faust crash line of this very process ("[pid] ... Crashed")."""
+    marker = f"] [{running.process.pid}] [".encode()
+    try:
+        with running.log.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - tail))
+            text = log.read()
+    except OSError:
+        return False
+    return any(marker in line and b"Crashed reason=" in line for line in text.splitlines())
+
+
 def healthy(running: Running) -> bool:
-    """Running, and its ready port (if any) still answers, twice a second apart (a liveness probe)."""
-    if running.process.poll() is not None:
+    """Running, not crashed by its own log, and its ready port (if any) still answers (a liveness probe)."""
+    if running.process.poll() is not None or crashed_in_log(running):
         return False
     port = running.component.ready
     if not isinstance(port, int) or port_open(port):
