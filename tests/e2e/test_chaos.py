@@ -11,15 +11,23 @@ Sizes follow CASESTREAM_TEST_SCALE (small: 2 x 2 000 events).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import psutil
 import pytest
 import typer
 from rich.console import Console
+from sqlalchemy import text
 from typer.testing import CliRunner
 
-from services.chaos import Campaign, campaign, register, table
+from services.chaos import Campaign, campaign, register, simulated, table
+from services.chaos_check import compare, history_period
 from services.chaos_faults import BROKER_RESTART, DISK_FULL, RELAY_KILL, WORKER_KILL
+from services.readmodel.persist import open_readmodel
+from services.readmodel.rebuild import rebuild
+from services.readmodel.tables import PROJECTIONS
+from services.settings import Settings
+from services.store import open_store
 
 SCALE = os.environ.get("CASESTREAM_TEST_SCALE", "small")
 EVENTS = {"small": 2000, "medium": 6000, "large": 20_000}.get(SCALE, 2000)
@@ -80,3 +88,31 @@ def test_bad_db_option_is_named() -> None:
     out = CliRunner().invoke(app, ["chaos", "--db", "mysql://somewhere/db"])
     assert out.exit_code == 2
     assert "--db" in out.output and "mysql://somewhere/db" in out.output
+
+
+def test_the_check_sees_lost_and_doubled_events(tmp_path: Path) -> None:
+    """The end check is not blind: a read model refilled from the store is equal; drop and double: it says so."""
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    events = simulated(11, 600)
+    store.append(events)
+    engine = open_readmodel(f"sqlite:///{tmp_path}/readmodel.db")
+    head = store.head()
+    for projection in PROJECTIONS:
+        rebuild(store, engine, projection)
+    with engine.begin() as conn:
+        for projection in PROJECTIONS:
+            conn.execute(text("INSERT INTO projection_position VALUES (:p, 0, :h, -1, :h)"),
+                         {"p": projection, "h": head})
+    days = [e.business_date for e in events]
+    period = history_period(min(days), max(days))
+    clean = compare(store, engine, Settings(), period)
+    assert (clean.events, clean.lost, clean.doubled, clean.reports_equal) == (head, 0, 0, True)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM rm_care_costs_g1 WHERE position IN "
+                          "(SELECT position FROM rm_care_costs_g1 ORDER BY position LIMIT 3)"))
+        conn.execute(text("UPDATE projection_position SET events = events + 2 WHERE projection = 'intake'"))
+    broken = compare(store, engine, Settings(), period)
+    assert (broken.lost, broken.doubled, broken.reports_equal) == (3, 2, False)
+    assert "care_costs" in broken.differing
+    engine.dispose()
+    store.close()
