@@ -91,7 +91,7 @@ def test_bad_db_option_is_named() -> None:
 
 
 def test_the_check_sees_lost_and_doubled_events(tmp_path: Path) -> None:
-    """The end check is not blind: a read model refilled from the store is equal; drop and double: it says so."""
+    """The end check is not blind: a read model refilled from the store is equal; drop/double: it sees it."""
     store = open_store(f"sqlite:///{tmp_path}/store.db")
     events = simulated(11, 600)
     store.append(events)
