@@ -37,7 +37,10 @@ from rich.table import Table
 from events import Event, decode_dict
 from services.chaos_faults import FAULT_KINDS
 from services.chaos_run import ChaosRun, RunPlan, RunResult
+from services.kafka.broker import BrokerError
 from services.settings import Settings
+from services.store.base import StoreError
+from services.supervisor import ComponentFailed
 
 FAULT_LABELS = {"relay_kill9": "kill -9 relä", "worker_kill9": "kill -9 worker",
                 "broker_restart": "broker-omstart", "postgres_restart": "PostgreSQL-omstart",
@@ -154,8 +157,12 @@ def chaos(
     """Fault campaign: kill -9 relay and workers, broker restarts, disk full; lost and doubled events."""
     if db is not None and not db.startswith(("sqlite", "postgresql")):
         raise typer.BadParameter(f"--db must be sqlite or a postgresql:// URL, got {db!r}")
-    result = campaign(runs, events, seed, workers, None if db == "sqlite" else db, faults_per_kind)
     console = Console(width=200)
+    try:
+        result = campaign(runs, events, seed, workers, None if db == "sqlite" else db, faults_per_kind)
+    except (ComponentFailed, BrokerError, StoreError, RuntimeError) as exc:
+        console.print(f"[red]Felkampanjen avbröts:[/red] {exc}")
+        raise typer.Exit(1) from None
     console.print(table(result))
     for r in result.results:
         for problem in r.disk_full_unclean:
