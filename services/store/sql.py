@@ -37,7 +37,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from events import Event
 from events.timeutil import as_aware
@@ -96,6 +96,11 @@ class SqlStore:
                 return self._append(conn, events, expected_version)
         except IntegrityError as exc:  # unreachable while every writer takes the head lock
             raise StoreError(f"the store refused the batch: {exc.orig}") from None
+        except OperationalError as exc:  # disk full, database locked too long, server gone
+            # The transaction did not commit (or its commit was not confirmed): the batch is atomic and
+            # appends are idempotent by event_id, so sending the same batch again is always safe.
+            raise StoreError(f"the store could not write the batch ({len(events)} events); nothing was "
+                             f"confirmed and it is safe to append it again: {exc.orig}") from None
 
     def _append(
         self, conn: Connection, events: Sequence[Event], expected: dict[str, int] | None
