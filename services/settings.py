@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     worker_group: str = "casestream-projector"
     worker_batch_max: int = Field(default=5000, ge=1)
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
+    worker_decode_processes: int = Field(default=1, ge=0, description="validating processes, 0 = inline")
     readmodel_db: str | None = Field(default=None, description="read-model URL; unset = beside the store")
 
     # --- UI (issue 5): the Streamlit front end -----------------------------------------------------------

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from events import EventError
 from services.kafka.producer import header_position
-from services.readmodel.facts import decode_stored, fact_row, relevant
-from services.readmodel.persist import PartitionMark, load_positions, micros, write_batch
+from services.readmodel.facts import Decoded, decode_batch
+from services.readmodel.persist import EPOCH, PartitionMark, load_positions, write_batch
 from services.readmodel.tables import PROJECTIONS
 
 
@@ -69,6 +68,16 @@ class Plan:
     outcome: Outcome
 
 
+@dataclass(slots=True)
+class Chosen:
+    """One partition's share of a batch after the position check by header, before decoding."""
+
+    partition: int
+    kept: list[tuple[int, bytes | None, int | None]]  # (offset, value, header position) to decode
+    items: list[tuple[bytes | None, int | None]]  # (value, header position): what `decode_batch` takes
+    skipped: int
+
+
 class Projector:
     """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
 
@@ -104,13 +113,36 @@ class Projector:
         return plan.outcome
 
     def prepare(self, batch: Mapping[int, Sequence[Message]]) -> Plan:
-        """Decode, skip and pick facts (no I/O); the caller sends the dead letters, then `commit`s."""
-        plan = Plan({p: [] for p in PROJECTIONS}, {}, Outcome())
+        """Decode, skip and pick facts in this process (no I/O); the caller sends the dead letters, then
+        `commit`s. The worker's consumer does the same in three steps, decoding in a helper process."""
+        chosen = self.select(batch)
+        return self.assemble(chosen, decode_batch([item for c in chosen for item in c.items]))
+
+    def select(self, batch: Mapping[int, Sequence[Message]]) -> list[Chosen]:
+        """Per partition, the messages above its position by header (or without one): what to decode."""
+        chosen = []
         for partition, messages in batch.items():
-            mark = self._partition(partition, messages, plan.facts, plan.outcome)
+            top, kept, items, skipped = self.position(partition), [], [], 0
+            for msg in messages:
+                pos = header_position(msg.headers)
+                if pos is not None and pos <= top:
+                    skipped += 1
+                    continue
+                kept.append((msg.offset, msg.value, pos))
+                items.append((msg.value, pos))
+            chosen.append(Chosen(partition, kept, items, skipped))
+        return chosen
+
+    def assemble(self, chosen: Sequence[Chosen], decoded: Sequence[Decoded | str]) -> Plan:
+        """The plan from the decoded messages (in `select`'s order); marks the partitions pending."""
+        plan = Plan({p: [] for p in PROJECTIONS}, {}, Outcome())
+        at = 0
+        for c in chosen:
+            mark = self._partition(c, decoded[at : at + len(c.kept)], plan)
+            at += len(c.kept)
             if mark is not None:
-                plan.marks[partition] = mark
-                self.pending[partition] = mark.position
+                plan.marks[c.partition] = mark
+                self.pending[c.partition] = mark.position
         return plan
 
     def commit(self, plan: Plan) -> None:
@@ -122,37 +154,31 @@ class Projector:
                 if self.pending.get(partition) == mark.position:
                     del self.pending[partition]
 
-    def _partition(
-        self,
-        partition: int,
-        messages: Sequence[Message],
-        facts: dict[str, list[tuple[Any, ...]]],
-        outcome: Outcome,
-    ) -> PartitionMark | None:
-        top, offset, applied = self.position(partition), -1, 0
-        for msg in messages:
-            pos = header_position(msg.headers)
-            if pos is not None and pos <= top:
+    def _partition(self, c: Chosen, decoded: Sequence[Decoded | str], plan: Plan) -> PartitionMark | None:
+        # the position now, not at `select`: the consumer selects a batch before the last one is assembled
+        top, offset, applied, newest = self.position(c.partition), -1, 0, -1
+        outcome, facts = plan.outcome, plan.facts
+        outcome.skipped += c.skipped
+        for (msg_offset, value, header), d in zip(c.kept, decoded, strict=True):
+            if header is not None and header <= top:  # a duplicate within this batch
                 outcome.skipped += 1
                 continue
-            try:
-                event = decode_stored(msg.value, pos)
-            except EventError as exc:
-                outcome.dead.append(DeadLetter(partition, msg.offset, msg.value, exc.message))
+            if isinstance(d, str):
+                outcome.dead.append(DeadLetter(c.partition, msg_offset, value, d))
                 continue
-            assert event.position is not None
-            if event.position <= top:
+            position, event_id, stream_id, etype, day, recorded_us, appended_us, names = d
+            if position <= top:
                 outcome.skipped += 1
                 continue
-            top, offset, applied = event.position, msg.offset, applied + 1
-            if event.appended_at is not None:
-                outcome.newest_appended_at = max(
-                    outcome.newest_appended_at or event.appended_at, event.appended_at
-                )
-            names = relevant(event)
+            top, offset, applied = position, msg_offset, applied + 1
+            if appended_us is not None and appended_us > newest:
+                newest = appended_us
             if names:
-                row = fact_row(event, msg.value or b"", partition, micros(event.recorded_at))
+                row = (event_id, position, c.partition, stream_id, etype, day, recorded_us, value or b"")
                 for name in names:
                     facts[name].append(row)
         outcome.applied += applied
+        if newest >= 0:
+            at = EPOCH + timedelta(microseconds=newest)
+            outcome.newest_appended_at = max(outcome.newest_appended_at or at, at)
         return PartitionMark(top, offset, applied) if applied else None
