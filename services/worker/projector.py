@@ -1,7 +1,7 @@
 """The ONE shared projector step: a whole fetched batch in, read model and positions out, one transaction.
 
 For every message of every partition: skip it when its store position (header) is at or below the
-position already applied for that partition; decode and validate it (`decode_stored`), sending what
+position already applied for that partition; decode and validate it (`decode_fast`), sending what
 fails to the dead-letter list with the reason; pick the projections whose state it changes
 (`relevant`, i.e. the pure `apply` of projections/) and add the fact rows. Then `write_batch` commits
 all fact rows and every partition's new position together. A crash before the commit loses nothing
