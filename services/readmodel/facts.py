@@ -1,11 +1,11 @@
 """The shared projector step's pure parts: decoding a stored event fast, and which projections it feeds.
 
 `decode_stored` is the consumer-side validation (`decode_fast` takes the same decision straight from
-the bytes and falls back to it for anything it does not accept as it is): size limit, JSON, known type and version, the
-upcasters and the full pydantic envelope model of that type (every field, enum and range), plus a
-store position. It skips only the personnummer scan (48 µs of its 72 µs per event): every event on
-the topic came through `ingest`, whose decoder scans it, so the consumer trusts the store for that one
-rule (docs/design.md "Pipeline").
+the bytes and falls back to it for anything it does not accept as it is): size limit, JSON, known type
+and version, the upcasters and the full pydantic envelope model of that type (every field, enum and
+range), plus a store position. It skips only the personnummer scan (48 µs of its 72 µs per event):
+every event on the topic came through `ingest`, whose decoder scans it, so the consumer trusts the
+store for that one rule (docs/design.md "Pipeline").
 
 `relevant(event)` names the projections whose state the event changes. Each projection's `apply`
 dispatches on the payload class only, so the answer is found once per class by applying the event to
