@@ -18,6 +18,9 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,7 +65,15 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 50)
 
 
-def _decoder_start() -> None:
+def _watch_parent(parent: int) -> None:
+    """A helper ends when its worker is gone (kill -9 included): the pool's queue never reports it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _decoder_start(parent: int) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
     warm_up()
     tune_gc()
 
@@ -73,7 +84,9 @@ def decoder_pool(processes: int) -> Executor | None:
     if processes <= 0:
         return None
     ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=processes, mp_context=ctx, initializer=_decoder_start)
+    return ProcessPoolExecutor(
+        max_workers=processes, mp_context=ctx, initializer=_decoder_start, initargs=(os.getpid(),)
+    )
 
 
 @dataclass
