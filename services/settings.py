@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     exporter_port: int = Field(default=9464, ge=0, le=65535, description="KPI exporter port")
     worker_metrics_port: int = Field(default=9465, ge=0, le=65535,
                                      description="worker i serves its own /metrics on this port + i")
+    relay_metrics_port: int = Field(default=9466, ge=0, le=65535, description="the relay's own /metrics port")
     metrics_as_of: date | None = Field(default=None, description="business day the KPI gauges refer to; "
                                        "unset = today in Europe/Stockholm")
 

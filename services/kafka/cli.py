@@ -52,11 +52,14 @@ def demo_components(settings: Settings) -> list[Component]:
         out.append(Component("broker", broker_argv(port), ready=port, ready_timeout=15))
     common = ["--bootstrap", bootstrap, "--db", settings.db]
     web = settings.worker_web_port or free_port()
-    out.append(Component("relay", [*module_argv("services.kafka"), "relay", *common]))
+    relay_metrics = str(settings.relay_metrics_port or free_port())
+    relay_argv = [*module_argv("services.kafka"), "relay", *common, "--metrics-port", relay_metrics]
+    out.append(Component("relay", relay_argv, url=f"http://127.0.0.1:{relay_metrics}/metrics"))
     out.append(
         Component(
             "worker",
-            [*module_argv("services.worker"), *common, "--web-port", str(web)],
+            [*module_argv("services.worker"), *common, "--web-port", str(web),
+             "--metrics-port", str(settings.worker_metrics_port or free_port())],
             ready=web,
             url=f"http://127.0.0.1:{web}/pipeline/",
             ready_timeout=60,

@@ -1,5 +1,6 @@
 """`casestream demo` with every component: broker, relay, worker, exporter and UI, end to end.
 
+The relay and the worker serve their own /metrics (pipeline health) on the ports the test chooses.
 CASESTREAM_TEST_SCALE=small shrinks the history to one simulated month (CONVENTIONS §9). Live events
 trickle in slowly (one every few seconds), so between two of them the worker catches up with the store;
 at such a moment the read model must hold exactly the store's events and give the store fold's report.
@@ -57,6 +58,12 @@ def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
     raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
 
 
+def published(metrics: str, name: str) -> float:
+    """The sum of a counter's samples in a /metrics page (0 when absent)."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+               if line.startswith(name) and not line.startswith("#"))
+
+
 def caught_up(store_url: str, rm_url: str) -> int | None:
     """The store head when the read model has applied every event up to it, else None."""
     store = open_store(store_url)
@@ -72,7 +79,8 @@ def caught_up(store_url: str, rm_url: str) -> int | None:
 
 def test_demo_with_pipeline_exporter_and_ui(tmp_path: Path) -> None:
     ports = {"CASESTREAM_UI_PORT": free_port(), "CASESTREAM_EXPORTER_PORT": free_port(),
-             "CASESTREAM_WORKER_WEB_PORT": free_port(), "CASESTREAM_WORKER_METRICS_PORT": free_port()}
+             "CASESTREAM_WORKER_WEB_PORT": free_port(), "CASESTREAM_WORKER_METRICS_PORT": free_port(),
+             "CASESTREAM_RELAY_METRICS_PORT": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASESTREAM_")}
     env.update({k: str(v) for k, v in ports.items()}, CASESTREAM_TEST_SCALE="small", COLUMNS="250")
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
@@ -91,6 +99,10 @@ def test_demo_with_pipeline_exporter_and_ui(tmp_path: Path) -> None:
             assert "casestream_line_persons_per_day{" in metrics
             assert "casestream_unit_occupancy_accumulated_ratio{" in metrics
             head = wait_for(lambda: caught_up(store_url, rm_url), 240, "the worker to catch up")
+            relay = fetch(f"http://127.0.0.1:{ports['CASESTREAM_RELAY_METRICS_PORT']}/metrics")
+            worker = fetch(f"http://127.0.0.1:{ports['CASESTREAM_WORKER_METRICS_PORT']}/metrics")
+            assert published(relay, "casestream_events_published_total") >= head
+            assert published(worker, "casestream_events_projected_total") >= 1
             assert_readmodel_equals_store(store_url, rm_url, head)
         finally:
             seen.update(psutil.Process(demo.pid).children(recursive=True) if demo.poll() is None else [])
