@@ -21,12 +21,12 @@ from typing import Final
 from events.timeutil import Period
 from events.vocabulary import CHANNEL_SV, CHANNELS, TARGET_GROUPS
 from projections import bundle, intake, smallcell
+from projections.definitions import history_start
 from projections.reports.base import Report, Value
 from projections.reports.intake import intake_report
 from projections.reports.investigations import investigations_report
 from services.queries_source import KpiSource, reading
 from services.queries_view import Counts, TableView, view
-from services.reports import history_start
 
 ROLLING_WINDOW: Final = 12
 

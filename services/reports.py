@@ -5,10 +5,11 @@ Two steps, so that a later read-model source can reuse the second one:
 * `bundle_from_store(store, known_at)` folds every event the store holds, in position order, into
   one `projections.bundle.State` — only the events recorded by `known_at` when it is given
   ("as known at", CONVENTIONS §1);
-* `report_from_bundle(bundle, name, period, settings)` calls the pure report builder of
-  `projections/reports/` for the business period. The forecast year is the year of the period's
-  last day; the rolling 12-month means of intake and investigations start at the first month of
-  the history (`history_start`), so a window that reaches before the data has no value.
+* `report_from_bundle(bundle, name, period, settings)` calls the current KPI definition of the report
+  (`projections/definitions.py`, over the pure builders of `projections/reports/`) for the business
+  period. The forecast year is the year of the period's last day; the rolling 12-month means of
+  intake and investigations start at the first month of the history
+  (`projections.definitions.history_start`), so a window that reaches before the data has no value.
 
 The report names are the CLI's: occupancy, external-purchases, intake, investigations, lvu-lvm,
 budget, forecast. Columns of each: docs/reports.md.
@@ -22,23 +23,15 @@ from __future__ import annotations
 
 import getpass
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 import orjson
 
-from events.timeutil import Month, Period
-from projections import bundle, care_costs, intake
+from events.timeutil import Period
+from projections import bundle, definitions
 from projections.reports.base import Report
-from projections.reports.budget import budget_report
-from projections.reports.external_purchases import external_purchases_report
-from projections.reports.forecast import forecast_report
-from projections.reports.intake import intake_report
-from projections.reports.investigations import investigations_report
-from projections.reports.lvu_lvm import lvu_lvm_report
-from projections.reports.occupancy import occupancy_report
 from services.settings import Settings
 from services.store.base import EventStore
 
@@ -54,80 +47,29 @@ class UnknownReport(ValueError):
         self.name = name
 
 
-def history_start(state: bundle.State) -> Month | None:
-    """The first month of the case history: the earliest aktualisering or utredning inledd."""
-    months: list[Month] = []
-    first_intake = intake.first_month(state.intake)
-    if first_intake is not None:
-        months.append(first_intake)
-    if state.investigations.opened:
-        months.append(Month.of(min(day for day, _ in state.investigations.opened)))
-    return min(months) if months else None
-
-
 def bundle_from_store(store: EventStore, known_at: datetime | None = None) -> bundle.State:
     """Fold the whole store (as known at `known_at`, when given) into one bundle of projections."""
     return bundle.fold(store.read_all(known_at=known_at))
 
 
-Builder = Callable[[bundle.State, Period, Settings], Report]
-
-
-def _occupancy(state: bundle.State, period: Period, settings: Settings) -> Report:
-    return occupancy_report(state.occupancy, state.care_costs, period)
-
-
-def _external_purchases(state: bundle.State, period: Period, settings: Settings) -> Report:
-    figures = care_costs.line_figures(state.care_costs, period)
-    return external_purchases_report(figures, state.budget, period, period.end.year)
-
-
-def _forecast(state: bundle.State, period: Period, settings: Settings) -> Report:
-    figures = care_costs.line_figures(state.care_costs, period)
-    return forecast_report(figures, state.budget, period, period.end.year)
-
-
-def _intake(state: bundle.State, period: Period, settings: Settings) -> Report:
-    return intake_report(state.intake, period, since=history_start(state))
-
-
-def _investigations(state: bundle.State, period: Period, settings: Settings) -> Report:
-    return investigations_report(state.investigations, period, limit_days=settings.investigation_limit_days,
-                                 since=history_start(state))
-
-
-def _lvu_lvm(state: bundle.State, period: Period, settings: Settings) -> Report:
-    return lvu_lvm_report(state.care_costs, period)
-
-
-def _budget(state: bundle.State, period: Period, settings: Settings) -> Report:
-    return budget_report(state.budget, period, period.end.year)
-
-
-BUILDERS: Final[dict[str, Builder]] = {
-    "occupancy": _occupancy,
-    "external-purchases": _external_purchases,
-    "intake": _intake,
-    "investigations": _investigations,
-    "lvu-lvm": _lvu_lvm,
-    "budget": _budget,
-    "forecast": _forecast,
-}
+def params(settings: Settings) -> definitions.Params:
+    """The settings that change figures, as the KPI definitions take them."""
+    return definitions.Params(investigation_limit_days=settings.investigation_limit_days)
 
 
 def report_from_bundle(state: bundle.State, name: str, period: Period, settings: Settings) -> Report:
-    """The named report for a business period, read off a folded bundle."""
-    builder = BUILDERS.get(name)
-    if builder is None:
+    """The named report for a business period, read off a folded bundle, by its current KPI definition
+    (`projections.definitions.CURRENT`: the version an audit proof records)."""
+    if name not in definitions.CURRENT:
         raise UnknownReport(name)
-    return builder(state, period, settings)
+    return definitions.build(state, name, definitions.CURRENT[name], period, params(settings))
 
 
 def build_report(
     store: EventStore, name: str, period: Period, known_at: datetime | None, settings: Settings
 ) -> Report:
     """The named report for a business period, as known at `known_at` (None: as known now)."""
-    if name not in BUILDERS:
+    if name not in definitions.CURRENT:
         raise UnknownReport(name)  # before folding the whole store
     return report_from_bundle(bundle_from_store(store, known_at), name, period, settings)
 

@@ -206,11 +206,12 @@ def test_every_printed_column_is_documented(db: str) -> None:
 
 
 def test_report_service_names_and_unknown_name() -> None:
-    from services.reports import BUILDERS, UnknownReport, build_report
+    from projections.definitions import CURRENT
+    from services.reports import UnknownReport, build_report
     from services.settings import Settings
     from services.store import open_store
 
-    assert tuple(BUILDERS) == REPORT_NAMES
+    assert tuple(CURRENT) == REPORT_NAMES
     store = open_store("memory://")
     try:
         with pytest.raises(UnknownReport, match="unknown report 'beds'; choose one of occupancy, "):
