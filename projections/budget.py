@@ -332,38 +332,3 @@ def override(
     def value(name: str) -> Fraction | None:
         return getattr(chosen[name], name) if name in chosen else None
     return Override(value("persons_per_day"), value("price_sek"), value("total_sek"), reasons)
-
-
-@dataclass(frozen=True, slots=True)
-class TotalCheck:
-    """Summakontroll: the activity lines of a year against the stated total line."""
-
-    year: int
-    stated_total: Fraction | None
-    by_activity: dict[str, Fraction]
-    tolerance: Fraction
-
-    @property
-    def sum_of_activities(self) -> Fraction:
-        return sum(self.by_activity.values(), Fraction(0))
-
-    @property
-    def difference(self) -> Fraction | None:
-        """Σ activities − stated total (None without a stated total)."""
-        return None if self.stated_total is None else self.sum_of_activities - self.stated_total
-
-    @property
-    def flagged(self) -> bool:
-        return self.difference is not None and abs(self.difference) > self.tolerance
-
-
-def check_total(state: State, year: int, tolerance: Fraction | int = 0) -> TotalCheck:
-    """Do the year's activity lines sum to the stated total (the line(s) with activity `total`)?"""
-    by_activity: dict[str, Fraction] = {}
-    stated: Fraction | None = None
-    for line, b in budgets(state, year).items():
-        if line.activity == TOTAL:
-            stated = (stated or Fraction(0)) + b.amount
-        else:
-            by_activity[line.activity] = by_activity.get(line.activity, Fraction(0)) + b.amount
-    return TotalCheck(year, stated, by_activity, Fraction(tolerance))

@@ -18,7 +18,7 @@ from typing import Final
 from events.reference import BudgetLine
 from events.timeutil import Period
 from events.vocabulary import CATEGORY_SV, TARGET_GROUP_SV
-from projections import budget, economy
+from projections import budget, budget_checks, economy
 from projections.reports.base import Column, Report, Value
 
 ACTIVITY_SV: Final[dict[str, str]] = {
@@ -115,7 +115,7 @@ def _notes(state: budget.State, year: int) -> list[str]:
     notes: list[str] = []
     for line, b in budget.budgets(state, year).items():
         notes.extend(f"Budgetjustering {line_label(line)}: {kr(r.change)} — {r.reason}" for r in b.revisions)
-    check = budget.check_total(state, year)
+    check = budget_checks.check_total(state, year)
     if check.stated_total is not None and check.difference is not None:
         verdict = "AVVIKER" if check.flagged else "stämmer"
         notes.append(f"Summakontroll {year}: verksamheterna {kr(check.sum_of_activities)}, angiven total "

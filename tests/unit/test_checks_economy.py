@@ -13,7 +13,7 @@ from typing import Any
 
 from events.envelope import Event
 from events.timeutil import STOCKHOLM, Month, Period, days_in_year
-from projections import budget, economy, ekb, investigations, workload
+from projections import budget, budget_checks, economy, ekb, investigations, workload
 from projections.bitemporal import known_at
 from projections.reports.budget import budget_report
 from projections.reports.external_purchases import external_purchases_report
@@ -337,7 +337,7 @@ def test_R30_activity_budgets_must_sum_to_the_stated_total() -> None:
     ]
     events += [budget_set(2023, 655 * MNKR, activity="total"), budget_set(2024, 663 * MNKR, activity="total")]
     state = budget.fold(events)
-    check_2023, check_2024 = budget.check_total(state, 2023), budget.check_total(state, 2024)
+    check_2023, check_2024 = budget_checks.check_total(state, 2023), budget_checks.check_total(state, 2024)
     assert economy.costs_negative(check_2023.sum_of_activities) == -655 * MNKR and not check_2023.flagged
     assert economy.costs_negative(check_2024.sum_of_activities) == -666 * MNKR
     assert check_2024.flagged and check_2024.difference == 3 * MNKR
