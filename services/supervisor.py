@@ -27,6 +27,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import psutil
+
 Ready = int | Callable[[], bool] | None
 
 
@@ -124,12 +126,30 @@ class Supervisor:
                 r.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             _signal_group(r.process, signal.SIGKILL)  # also any grandchild left in the group
             r.process.wait()
+            _wait_group_gone(r.process.pid)
         self.running.clear()
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)  # the child leads its own session: pgid == pid
+
+
+def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
+    """Wait until no live process is left in the group: SIGKILL is delivered asynchronously, so a
+    grandchild can still show as running for a moment after `killpg` returns (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(_in_group(p, pgid) for p in psutil.process_iter()):
+            return
+        time.sleep(0.05)
+
+
+def _in_group(process: psutil.Process, pgid: int) -> bool:
+    try:
+        return os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE
+    except (ProcessLookupError, psutil.Error):
+        return False
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
