@@ -22,28 +22,23 @@ from events.vocabulary import CATEGORY_SV, REPORT_LINES, report_group
 from projections.forecast import LineForecast
 from projections.forecast_sim import Forecast, LineBand
 from projections.lines import LineKey
-from projections.reports.base import Column, Report, Value
+from projections.reports.base import Column, Report, Value, mnkr
 from projections.scenarios import Difference
-
-
-def _mnkr(key: str, label: str) -> Column:
-    return Column(key, label, "money", decimals=1, unit="mnkr")
-
 
 BASE_COLUMNS = (
     Column("group", "Block", "text"),
     Column("category", "Kategori", "text"),
     Column("target_group", "Målgrupp", "text"),
     Column("line", "Verksamhet", "text"),
-    _mnkr("to_date_sek", "Utfall hittills"),
-    _mnkr("p10_sek", "Prognos p10"),
-    _mnkr("p50_sek", "Prognos p50"),
-    _mnkr("p90_sek", "Prognos p90"),
-    _mnkr("mean_sek", "Prognos medel"),
-    _mnkr("run_rate_total_sek", "Prognos i takt"),
-    _mnkr("forecast_total_sek", "Prognos (rapport)"),
-    _mnkr("budget_sek", "Budget helår"),
-    _mnkr("deviation_p50_sek", "Avvikelse budget − p50"),
+    mnkr("to_date_sek", "Utfall hittills"),
+    mnkr("p10_sek", "Prognos p10"),
+    mnkr("p50_sek", "Prognos p50"),
+    mnkr("p90_sek", "Prognos p90"),
+    mnkr("mean_sek", "Prognos medel"),
+    mnkr("run_rate_total_sek", "Prognos i takt"),
+    mnkr("forecast_total_sek", "Prognos (rapport)"),
+    mnkr("budget_sek", "Budget helår"),
+    mnkr("deviation_p50_sek", "Avvikelse budget − p50"),
     Column("open_placements", "Pågående placeringar", "int"),
     Column("expected_new", "Förväntade nya", "number", decimals=1),
 )
@@ -64,8 +59,8 @@ def band_report(
 ) -> Report:
     """The table for one forecast date; scenarios (forecast, comparison) add two columns each."""
     extra = [c for i, (fc, _) in enumerate(scenarios, start=1) for c in (
-        _mnkr(f"{_slug(i)}_p50_sek", f"{fc.label}: p50"),
-        _mnkr(f"{_slug(i)}_change_sek", f"{fc.label}: skillnad p50"))]
+        mnkr(f"{_slug(i)}_p50_sek", f"{fc.label}: p50"),
+        mnkr(f"{_slug(i)}_change_sek", f"{fc.label}: skillnad p50"))]
     columns = (*BASE_COLUMNS, *extra, Column("row_type", "Radtyp", "text"))
     keys = ordered_keys([*base.lines, *(k for fc, _ in scenarios for k in fc.lines if k not in base.lines)])
     rows = [_row(key, base.lines.get(key), run_rate.get(key), budgets.get(key, Fraction(0)), scenarios)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from projections.reports.base import Column, Report, Value
+from projections.reports.base import Column, Report, Value, mnkr
 from services.render import Format, render
 
 if TYPE_CHECKING:
@@ -81,14 +81,10 @@ def _as_of(value: str | None) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--as-of") from None
 
 
-def _mnkr(key: str, label: str) -> Column:
-    return Column(key, label, "money", 1, "mnkr")
-
-
 HISTORY_COLUMNS = (
     Column("month", "Månad", "text"), Column("line", "Verksamhet", "text"),
-    _mnkr("p10_sek", "Prognos p10"), _mnkr("p50_sek", "Prognos p50"), _mnkr("p90_sek", "Prognos p90"),
-    _mnkr("run_rate_total_sek", "Prognos i takt"), _mnkr("outcome_sek", "Utfall helår"),
+    mnkr("p10_sek", "Prognos p10"), mnkr("p50_sek", "Prognos p50"), mnkr("p90_sek", "Prognos p90"),
+    mnkr("run_rate_total_sek", "Prognos i takt"), mnkr("outcome_sek", "Utfall helår"),
     Column("error_pct", "Prognosfel p50 (%)", "number", 1), Column("inside_band", "Inom p10–p90", "bool"),
     Column("row_type", "Radtyp", "text"),
 )

@@ -27,6 +27,11 @@ class Column:
     unit: MoneyUnit = "sek"  # display unit of money columns
 
 
+def mnkr(key: str, label_sv: str) -> Column:
+    """A money column shown in millions of kronor with one decimal, as the reports print mnkr."""
+    return Column(key, label_sv, "money", decimals=1, unit="mnkr")
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     name: str

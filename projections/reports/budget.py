@@ -19,7 +19,7 @@ from events.reference import BudgetLine
 from events.timeutil import Period
 from events.vocabulary import CATEGORY_SV, TARGET_GROUP_SV
 from projections import budget, budget_checks, economy
-from projections.reports.base import Column, Report, Value
+from projections.reports.base import Column, Report, Value, mnkr
 
 ACTIVITY_SV: Final[dict[str, str]] = {
     "board": "Övergripande & nämnd", "prevention": "Förebyggande & familjecentraler",
@@ -30,9 +30,6 @@ ACCOUNT_GROUP_SV: Final[dict[str, str]] = {"vat_refund": "Återsökt moms", "inc
                                            "staff": "Personalkostnader", "premises": "Lokalkostnader"}
 
 
-def _mnkr(key: str, label: str) -> Column:
-    return Column(key, label, "money", decimals=1, unit="mnkr")
-
 
 COLUMNS: Final = (
     Column("activity", "Verksamhet (kod)", "text"),
@@ -40,15 +37,15 @@ COLUMNS: Final = (
     Column("target_group", "Målgrupp", "text"),
     Column("account_group", "Kontogrupp", "text"),
     Column("line", "Rad", "text"),
-    _mnkr("budget_sek", "Budget helår"),
-    _mnkr("revisions_sek", "Varav budgetjusteringar"),
-    _mnkr("period_budget_sek", "Periodens budget"),
-    _mnkr("outcome_sek", "Periodens utfall"),
-    _mnkr("deviation_sek", "Avvikelse budget − utfall"),
+    mnkr("budget_sek", "Budget helår"),
+    mnkr("revisions_sek", "Varav budgetjusteringar"),
+    mnkr("period_budget_sek", "Periodens budget"),
+    mnkr("outcome_sek", "Periodens utfall"),
+    mnkr("deviation_sek", "Avvikelse budget − utfall"),
     Column("consumption_pct", "Förbrukning", "percent"),
-    _mnkr("net_outcome_costs_negative", "Nettoutfall (kostnader negativa)"),
-    _mnkr("net_budget_costs_negative", "Periodens budget (kostnader negativa)"),
-    _mnkr("deviation_costs_negative", "Avvikelse utfall − budget (kostnader negativa)"),
+    mnkr("net_outcome_costs_negative", "Nettoutfall (kostnader negativa)"),
+    mnkr("net_budget_costs_negative", "Periodens budget (kostnader negativa)"),
+    mnkr("deviation_costs_negative", "Avvikelse utfall − budget (kostnader negativa)"),
     Column("row_type", "Radtyp", "text"),
 )
 

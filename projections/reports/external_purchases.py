@@ -20,7 +20,7 @@ from events.vocabulary import CATEGORY_SV, REPORT_GROUP_SV, REPORT_LINES, TARGET
 from projections import budget, care_costs, forecast
 from projections.forecast import LineForecast
 from projections.lines import LineFigures, LineKey
-from projections.reports.base import Column, Report, Value
+from projections.reports.base import Column, Report, Value, mnkr
 
 BLOCKS: Final = ("children", "youth", "emergency", "adults")
 SUMMED: Final = ("persons_per_day", "budget_persons_per_day", "forecast_persons_per_day")
@@ -28,9 +28,6 @@ MONEY: Final = ("budget_sek", "period_budget_sek", "period_cost_sek", "period_de
                 "forecast_total_sek", "forecast_deviation_sek")
 UNIT_SV: Final = {"day": "dygn", "month": "månad"}
 
-
-def _mnkr(key: str, label: str) -> Column:
-    return Column(key, label, "money", decimals=1, unit="mnkr")
 
 
 COLUMNS: Final = (
@@ -44,15 +41,15 @@ COLUMNS: Final = (
     Column("individuals", "Individer med insats i perioden", "int"),
     Column("cost_per_day", "Kostnad snitt per dygn, utfall perioden", "money"),
     Column("budget_price_sek", "Kostnad snitt per dygn, budget", "money"),
-    _mnkr("budget_sek", "Total budget"),
-    _mnkr("period_deviation_sek", "Avvikelse för perioden"),
+    mnkr("budget_sek", "Total budget"),
+    mnkr("period_deviation_sek", "Avvikelse för perioden"),
     Column("forecast_persons_per_day", "Prognos personer snitt per dygn", "number"),
     Column("forecast_price_sek", "Prognos kostnad snitt per dygn", "money"),
-    _mnkr("forecast_deviation_sek", "Prognos avvikelse mot budget"),
-    _mnkr("forecast_total_sek", "Prognos total kostnad"),
-    _mnkr("period_budget_sek", "Periodens budget"),
-    _mnkr("period_cost_sek", "Periodens utfall"),
-    _mnkr("budget_volume_sek", "Budget enligt personer × pris"),
+    mnkr("forecast_deviation_sek", "Prognos avvikelse mot budget"),
+    mnkr("forecast_total_sek", "Prognos total kostnad"),
+    mnkr("period_budget_sek", "Periodens budget"),
+    mnkr("period_cost_sek", "Periodens utfall"),
+    mnkr("budget_volume_sek", "Budget enligt personer × pris"),
     Column("cost_per_day_weighted", "Kostnad per vårddygn, vägt medelvärde", "money"),
     Column("forecast_note", "Prognosjustering", "text"),
     Column("row_type", "Radtyp", "text"),

@@ -18,14 +18,11 @@ from events.vocabulary import CATEGORY_SV, REPORT_GROUP_SV, report_group
 from projections import budget, forecast
 from projections.forecast import AdjustmentForecast, LineForecast
 from projections.lines import LineFigures, LineKey
-from projections.reports.base import Column, Report, Value
+from projections.reports.base import Column, Report, Value, mnkr
 from projections.reports.external_purchases import BLOCKS, STANDARD
 
 BASIS_SV: Final = {"run_rate": "Takt perioden", "outcome_run_rate": "Utfall i takt", "override": "Justerad"}
 
-
-def _mnkr(key: str, label: str) -> Column:
-    return Column(key, label, "money", decimals=1, unit="mnkr")
 
 
 COLUMNS: Final = (
@@ -36,16 +33,16 @@ COLUMNS: Final = (
     Column("price_unit", "Prisenhet", "text"),
     Column("persons_per_day", "Personer snitt per dygn, perioden", "number"),
     Column("run_rate_price_sek", "Pris i takt", "money"),
-    _mnkr("run_rate_total_sek", "Prognos i takt"),
+    mnkr("run_rate_total_sek", "Prognos i takt"),
     Column("forecast_persons_per_day", "Prognos personer", "number"),
     Column("forecast_price_sek", "Prognos pris", "money"),
-    _mnkr("forecast_total_sek", "Prognos total kostnad"),
-    _mnkr("override_effect_sek", "Effekt av prognosjustering"),
+    mnkr("forecast_total_sek", "Prognos total kostnad"),
+    mnkr("override_effect_sek", "Effekt av prognosjustering"),
     Column("basis", "Underlag", "text"),
     Column("reason", "Skäl till justering", "text"),
-    _mnkr("budget_sek", "Budget helår"),
-    _mnkr("forecast_deviation_sek", "Prognosavvikelse budget − prognos"),
-    _mnkr("year_to_date_plus_rest_sek", "Utfall hittills + resten av året i takt"),
+    mnkr("budget_sek", "Budget helår"),
+    mnkr("forecast_deviation_sek", "Prognosavvikelse budget − prognos"),
+    mnkr("year_to_date_plus_rest_sek", "Utfall hittills + resten av året i takt"),
     Column("row_type", "Radtyp", "text"),
 )
 UNIT_SV: Final = {"day": "dygn", "month": "månad"}
