@@ -11,6 +11,7 @@ from typing import Any, Final, Literal
 
 from pydantic import create_model
 
+from events.access import AccessViewed
 from events.base import EventData
 from events.case import (
     AssessmentCompleted,
@@ -44,6 +45,7 @@ PAYLOADS: Final[tuple[type[EventData], ...]] = (
     CaseClosed, PlacementStarted, PlacementRepriced, PlacementEnded, PlacementCorrected, UnitCapacitySet,
     BudgetSet, BudgetRevised, LedgerPosted, ForecastAdjusted, EkbStatusChanged, WorkloadMeasured,
     EventRetracted,
+    AccessViewed,
 )
 
 LATEST: Final[dict[str, type[EventData]]] = {p.TYPE: p for p in PAYLOADS}
