@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,3 +76,26 @@ class Settings(BaseSettings):
                             description="small = shrunken heavy runs (CI; the demo simulates one month)")
     demo_db: str = Field(default="sqlite:///var/demo/store.db", description="the demo's embedded store")
     demo_seed: int = Field(default=1880, description="seed of random.Random for the demo history")
+
+    # --- sign-in, roles and access log (issue 9): Streamlit's OIDC login, docs/ui.md "Sign-in" ---------
+    auth_enabled: bool = Field(default=False, description="OIDC sign-in; off = every UI user has auth_role")
+    auth_server_metadata_url: str | None = Field(
+        default=None, description="the provider's .well-known/openid-configuration URL")
+    auth_client_id: str | None = Field(default=None, description="the UI's OIDC client id")
+    auth_client_secret: SecretStr | None = Field(default=None, description="the UI's OIDC client secret")
+    auth_redirect_uri: str | None = Field(
+        default=None, description="absolute URL ending in /oauth2callback; unset = http://ui_host:ui_port/…")
+    auth_cookie_secret: SecretStr | None = Field(
+        default=None, description="signs the identity cookie; unset = random per start (sign-ins end then)")
+    auth_role_claim: str = Field(default="casestream_role", min_length=1,
+                                 description="the token claim (string or list) that carries the role")
+    auth_role_map: dict[str, str] = Field(
+        default_factory=lambda: {"oversikt": "oversikt", "enhet": "enhet", "controller": "controller"},
+        description="claim value -> role (oversikt | enhet | controller), JSON in the environment")
+    auth_role: str = Field(default="controller", pattern="^(oversikt|enhet|controller)$",
+                           description="the role of every UI user while sign-in is off (the demo)")
+    access_municipality: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}$",
+        description="kommunkod of access.viewed events; unset = that of the store's first event")
+    access_review_many_units: int = Field(
+        default=5, ge=1, description="logguppföljning flags a user who viewed more distinct units than this")
