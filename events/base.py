@@ -61,3 +61,8 @@ class EventData(BaseModel):
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1
+    # The personal part (docs/privacy.md): fields that describe the individual and that no KPI reads.
+    # The platform seals them (AES-256-GCM, one key per person) and keeps them out of the stored
+    # `data`; PERSONAL_REQUIRED are those a producer must give, which only a sealed event may lack.
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ()
+    PERSONAL_REQUIRED: ClassVar[tuple[str, ...]] = ()

@@ -20,6 +20,7 @@ class CaseActualised(EventData):
     """Aktualisering: a matter reaches social services (anmälan, ansökan or begäran) and opens a case."""
 
     TYPE = "case.actualised"
+    PERSONAL_FIELDS = ("birth_year",)
     person: PersonId
     channel: Channel
     target_group: TargetGroup
@@ -68,5 +69,6 @@ class CaseClosed(EventData):
     """Ärende avslutat."""
 
     TYPE = "case.closed"
+    PERSONAL_FIELDS = ("comment",)
     reason: Code = "completed"
     comment: Text | None = None

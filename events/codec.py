@@ -19,6 +19,7 @@ from events.registry import ENVELOPES, KNOWN_VERSIONS, LATEST, upcast
 
 MAX_EVENT_BYTES: Final = 64 * 1024
 STORE_FIELDS: Final = ("position", "appended_at")
+SEALED_FIELD: Final = "sealed"  # the personal part: set by the platform's write path, never by a producer
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,9 @@ def decode_dict(raw: Any, *, from_store: bool = False) -> Event:
         for f in STORE_FIELDS:
             if f in raw:
                 raise _fail(f, "is set by the event store and may not be given")
+        if SEALED_FIELD in raw:
+            raise _fail(SEALED_FIELD, "is set by the platform when it seals the personal fields and may "
+                                      "not be given; send the personal fields in data")
     found = scan_for_personnummer(raw)
     if found is not None:
         raise _fail(found[0], f"contains a Swedish personnummer ({found[1]}); "
@@ -110,6 +114,8 @@ def _default(value: Any) -> Any:
 def to_dict(event: Event, *, with_store_fields: bool = True) -> dict[str, Any]:
     """The wire dict of an event (Python values; money stays Decimal)."""
     out = event.model_dump(exclude_none=False)
+    if out.get(SEALED_FIELD, 0) is None:  # unsealed events keep the bytes they always had
+        del out[SEALED_FIELD]
     if not with_store_fields:
         for f in STORE_FIELDS:
             out.pop(f, None)

@@ -88,13 +88,15 @@ class PlacementCorrected(EventData):
     """Rättelse: corrects a placement's start or end day or its initial price, as registered later."""
 
     TYPE = "placement.corrected"
+    PERSONAL_FIELDS = ("reason",)
+    PERSONAL_REQUIRED = ("reason",)
     placement_id: Identifier
     start: date | None = None
     end: date | None = None
     reopen: bool = False
     price_sek: NonNegativeMoney | None = None
     price_unit: PriceUnit | None = None
-    reason: Text
+    reason: Text | None = None  # required on input; sealed away in the store (PERSONAL_REQUIRED)
 
     @model_validator(mode="after")
     def _changes_something(self) -> PlacementCorrected:

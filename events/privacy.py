@@ -16,6 +16,8 @@ from typing import Any, Final
 # has a date- and Luhn-valid YYYYMMDD-NNNN across its first groups about once in 10 000, so scanning
 # them would reject honest producers; a canonical UUID in one of these fields is not scanned.
 UUID_FIELDS: Final = frozenset({"event_id", "retracted_event_id"})
+# The sealed personal part (base64 ciphertext) is made by the platform from fields already scanned.
+SKIPPED_TOP_LEVEL: Final = frozenset({"sealed"})
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 _PNR: Final = re.compile(
@@ -71,6 +73,8 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str]]:
         yield path, str(value)
     elif isinstance(value, dict):
         for k, v in value.items():
+            if not path and k in SKIPPED_TOP_LEVEL:
+                continue
             yield path + "." + str(k) if path else str(k), str(k)
             if k in UUID_FIELDS and isinstance(v, str) and _UUID.fullmatch(v):
                 continue

@@ -7,7 +7,7 @@ Money in SEK, costs positive, income negative.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -143,8 +143,11 @@ class EventRetracted(EventData):
     """Makulering: an earlier event is withdrawn. Appended on the stream of the event it withdraws."""
 
     TYPE = "event.retracted"
+    PERSONAL_FIELDS = ("reason",)
+    PERSONAL_REQUIRED = ("reason",)
     retracted_event_id: UUID
-    reason: Text = Field(min_length=1)
+    # required on input; sealed away in the store (PERSONAL_REQUIRED)
+    reason: Annotated[Text, Field(min_length=1)] | None = None
 
 
 __all__ = [

@@ -39,12 +39,14 @@ from events.reference import (
     UnitCapacitySet,
     WorkloadMeasured,
 )
+from events.retention import RetentionApplied
 
 PAYLOADS: Final[tuple[type[EventData], ...]] = (
     CaseActualised, AssessmentCompleted, InvestigationOpened, InvestigationClosed, InterventionDecided,
     CaseClosed, PlacementStarted, PlacementRepriced, PlacementEnded, PlacementCorrected, UnitCapacitySet,
     BudgetSet, BudgetRevised, LedgerPosted, ForecastAdjusted, EkbStatusChanged, WorkloadMeasured,
     EventRetracted,
+    RetentionApplied,
     AccessViewed,
 )
 
