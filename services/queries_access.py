@@ -1,54 +1,57 @@
-"""Access log of the UI's views (CONVENTIONS §7: the UI records views through a services function).
+"""The UI's access queries (CONVENTIONS §7: the UI records views through a services function).
 
-One JSON line per page view in `<var_dir>/ui-access.jsonl`: when (UTC), which page, the business period,
-the "as reported on" day when one is chosen, and the session's opaque id. Nothing the page shows is
-logged (no figures, no persons). The log is a file beside the other runtime files, not the event store:
-the UI never writes the store. Appends are serialised by a lock, so concurrent sessions never interleave
-half lines.
+* `session_access(settings, user)` — who the session is and what it may see (`services.access_roles`),
+  from the sign-in setting and `st.user` as a dict;
+* `record_view(log, last, view)` — appends the view as an `access.viewed` event (`services.access_log`)
+  unless it is the view this session recorded last (`View.key`: subject, role, page, unit, period,
+  day), and returns the key to remember. Reruns, widget ticks and live refreshes of a fragment
+  are the same view; a change of page, unit, period or day, or coming back to the page after another
+  page that logs nothing (the UI then forgets the key), is a new one;
+* `review_table(log, month, many_units)` — the month's logguppföljning as a table for the screen.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from collections.abc import Mapping
+from datetime import datetime
+from typing import cast
 
-import orjson
+from events.access import Role
+from events.timeutil import STOCKHOLM, Month
+from services.access_log import AccessLog, View, open_access_log
+from services.access_review import log_review
+from services.access_roles import Access, resolve
+from services.queries_view import TableView, view
+from services.settings import Settings
 
-from events.timeutil import Period
+__all__ = ["AccessLog", "View", "open_access_log", "recent_months", "record_view", "review_table",
+           "session_access"]
 
-_LOCK = threading.Lock()
-LOG_NAME = "ui-access.jsonl"
-
-
-@dataclass(frozen=True, slots=True)
-class View:
-    page: str
-    period: Period
-    session: str
-    reported_on: date | None = None
+ViewKey = tuple[object, ...]
 
 
-def access_log_path(var_dir: Path) -> Path:
-    return var_dir / LOG_NAME
+def session_access(settings: Settings, user: Mapping[str, object]) -> Access:
+    return resolve(settings.auth_enabled, user, claim=settings.auth_role_claim,
+                   mapping=settings.auth_role_map, role_when_off=cast(Role, settings.auth_role))
 
 
-def record_view(var_dir: Path, view: View, *, at: datetime | None = None) -> None:
-    """Append one view to the access log (the folder is created when missing)."""
-    line = {"at": (at or datetime.now(UTC)).isoformat(), "page": view.page, "session": view.session,
-            "from": view.period.start.isoformat(), "to": view.period.end.isoformat(),
-            "reported_on": None if view.reported_on is None else view.reported_on.isoformat()}
-    path = access_log_path(var_dir)
-    with _LOCK:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as out:
-            out.write(orjson.dumps(line) + b"\n")
+def record_view(log: AccessLog, last: ViewKey | None, seen: View) -> ViewKey:
+    """Append `seen` unless it is the session's last recorded view; the key to remember either way."""
+    key = seen.key()
+    if key != last:
+        log.record(seen)
+    return key
 
 
-def read_views(var_dir: Path) -> list[dict[str, object]]:
-    """The logged views, oldest first (empty when nothing was logged yet)."""
-    path = access_log_path(var_dir)
-    if not path.exists():
-        return []
-    return [orjson.loads(raw) for raw in path.read_bytes().splitlines() if raw.strip()]
+def recent_months(now: datetime, count: int = 13) -> list[Month]:
+    """This month (Stockholm) and the `count - 1` before it, newest first: the log review's choices."""
+    local = now.astimezone(STOCKHOLM)
+    index = local.year * 12 + local.month - 1
+    return [Month((index - i) // 12, (index - i) % 12 + 1) for i in range(count)]
+
+
+def review_table(log: AccessLog, month: Month, many_units: int) -> TableView:
+    """The month's log review (`services.access_review`), laid out for the screen and downloads."""
+    report = log_review(log.month(month), month, many_units=many_units)
+    visible = tuple(c.key for c in report.columns if c.key != "row_type")
+    return view(report, [{} for _ in report.rows], 1, visible)
