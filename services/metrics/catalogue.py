@@ -1,6 +1,9 @@
 """Every metric name the casestream processes export, with its type, HELP text and label names.
 
 One catalogue, so the exporter, the pipeline helpers, the dashboards and the tests agree on names.
+`KPI` is what the exporter serves (the KPI gauges plus the store's own figures, among them the one
+counter of appended events: the store is its source, so it is right whichever process appended and
+survives exporter restarts); `PIPELINE` is what each relay / worker process serves about itself.
 Conventions: prefix `casestream_`, base units (seconds, SEK, ratios 0–1 instead of percent), `_total`
 only on counters, labels only from small fixed sets (unit id, kind, category, target_group, channel,
 quantile, projection, topic, partition, reason) — never a case, person or placement id.
@@ -32,6 +35,9 @@ KPI: Final[tuple[Spec, ...]] = (
     Spec("casestream_kpi_last_event_timestamp_seconds", "gauge",
          "Store append time of the newest event folded into the KPI state (Unix timestamp)."),
     Spec("casestream_store_head_position", "gauge", "Highest position in the event store."),
+    Spec("casestream_events_appended_total", "counter",
+         "Events appended to the event store by every writer: the store's head position, read at scrape "
+         "time (positions are gap-free)."),
     Spec("casestream_kpi_read_duration_seconds", "gauge",
          "Time this scrape took to fold new events and read the KPIs off the state."),
     Spec("casestream_unit_places", "gauge", "Places of an own unit on the reference day.", ("unit", "kind")),
@@ -76,8 +82,6 @@ KPI: Final[tuple[Spec, ...]] = (
 )
 
 PIPELINE: Final[tuple[Spec, ...]] = (
-    Spec("casestream_events_appended_total", "counter",
-         "Events appended to the event store by this process."),
     Spec("casestream_events_published_total", "counter", "Events published to the broker by this process."),
     Spec("casestream_events_projected_total", "counter", "Events applied to a projection by this process.",
          ("projection",)),

@@ -141,7 +141,7 @@ def occupancy() -> Dashboard:
 def pipeline_health() -> Dashboard:
     return _dashboard("casestream-pipeline", "casestream – Pipeline health", [
         series("Händelser per sekund", [
-            ("job:casestream_store_appends:deriv5m", "lagrade (store head)"),
+            ("job:casestream_events_appended:rate5m", "lagrade"),
             ("job:casestream_events_published:rate5m", "publicerade"),
             ("projection:casestream_events_projected:rate5m", "projicerade {{projection}}")], "ops"),
         series("Konsumentfördröjning per ämne", [("topic:casestream_consumer_lag_messages:sum", "{{topic}}")],

@@ -1,10 +1,9 @@
-"""Pipeline health metrics: the small API the relay, the workers and the ingest path call.
+"""Pipeline health metrics: the small API the relay and the workers call.
 
 Usage (one object per process, made by the process's composition root, never at import)::
 
     metrics = PipelineMetrics()              # its own private CollectorRegistry
     metrics.serve(port=9465)                 # this process's own /metrics endpoint
-    metrics.appended(len(result.accepted))   # store appends
     metrics.published(n)                     # relay -> broker
     metrics.projected("bundle", n, newest_appended_at=event.appended_at, partition=p, position=pos)
     metrics.dead_lettered("decode_error")
@@ -17,6 +16,10 @@ Usage (one object per process, made by the process's composition root, never at 
 label tells them apart and the recording rules `sum by (...)` across them. prometheus-client's
 multiprocess mode (a shared directory of mmap files) is not used: it cannot serve callback gauges such
 as staleness, and separate endpoints also show which worker is down (`up == 0`).
+
+Events appended to the store are not counted here (a short-lived ingest would lose its count): the
+exporter serves `casestream_events_appended_total` from the store's head position
+(`services.metrics.collector`).
 """
 
 from __future__ import annotations
@@ -71,7 +74,6 @@ class PipelineMetrics:
                  clock: Callable[[], float] = time.time) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self._appended = _counter("casestream_events_appended_total", r)
         self._published = _counter("casestream_events_published_total", r)
         self._projected = _counter("casestream_events_projected_total", r)
         self._dead = _counter("casestream_events_dead_lettered_total", r)
@@ -83,9 +85,6 @@ class PipelineMetrics:
         self._staleness = _Staleness(_SPECS["casestream_projection_staleness_seconds"], clock)
         r.register(self._staleness)
         self._lock = threading.Lock()
-
-    def appended(self, n: int = 1) -> None:
-        self._appended.inc(n)
 
     def published(self, n: int = 1) -> None:
         self._published.inc(n)

@@ -36,8 +36,8 @@ from tests.integration.test_prometheus_exporter import JOB, RULES, free_port, se
 from tests.integration.test_prometheus_exporter import wait_for as wait_value
 
 AS_OF = date(2021, 8, 31)
-STORE_ONLY = ("casestream_store_head_position", "casestream_kpi_last_event_timestamp_seconds",
-              "casestream_kpi_read_duration_seconds")
+STORE_ONLY = ("casestream_store_head_position", "casestream_events_appended_total",
+              "casestream_kpi_last_event_timestamp_seconds", "casestream_kpi_read_duration_seconds")
 
 
 @pytest.fixture()

@@ -137,6 +137,7 @@ def expected(events: list[Event], head: int) -> dict[tuple[str, tuple[tuple[str,
     samples = [*kpis.samples(state, kpis.Options(AS_OF)), *band]
     out = {(s.name, tuple(sorted(s.labels))): s.value for s in samples}
     out[("casestream_store_head_position", ())] = float(head)
+    out[("casestream_events_appended_total", ())] = float(head)  # gap-free positions: head = appended
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
@@ -84,6 +85,7 @@ def test_intake_rolling_mean_and_limits(values: dict) -> None:
     assert values[("casestream_investigation_limit_days", ())] == 120
     assert values[("casestream_kpi_events", ())] == len(scenario_events())
     assert values[("casestream_store_head_position", ())] == len(scenario_events())
+    assert values[("casestream_events_appended_total", ())] == len(scenario_events())
 
 
 def test_labels_come_only_from_small_fixed_sets(values: dict) -> None:
@@ -102,8 +104,8 @@ def test_every_catalogue_family_is_present_even_on_an_empty_store() -> None:
     registry = build_registry(kpi_source(open_store("memory://")), Settings(metrics_as_of=AS_OF))
     text = generate_latest(registry).decode()
     types = {f.name: f.type for f in text_string_to_metric_families(text)}
-    assert set(types) == {s.name for s in catalogue.KPI}
-    assert all(t == "gauge" for t in types.values())
+    assert types == {s.name.removesuffix("_total"): s.kind for s in catalogue.KPI}
+    assert types["casestream_events_appended"] == "counter"
     assert "# HELP casestream_unit_occupancy_accumulated_ratio Accumulated occupancy" in text
 
 
@@ -138,3 +140,22 @@ def test_the_group_cache_equals_a_full_read_after_every_kind_of_event() -> None:
         bundle.fold(events[i:i + 3], live)
         for day in (AS_OF, date(2021, 3, 31)):
             assert cache.samples(live, Options(day)) == samples(bundle.fold(events[:i + 3]), Options(day))
+
+
+def test_events_appended_counts_every_writer_from_the_store_and_survives_a_restart(tmp_path: Path) -> None:
+    """The counter is the store's head: another writer's appends count, a new exporter starts there."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    exporter_store, writer = open_store(url), open_store(url)
+    events = scenario_events()
+    try:
+        writer.append(events[:30])
+        registry = build_registry(kpi_source(exporter_store), Settings(metrics_as_of=AS_OF))
+        assert scrape(registry)[("casestream_events_appended_total", ())] == 30
+        writer.append(events[30:])
+        assert scrape(registry)[("casestream_events_appended_total", ())] == len(events)
+        restarted = build_registry(kpi_source(exporter_store), Settings(metrics_as_of=AS_OF))
+        assert scrape(restarted)[("casestream_events_appended_total", ())] == len(events)
+        assert "# TYPE casestream_events_appended_total counter" in generate_latest(restarted).decode()
+    finally:
+        exporter_store.close()
+        writer.close()
