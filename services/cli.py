@@ -79,7 +79,8 @@ def ingest(
     rejects_path.unlink(missing_ok=True)
 
 
-REPORT_HELP = "occupancy | external-purchases | intake | investigations | lvu-lvm | budget | forecast"
+REPORT_HELP = ("occupancy | external-purchases | intake | investigations | lvu-lvm | budget | forecast | "
+               "logguppfoljning (--month YYYY-MM)")
 
 
 def open_app(db: str | None, *, must_exist: bool = False) -> App:
@@ -97,25 +98,32 @@ def open_app(db: str | None, *, must_exist: bool = False) -> App:
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help=REPORT_HELP)],
-    from_: Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")],
-    to: Annotated[str, typer.Option("--to", help="last day of the period, inclusive")],
+    from_: Annotated[str | None, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="last day of the period, inclusive")] = None,
     known_at: Annotated[str | None, typer.Option(
         "--known-at", help="as known at this record time (a date means the end of that day)")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table | csv | json")] = "table",
     db: DbOption = None,
     source: Annotated[str, typer.Option(
         "--source", help="store (fold the event store) | readmodel (live)")] = "store",
+    month: Annotated[str | None, typer.Option("--month", help="logguppfoljning: the month (YYYY-MM)")] = None,
 ) -> None:
     """Print a report table for a business period, as known now or at a record time.
 
     json: an array of row objects, unrounded, money in SEK, percent as percent (docs/reports.md);
     table and csv round half up as the reports do.
     """
-    from services.reports import REPORT_NAMES, build_report, record_access
+    from services.access_cli import LOG_REVIEW, record_report_run
+    from services.reports import REPORT_NAMES, build_report
 
+    if name == LOG_REVIEW:
+        return log_review(db, month, fmt)
     if name not in REPORT_NAMES:
-        raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}",
-                                 param_hint="NAME")
+        raise typer.BadParameter(f"unknown report {name!r}; choose one of {', '.join(REPORT_NAMES)}, "
+                                 f"{LOG_REVIEW}", param_hint="NAME")
+    if from_ is None or to is None:
+        raise typer.BadParameter(f"report {name} needs --from and --to (YYYY-MM-DD)",
+                                 param_hint="--from/--to")
     period = parse_period(from_, to)
     as_of = parse_known_at(known_at)
     if source not in ("store", "readmodel"):
@@ -130,7 +138,21 @@ def report(
             warn_if_behind(app_.settings, app_.store.head())
         else:
             table = build_report(app_.store, name, period, as_of, app_.settings)
-        record_access(app_.settings, name, period, as_of, fmt=fmt, source=source)
+        record_report_run(app_.store, app_.settings, name, period, as_of)
+    finally:
+        app_.close()
+    render(table, fmt, Console(width=250))
+
+
+def log_review(db: str | None, month: str | None, fmt: Format) -> None:
+    """`report logguppfoljning --month YYYY-MM`: the month's access log per user (services.access_cli)."""
+    from services.access_cli import log_review_report
+
+    app_ = open_app(db, must_exist=True)
+    try:
+        table = log_review_report(app_.store, app_.settings, month)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--month") from None
     finally:
         app_.close()
     render(table, fmt, Console(width=250))

@@ -15,19 +15,15 @@ The report names are the CLI's: occupancy, external-purchases, intake, investiga
 budget, forecast. Columns of each: docs/reports.md.
 
 `casestream report` prints raw figures (no small-cell protection) for the controller role, so every
-run is logged (CONVENTIONS §7): `record_access` appends one JSON line per report to
-`<var_dir>/access.jsonl` (who, when, which report, period, known-at, format, source and store).
+run is logged (CONVENTIONS §7): `services.access_cli.record_report_run` appends one `access.viewed`
+event per run to the store (who, when, which report, period, known-at), read by the monthly
+logguppföljning (`casestream report logguppfoljning --month YYYY-MM`).
 """
 
 from __future__ import annotations
 
-import getpass
-import re
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Final
-
-import orjson
 
 from events.timeutil import Period
 from projections import bundle, definitions
@@ -72,31 +68,3 @@ def build_report(
     if name not in definitions.CURRENT:
         raise UnknownReport(name)  # before folding the whole store
     return report_from_bundle(bundle_from_store(store, known_at), name, period, settings)
-
-
-ACCESS_LOG: Final = "access.jsonl"
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
-
-
-def record_access(
-    settings: Settings, name: str, period: Period, known_at: datetime | None, *, fmt: str, source: str
-) -> Path:
-    """Append one access-log line for a raw-figure report run; returns the log's path."""
-    path = settings.var_dir / ACCESS_LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
-        user = "unknown"
-    entry = {
-        "at": datetime.now(UTC).isoformat(), "user": user, "command": "report",
-        "report": name, "from": period.start.isoformat(), "to": period.end.isoformat(),
-        "known_at": None if known_at is None else known_at.isoformat(), "format": fmt, "source": source,
-        "db": _without_password(settings.db),
-    }
-    with path.open("ab") as log:
-        log.write(orjson.dumps(entry) + b"\n")
-    return path

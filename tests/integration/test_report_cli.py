@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -87,7 +86,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert result.exit_code == 0, result.output
     assert "accepted 18  duplicate 0  rejected 0" in result.output
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CASESTREAM_VAR_DIR", str(folder / "var"))  # the access log goes here
+        mp.setenv("CASESTREAM_VAR_DIR", str(folder / "var"))
         yield url
 
 
@@ -223,16 +222,44 @@ def test_report_service_names_and_unknown_name() -> None:
         store.close()
 
 
+def access_events(db: str) -> list[Any]:
+    from events.access import AccessViewed
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        return [e for e in store.read_all() if isinstance(e.data, AccessViewed)]
+    finally:
+        store.close()
+
+
 def test_each_raw_report_run_is_logged(db: str) -> None:
-    log = Path(os.environ["CASESTREAM_VAR_DIR"]) / "access.jsonl"
-    before = log.read_text(encoding="utf-8").count("\n") if log.exists() else 0
+    before = len(access_events(db))
     report(db, "lvu-lvm", "csv", "--known-at", "2021-02-01")
-    entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
-    assert len(entries) == before + 1
-    last = entries[-1]
-    assert (last["command"], last["report"], last["from"], last["to"], last["format"], last["source"]) == (
-        "report", "lvu-lvm", "2021-01-01", "2021-01-31", "csv", "store")
-    assert last["known_at"].startswith("2021-02-01T23:59:59") and last["db"] == db and last["user"]
+    events = access_events(db)
+    assert len(events) == before + 1
+    last = events[-1].data
+    assert (last.view, last.level, last.channel, last.role) == ("report:lvu-lvm", "raw", "cli", "controller")
+    assert (last.period_start, last.period_end, last.known_at) == (date(2021, 1, 1), date(2021, 1, 31),
+                                                                   date(2021, 2, 1))
+    assert last.subject.startswith("local:") and events[-1].stream_id.startswith("access:")
+
+
+def test_log_review_counts_the_report_runs(db: str) -> None:
+    report(db, "intake", "csv")
+    month = access_events(db)[-1].stream_id.removeprefix("access:")
+    result = runner.invoke(app, ["report", "logguppfoljning", "--month", month, "--format", "json",
+                                 "--db", db])
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.stdout)
+    runs = sum(1 for e in access_events(db)[:-1] if e.stream_id == f"access:{month}")  # the review is last
+    total = next(r for r in table if r["row_type"] == "total")
+    assert total["views"] == total["raw_views"] == runs >= 1
+    assert "råa uttag" in next(r for r in table if r["row_type"] == "detail")["flags"]
+    bad = runner.invoke(app, ["report", "logguppfoljning", "--month", "2021-13", "--db", db])
+    assert bad.exit_code == 2 and "'2021-13' is not a month" in bad.output
+    missing = runner.invoke(app, ["report", "intake", "--db", db])
+    assert missing.exit_code == 2 and "needs --from and --to" in missing.output
 
 
 def test_display_rounding_is_half_up_without_negative_zero() -> None:
