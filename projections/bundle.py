@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from events.envelope import Event
-from projections import budget, care_costs, ekb, intake, investigations, occupancy, workload
+from projections import (
+    budget,
+    care_costs,
+    ekb,
+    intake,
+    investigation_compact,
+    investigations,
+    occupancy,
+    placement_compact,
+    workload,
+)
 
 
 @dataclass(slots=True)
@@ -25,6 +36,21 @@ class State:
     workload: workload.State = field(default_factory=workload.State)
     events: int = 0  # events folded (all types, including ones no projection uses)
     last_position: int = 0  # highest store position folded (0 when events carry none)
+
+
+def compact(retractable: frozenset[UUID]) -> State:
+    """A fresh state in compact mode (kompakt läge) for a replay of a store's events.
+
+    `retractable` must hold every event id that any retraction among the folded events targets, and
+    each event must be folded once; then the placement, investigation and intake states keep one
+    compact row per placement / investigation instead of facts by event id (memory flat in the
+    events), with the same figures. Compact states do not `merge`.
+    """
+    return State(
+        care_costs=care_costs.State(compact=placement_compact.Columns(retractable)),
+        intake=intake.State(retractable=retractable),
+        investigations=investigations.State(compact=investigation_compact.Columns(retractable)),
+    )
 
 
 def apply(state: State, event: Event) -> State:

@@ -40,6 +40,7 @@ from events.envelope import Event
 from events.reference import EventRetracted
 from events.timeutil import Period
 from events.vocabulary import COST_ONLY, MONTHLY_PRICED, REPORT_LINES, PriceUnit, report_group
+from projections import placement_compact as compact_facts
 from projections.lines import LineFigures, LineKey
 from projections.placement_facts import Fact, Placement, fact_of, resolve
 
@@ -55,12 +56,17 @@ class State:
     retracted: set[UUID] = field(default_factory=set)
     arrivals: int = field(default=0, compare=False)  # tie-break counter, not part of the facts
     cache: dict[str, Placement | None] = field(default_factory=dict, compare=False, repr=False)
+    compact: compact_facts.Columns | None = None  # kompakt läge (a replay): see projections.placement_compact
 
     def resolved(self) -> Iterator[Placement]:
         """Every placement as currently known (retracted facts ignored, corrections applied).
 
-        Resolutions are cached per placement until a new fact for it (or any retraction) arrives.
+        Resolutions are cached per placement until a new fact for it (or any retraction) arrives
+        (not in compact mode, where the state is sized for millions of placements).
         """
+        if self.compact is not None:
+            yield from compact_facts.resolved(self.compact, self.placements, self.retracted)
+            return
         for pid in sorted(self.placements):
             if pid not in self.cache:
                 self.cache[pid] = resolve(self.placements[pid], pid, self.retracted)
@@ -78,6 +84,11 @@ def apply(state: State, event: Event) -> State:
     found = fact_of(event, state.arrivals)
     if found is not None:
         pid, fact = found
+        if state.compact is not None and fact.kind != "corrected" \
+                and fact.event_id not in state.compact.retractable:
+            state.compact.add(pid, fact)
+            state.arrivals += 1
+            return state
         state.placements.setdefault(pid, {})[fact.event_id] = fact
         state.cache.pop(pid, None)
         state.arrivals += 1
@@ -94,6 +105,8 @@ def fold(events: Iterable[Event], state: State | None = None) -> State:
 
 def merge(a: State, b: State) -> State:
     """A new state holding both partial states' facts (neither input is changed)."""
+    if a.compact is not None or b.compact is not None:
+        raise ValueError("compact care_costs states (a replay's own) are not partition states to merge")
     out = State(placements={pid: dict(facts) for pid, facts in a.placements.items()},
                 retracted=a.retracted | b.retracted, arrivals=a.arrivals + b.arrivals)
     for pid, facts in b.placements.items():

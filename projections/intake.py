@@ -46,6 +46,9 @@ class State:
     counts: dict[date, Counter[Cell]] = field(default_factory=dict)
     contributions: dict[UUID, tuple[date, Cell]] = field(default_factory=dict)
     retracted: set[UUID] = field(default_factory=set)
+    # kompakt läge (a replay that read every retraction target first): the contributions of other events
+    # are not kept (they can never be withdrawn), and each event is folded once (a store holds each id once)
+    retractable: frozenset[UUID] | None = None
 
 
 def _add(state: State, day: date, cell: Cell, sign: int) -> None:
@@ -61,9 +64,12 @@ def apply(state: State, event: Event) -> State:
     """Count an aktualisering or withdraw a retracted one (mutates `state`, returns it)."""
     data = event.data
     if isinstance(data, CaseActualised):
+        entry = (event.business_date, (data.channel, data.target_group, data.sex))
+        if state.retractable is not None and event.event_id not in state.retractable:
+            _add(state, entry[0], entry[1], +1)
+            return state
         if event.event_id in state.contributions:
             return state  # the same event twice counts once
-        entry = (event.business_date, (data.channel, data.target_group, data.sex))
         state.contributions[event.event_id] = entry
         if event.event_id not in state.retracted:
             _add(state, entry[0], entry[1], +1)

@@ -40,6 +40,7 @@ from events.envelope import Event
 from events.reference import EventRetracted
 from events.timeutil import Month, Period
 from events.vocabulary import TargetGroup
+from projections import investigation_compact as compact_facts
 
 DEFAULT_LIMIT_DAYS = 120
 Key = tuple[date, TargetGroup]
@@ -86,12 +87,18 @@ class State:
     opened: Counter[Key] = field(default_factory=Counter)
     closed: Counter[Key] = field(default_factory=Counter)
     durations: dict[Key, Counter[int]] = field(default_factory=dict)
+    compact: compact_facts.Columns | None = None  # kompakt läge (a replay): projections.investigation_compact
 
 
 def resolve(state: State, investigation_id: str) -> Investigation:
     facts = state.facts.get(investigation_id, Facts())
-    opens = sorted((o.day, str(eid), o) for eid, o in facts.openings.items() if eid not in state.retracted)
-    closes = sorted((d, str(eid)) for eid, d in facts.closings.items() if eid not in state.retracted)
+    opens = [(o.day, str(eid), o) for eid, o in facts.openings.items() if eid not in state.retracted]
+    closes = [(d, str(eid)) for eid, d in facts.closings.items() if eid not in state.retracted]
+    if state.compact is not None:
+        opens += state.compact.openings(investigation_id, Opening)
+        closes += state.compact.closings(investigation_id)
+    opens.sort()
+    closes.sort()
     return Investigation(investigation_id, opens[0][2] if opens else None, closes[-1][0] if closes else None)
 
 
@@ -141,6 +148,12 @@ def apply(state: State, event: Event) -> State:
         _contribute(state, before, -1)
     if isinstance(data, EventRetracted):
         state.retracted.add(data.retracted_event_id)
+    elif state.compact is not None and event.event_id not in state.compact.retractable:
+        if isinstance(data, InvestigationOpened):
+            opening = Opening(event.business_date, data.target_group, data.person)
+            state.compact.open(data.investigation_id, event.event_id, opening)
+        else:
+            state.compact.close(data.investigation_id, event.event_id, event.business_date)
     elif isinstance(data, InvestigationOpened):
         opening = Opening(event.business_date, data.target_group, data.person)
         state.facts.setdefault(data.investigation_id, Facts()).openings[event.event_id] = opening
@@ -165,6 +178,8 @@ def merge(a: State, b: State) -> State:
 
     Investigations seen by both sides (not expected with disjoint streams) are re-derived.
     """
+    if a.compact is not None or b.compact is not None:
+        raise ValueError("compact investigations states (a replay's own) are not partition states to merge")
     out = State(owner={**a.owner, **b.owner}, retracted=a.retracted | b.retracted,
                 opened=a.opened + b.opened, closed=a.closed + b.closed)
     for side in (a, b):
@@ -263,7 +278,8 @@ def median_days(hist: Counter[int]) -> Fraction | None:
 
 
 def investigations(state: State) -> list[Investigation]:
-    return [resolve(state, inv_id) for inv_id in sorted(state.facts)]
+    ids = state.facts.keys() | (state.compact.index.keys() if state.compact is not None else set())
+    return [resolve(state, inv_id) for inv_id in sorted(ids)]
 
 
 def overdue(state: State, day: date, limit_days: int = DEFAULT_LIMIT_DAYS) -> list[Investigation]:

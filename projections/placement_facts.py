@@ -171,7 +171,12 @@ def _monthly_cost(price: Fraction, lo: date, hi: date) -> Fraction:
 
 def resolve(facts: dict[UUID, Fact], placement_id: str, retracted: set[UUID]) -> Placement | None:
     """The placement as its live (not retracted) facts describe it; None if it has no live start."""
-    live = sorted((f for f in facts.values() if f.event_id not in retracted), key=Fact.order)
+    return resolve_live([f for f in facts.values() if f.event_id not in retracted], placement_id)
+
+
+def resolve_live(facts: list[Fact], placement_id: str) -> Placement | None:
+    """The placement as these live facts describe it (the rules above); None without a start."""
+    live = sorted(facts, key=Fact.order)
     starts = [f for f in live if f.started is not None]
     if not starts:
         return None

@@ -15,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from uuid import UUID
 
 from events import Event
+from events.reference import EventRetracted
 from events.timeutil import Period
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
@@ -32,7 +34,7 @@ from services.audit.proof import (
     code_version,
     dump,
 )
-from services.audit.source import Scope, Stored, back_registered, included
+from services.audit.source import Scope, Stored, back_registered, included, retraction_targets
 from services.render import to_csv, to_json
 from services.store.base import EventStore
 
@@ -106,7 +108,8 @@ def rebuild(
     on_item: Callable[[Stored], None] | None = None,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass."""
-    snap = Snapshot(bundle.State(), digest)
+    targets = retraction_targets(store, scope.upto)
+    snap = Snapshot(bundle.compact(targets), digest)
     apply = applier(projections)
     for item in included(store, scope):
         digest.add(item.position, item.event_id, item.raw)
@@ -115,10 +118,19 @@ def rebuild(
         if item.event is None:
             snap.undecodable.append(item)
             continue
+        _check_target(item, targets)
         apply(snap.state, item.event)
         snap.municipalities.add(item.event.municipality)
         snap.back_registered += back_registered(item.event, item.appended_at)
     return snap
+
+
+def _check_target(item: Stored, targets: frozenset[UUID]) -> None:
+    """Compact mode needs every retraction target known before the fold (the store answered it)."""
+    data = item.event.data if item.event is not None else None
+    if isinstance(data, EventRetracted) and data.retracted_event_id not in targets:
+        raise ValueError(f"retraction {item.event_id} at position {item.position} targets "
+                         f"{data.retracted_event_id}, which the store's list of retractions did not name")
 
 
 @dataclass(frozen=True)

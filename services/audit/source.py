@@ -17,12 +17,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import String, select, type_coerce
 
 from events import Event, EventError, decode
+from events.reference import EventRetracted
 from events.registry import ENVELOPES, upcast
 from events.timeutil import as_aware
 from services.store.base import EventStore
@@ -151,6 +153,33 @@ def included(store: EventStore, scope: Scope, *, after: int = 0) -> Iterator[Sto
                 and item.event.municipality != scope.municipality:
             continue
         yield item
+
+
+def retraction_targets(store: EventStore, upto: int | None = None) -> frozenset[UUID]:
+    """Every event id some `event.retracted` at or below position `upto` targets (any record time).
+
+    A replay folds in compact mode (`projections.bundle.compact`) with this set: only these events'
+    facts are kept by event id. SQL stores answer from the partial index of retractions; a payload
+    that does not parse is skipped here (the replay names it when it reaches it).
+    """
+    out: set[UUID] = set()
+    if isinstance(store, SqlStore):
+        q = select(ev.c.payload).where(ev.c.type == "event.retracted")
+        if upto is not None:
+            q = q.where(ev.c.position <= upto)
+        with store._engine.connect() as conn:  # the store's own engine; read-only query
+            for (body,) in conn.execute(q):
+                try:
+                    out.add(UUID(orjson.loads(body)["data"]["retracted_event_id"]))
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
+        return frozenset(out)
+    for event in store.read_all():
+        if upto is not None and event.position is not None and event.position > upto:
+            break
+        if isinstance(event.data, EventRetracted):
+            out.add(event.data.retracted_event_id)
+    return frozenset(out)
 
 
 def back_registered(event: Event | None, appended_at: datetime) -> bool:

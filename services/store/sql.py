@@ -70,6 +70,8 @@ class SqlStore:
             if not self._sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
             metadata.create_all(conn)
+            for index in ev.indexes:  # indexes added since a store file was created (idempotent)
+                index.create(conn, checkfirst=True)
             if conn.execute(select(store_head.c.id)).first() is None:
                 conn.execute(insert(store_head), {"id": 1, "position": 0})
 

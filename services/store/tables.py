@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     Uuid,
+    text,
 )
 
 
@@ -72,6 +73,10 @@ events_table = Table(
     Column("payload", LargeBinary, nullable=False),
     Index("ix_events_stream", "stream_id", "stream_version", unique=True),
     Index("ix_events_recorded_at", "recorded_at"),
+    # read paths of replays: one municipality in position order, and the (few) retractions
+    Index("ix_events_municipality", "municipality", "position"),
+    Index("ix_events_retractions", "position", sqlite_where=text("type = 'event.retracted'"),
+          postgresql_where=text("type = 'event.retracted'")),
 )
 
 store_head = Table(
