@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services.forecasting_cli",
     "services.ui_command",
     "services.chaos",
+    "services.privacy.cli",
 )
 
 

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from events.timeutil import Period
+from services.bootstrap import open_event_store
 from services.render import render
 from services.reports import bundle_from_store, report_from_bundle
 from services.settings import Settings
@@ -33,7 +34,6 @@ from services.simulator.core import Raw
 from services.simulator.history import Simulation, SimulationConfig
 from services.simulator.live import run_live
 from services.simulator.sinks import LoadReport, load_store
-from services.store import open_store
 from services.store.base import EventStore
 from services.supervisor import Supervisor, install_signal_handlers, resolve
 
@@ -113,7 +113,7 @@ def demo(
     settings = base.model_copy(update={"db": url})
     sqlite_dir(url)
     install_signal_handlers()
-    store = open_store(url)
+    store = open_event_store(settings)  # the sealing write path (docs/privacy.md)
     try:
         with Supervisor(settings.var_dir / "logs", base_env=None) as supervisor:
             _run(store, settings, supervisor, years, 0.0 if no_live else rate, duration)

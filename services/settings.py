@@ -99,3 +99,8 @@ class Settings(BaseSettings):
         description="kommunkod of access.viewed events; unset = that of the store's first event")
     access_review_many_units: int = Field(
         default=5, ge=1, description="logguppföljning flags a user who viewed more distinct units than this")
+
+    # --- privacy (issue 9): the key store of the sealed personal part, retention ---------------------
+    keystore_url: str | None = Field(
+        default=None, description="key store URL (one AES key per person); unset = beside the store: "
+        "x.db -> x.keys.db, PostgreSQL: the store's database (set a separate one in production)")

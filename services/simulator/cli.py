@@ -22,11 +22,12 @@ from rich.console import Console
 
 from events import decode_dict
 from events.timeutil import STOCKHOLM, end_of_day
+from services.bootstrap import open_event_store
+from services.settings import Settings
 from services.simulator.core import Raw
 from services.simulator.history import Simulation, SimulationConfig
 from services.simulator.live import LiveFeed, run_live
 from services.simulator.sinks import encode_raw, load_store, write_jsonl
-from services.store import open_store
 from services.store.base import EventStore
 from services.supervisor import install_signal_handlers
 
@@ -119,7 +120,7 @@ def simulate(
 
 
 def _to_store(sim: Simulation, db: str, rate: float, seed: int) -> None:
-    store = open_store(db)
+    store = open_event_store(Settings().model_copy(update={"db": db}))  # the sealing write path
     try:
         report = load_store(store, sim.events())
         err.print(f"accepted {report.accepted}  duplicate {report.duplicates}  "
