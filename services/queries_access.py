@@ -7,12 +7,15 @@
   day), and returns the key to remember. Reruns, widget ticks and live refreshes of a fragment
   are the same view; a change of page, unit, period or day, or coming back to the page after another
   page that logs nothing (the UI then forgets the key), is a new one;
-* `review_table(log, month, many_units)` — the month's logguppföljning as a table for the screen.
+* `review_table(log, month, many_units)` — the month's logguppföljning as a table for the screen;
+* `unit_choices(table)`, `only_unit(table, unit_id)` — the units of a Beläggning table, and the table
+  narrowed to the one unit a view shows (and logs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
@@ -24,8 +27,8 @@ from services.access_roles import Access, resolve
 from services.queries_view import TableView, view
 from services.settings import Settings
 
-__all__ = ["AccessLog", "View", "open_access_log", "recent_months", "record_view", "review_table",
-           "session_access"]
+__all__ = ["AccessLog", "AccessLogError", "View", "only_unit", "open_access_log", "recent_months",
+           "record_view", "review_table", "session_access", "unit_choices"]
 
 ViewKey = tuple[object, ...]
 
@@ -35,12 +38,30 @@ def session_access(settings: Settings, user: Mapping[str, object]) -> Access:
                    mapping=settings.auth_role_map, role_when_off=cast(Role, settings.auth_role))
 
 
+class AccessLogError(RuntimeError):
+    """A view could not be appended to the access log (the page then shows none of its figures)."""
+
+
 def record_view(log: AccessLog, last: ViewKey | None, seen: View) -> ViewKey:
     """Append `seen` unless it is the session's last recorded view; the key to remember either way."""
     key = seen.key()
     if key != last:
-        log.record(seen)
+        try:
+            log.record(seen)
+        except Exception as exc:  # a store that refuses or cannot be reached: fail closed
+            raise AccessLogError(f"{type(exc).__name__}: {exc}") from exc
     return key
+
+
+def unit_choices(table: TableView) -> dict[str, str]:
+    """unit_id -> name of the units a Beläggning table shows (its detail rows), in table order."""
+    return {str(r["unit_id"]): str(r["unit"]) for r in table.rows
+            if r.get("row_type") == "detail" and r.get("unit_id") is not None}
+
+
+def only_unit(table: TableView, unit_id: str) -> TableView:
+    """The table narrowed to one unit's row (what a view of that unit shows)."""
+    return replace(table, rows=tuple(r for r in table.rows if r.get("unit_id") == unit_id))
 
 
 def recent_months(now: datetime, count: int = 13) -> list[Month]:

@@ -2,6 +2,9 @@
 
 The UI reads the store named by `--db` / `CASESTREAM_DB` (passed to Streamlit's process through the
 environment). `demo_components(settings)` gives the same command line to the demo supervisor.
+With sign-in on (`CASESTREAM_AUTH_ENABLED`), the `[auth]` secrets are written into a private folder
+and Streamlit is pointed at that file with `--secrets.files` (`services.access_auth`); the folder is
+removed when Streamlit exits.
 Importing this module starts nothing; the UI package itself is not imported here (services never
 import ui), only located on disk.
 """
@@ -17,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from services import access_auth
 from services.settings import Settings
 
 
@@ -28,13 +32,18 @@ def app_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "app.py"
 
 
-def ui_argv(settings: Settings, port: int | None = None, host: str | None = None) -> list[str]:
-    """`python -m streamlit run ui/app.py` on the settings' host and port, headless, no telemetry."""
-    return [sys.executable, "-m", "streamlit", "run", str(app_path()),
+def ui_argv(settings: Settings, port: int | None = None, host: str | None = None,
+            secrets_file: Path | None = None) -> list[str]:
+    """`python -m streamlit run ui/app.py` on the settings' host and port, headless, no telemetry; with
+    `secrets_file`, Streamlit reads its secrets (the sign-in's `[auth]`) from that file only."""
+    argv = [sys.executable, "-m", "streamlit", "run", str(app_path()),
             "--server.address", host or settings.ui_host,
             "--server.port", str(settings.ui_port if port is None else port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
             "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
+    if secrets_file is not None:
+        argv += ["--secrets.files", str(secrets_file)]
+    return argv
 
 
 def ui_overrides(settings: Settings) -> dict[str, str]:
@@ -59,7 +68,8 @@ def sqlite_file_missing(url: str) -> Path | None:
 def demo_components(settings: Settings) -> list[Any]:
     """The UI as a component of the demo supervisor (`services.supervisor.Component`): ready when its
     port accepts connections, shown to the user at its URL."""
-    argv = ui_argv(settings)
+    argv = ui_argv(settings, secrets_file=access_auth.secrets_for_process(
+        settings, settings.ui_host, settings.ui_port))
     try:
         from services.supervisor import Component
     except ImportError:  # no supervisor in this tree: a (name, argv) pair
@@ -79,12 +89,25 @@ def ui(
     if missing is not None:
         raise typer.BadParameter(f"no event store at {missing} (--db / CASESTREAM_DB {settings.db!r}); "
                                  "fill one first: casestream simulate --db … or casestream ingest …")
-    argv = ui_argv(settings, port, host)
-    typer.echo(f"UI on http://{host or settings.ui_host}:{settings.ui_port if port is None else port}/")
     try:
-        code = subprocess.call(argv, env=ui_env(settings))
-    except KeyboardInterrupt:
-        code = 0
+        access_auth.check(settings)
+    except access_auth.AuthConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    where_host, where_port = host or settings.ui_host, settings.ui_port if port is None else port
+    folder = access_auth.private_folder() if settings.auth_enabled else None
+    try:
+        secrets = None if folder is None else access_auth.write_secrets(
+            settings, folder, where_host, where_port)
+        argv = ui_argv(settings, port, host, secrets)
+        sign_in = "sign-in on" if settings.auth_enabled else "inloggning avstängd"
+        typer.echo(f"UI on http://{where_host}:{where_port}/ ({sign_in})")
+        try:
+            code = subprocess.call(argv, env=ui_env(settings))
+        except KeyboardInterrupt:
+            code = 0
+    finally:
+        if folder is not None:
+            access_auth.remove(folder)
     raise typer.Exit(code)
 
 

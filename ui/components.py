@@ -14,7 +14,7 @@ import streamlit as st
 from events.timeutil import Period
 from services.queries import TableView, Tile
 from services.queries_source import Freshness
-from ui import context
+from ui import auth, context
 from ui.i18n import column, t
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -73,11 +73,15 @@ def frame(table: TableView, keys: tuple[str, ...] | None = None) -> pd.DataFrame
     return pd.DataFrame(data)
 
 
-def show_table(table: TableView, name: str, *, keys: tuple[str, ...] | None = None) -> None:
+def show_table(table: TableView, name: str, *, keys: tuple[str, ...] | None = None,
+               small_cells: bool = True) -> None:
     st.dataframe(frame(table, keys), hide_index=True, height=min(36 * (len(table.rows) + 1) + 4, 900))
-    st.caption(t("small_cells", n=context.threshold()) + " " + t("hidden_cells", k=table.suppressed))
+    if small_cells:
+        st.caption(t("small_cells", n=context.threshold()) + " " + t("hidden_cells", k=table.suppressed))
     for note in table.notes:
         st.caption(note)
+    if not context.downloads_allowed():  # CSV and Excel for the controller only
+        return
     left, right = st.columns(2)
     left.download_button(t("download_csv"), context.csv_bytes(table), file_name=f"{name}.csv",
                          mime="text/csv",
@@ -106,17 +110,26 @@ def period_caption(period: Period) -> None:
     st.caption(f"{t('period')}: {period.start.isoformat()} – {period.end.isoformat()}")
 
 
-
-def page_header(title_key: str, *, log: bool = True) -> Period:
-    """Every page's start: the sidebar (language, period, freshness) and the title; returns the period.
-
-    The view is logged here unless the page logs it itself with more detail (`log=False`)."""
+def sidebar(*, period: bool = True) -> Period | None:
+    """The sidebar every page shares: language, sign-in state, the period picker, freshness."""
     st.sidebar.toggle(t("english"), key="lang_en")
-    period = period_picker()
+    auth.sidebar_identity(context.access())
+    chosen = period_picker() if period else None
     with st.sidebar:
         freshness_panel()
+    return chosen
+
+
+def page_header(title_key: str, page: str, *, log: bool = True) -> Period:
+    """Every page's start: the sidebar and the title; returns the period.
+
+    `page` is the page's key in `services.access_roles.PAGES`. A page of unit-level figures is logged
+    here (`context.log_view`) unless the page logs it itself with more detail (`log=False`); a page of
+    municipality-wide figures logs nothing."""
+    period = sidebar()
+    assert period is not None
     st.title(t(title_key))
     period_caption(period)
     if log:
-        context.log_view(title_key, period)
+        context.log_view(page, period)
     return period

@@ -4,8 +4,11 @@ The source (`services.queries.open_source`, the store at `CASESTREAM_DB` folded 
 `st.cache_resource` per store URL, shared by every session. Query results are `st.cache_data` with a
 bounded TTL, keyed by the store URL and the arguments: the live tiles and freshness refresh within
 `LIVE_TTL` seconds, tables within `TABLE_TTL`, the "as reported on" comparison within `AS_OF_TTL`.
-The UI never computes a KPI: everything here is a call to `services.queries`; views are recorded
-through `services.queries_access.record_view` (the UI writes nothing itself).
+The UI never computes a KPI: everything here is a call to `services.queries`. Who the session is
+(`access`) and the recording of views come from `services.queries_access`: a view of unit-level
+figures or of the log review is appended as an `access.viewed` event by the services (an
+`st.cache_resource` access log per store URL), once per change of view (`log_view`); the UI writes
+nothing itself. If the view cannot be logged, the page stops before it shows anything.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ import streamlit as st
 
 from events.timeutil import Period
 from services import queries
-from services.queries_access import View, record_view
+from services.access_roles import Access, logged_level, may_download
+from services.queries_access import (
+    AccessLog,
+    AccessLogError,
+    View,
+    open_access_log,
+    record_view,
+    session_access,
+)
 from services.queries_asof import AsOfComparison
 from services.queries_cases import ChannelPoint
 from services.queries_economy import TrendPoint
 from services.queries_source import Freshness, KpiSource
 from services.queries_units import MatrixCell, PlacesPoint
 from services.settings import Settings
+from ui.i18n import t
 
 LIVE_TTL: Final = 5  # seconds: tiles and freshness
 TABLE_TTL: Final = 30  # seconds: tables and charts
@@ -116,14 +128,42 @@ def as_of(db: str, start: date, end: date, reported_on: date, threshold: int) ->
     return queries.as_of_comparison(_source(db), Period(start, end), reported_on, threshold=threshold)
 
 
-def log_view(page: str, period: Period, reported_on: date | None = None) -> None:
-    """Record the view once per change of page, period or day (reruns and live refreshes are not views)."""
-    token = st.session_state.setdefault("session_token", uuid.uuid4().hex)
-    key = (page, period.start, period.end, reported_on)
-    if st.session_state.get("last_view") == key:
+def access() -> Access:
+    """The session's access: sign-in setting, role and pseudonymous subject (`services.access_roles`)."""
+    return session_access(settings(), st.user.to_dict())
+
+
+def downloads_allowed() -> bool:
+    role = access().role
+    return role is not None and may_download(role)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _access_log(db: str) -> AccessLog:
+    return open_access_log(Settings(db=db))
+
+
+def access_log() -> AccessLog:
+    return _access_log(settings().db)
+
+
+def log_view(page: str, period: Period | None, *, unit: str | None = None,
+             reported_on: date | None = None) -> None:
+    """Record a view of a logged page (unit level, log review) once per change of page, unit, period or
+    day; a page that logs nothing makes the next logged page a new view. Stops the page (after an error
+    message) when the view cannot be logged."""
+    who, level = access(), logged_level(page)
+    if level is None or who.role is None or who.subject is None:
+        st.session_state["last_view"] = None
         return
-    st.session_state["last_view"] = key
-    record_view(settings().var_dir, View(page, period, token, reported_on))
+    token = st.session_state.setdefault("session_token", uuid.uuid4().hex)
+    seen = View(who.subject, who.role, page, level, unit_id=unit, period=period, known_at=reported_on,
+                session=token)
+    try:
+        st.session_state["last_view"] = record_view(access_log(), st.session_state.get("last_view"), seen)
+    except AccessLogError as exc:
+        st.error(t("log_failed", error=exc))
+        st.stop()
 
 
 def csv_bytes(view: queries.TableView) -> bytes:

@@ -101,6 +101,33 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
                         "Or upload a scenario file (YAML/JSON)"),
     "scenario_error": ("Scenariofilen kan inte användas", "The scenario file cannot be used"),
     "scenarios_title": ("Scenarier jämfört med basprognosen", "Scenarios compared with the base forecast"),
+    # sign-in, roles, access log (issue 9)
+    "page_log_review": ("Logguppföljning", "Log review"),
+    "sign_in_off": ("Inloggning avstängd", "Sign-in switched off"),
+    "role": ("Roll", "Role"),
+    "signed_in_as": ("Inloggad, roll: {role}", "Signed in, role: {role}"),
+    "log_in": ("Logga in", "Sign in"),
+    "log_out": ("Logga ut", "Sign out"),
+    "login_title": ("Logga in", "Sign in"),
+    "login_text": ("Logga in med kommunens inloggning för att se nyckeltalen.",
+                   "Sign in with the municipality's sign-in to see the figures."),
+    "no_role_title": ("Ingen behörighet", "No access"),
+    "no_role": ("Du är inloggad men har ingen roll i casestream (översikt, enhetsnivå eller controller). "
+                "Kontakta systemförvaltaren för att få behörighet.",
+                "You are signed in but have no casestream role (overview, unit level or controller). "
+                "Ask the system administrator for access."),
+    "bad_subject": ("Inloggningen saknar ett pseudonymt användar-id (sub) och kan inte loggas. "
+                    "Kontakta systemförvaltaren.",
+                    "The sign-in has no pseudonymous user id (sub) and cannot be logged. "
+                    "Ask the system administrator."),
+    "log_failed": ("Visningen kunde inte loggas, så uppgifterna visas inte: {error}",
+                   "The view could not be logged, so the figures are not shown: {error}"),
+    "all_units": ("Alla enheter", "All units"),
+    "log_review_month": ("Månad", "Month"),
+    "log_review_help": ("Visningar av uppgifter på enhetsnivå, uttag med råa siffror och visningar av "
+                        "logguppföljningen, per användare (pseudonymt subjekt).",
+                        "Views of unit-level figures, raw-figure report runs and views of the log review, "
+                        "per user (pseudonymous subject)."),
 }
 
 COLUMNS_EN: Final[dict[str, str]] = {

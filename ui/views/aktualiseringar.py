@@ -33,7 +33,7 @@ def _opened_closed(table: TableView) -> list[dict[str, object]]:
 
 
 def render() -> None:
-    period = components.page_header("page_cases")
+    period = components.page_header("page_cases", "aktualiseringar")
     db, n = context.db(), context.threshold()
     intake = context.table(db, "intake", period.start, period.end, n)
     st.subheader(t("intake_chart"))

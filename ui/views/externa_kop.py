@@ -13,7 +13,7 @@ from ui import components, context
 
 
 def render() -> None:
-    period = components.page_header("page_external")
+    period = components.page_header("page_external", "externa-kop")
     table = context.table(context.db(), "external-purchases", period.start, period.end, context.threshold())
     st.subheader(table.title)
     components.show_table(table, f"externa-kop-{period.start}-{period.end}")

@@ -23,7 +23,7 @@ def live_tiles(period: Period) -> None:
 
 
 def render() -> None:
-    period = components.page_header("page_overview")
+    period = components.page_header("page_overview", "oversikt")
     live_tiles(period)
 
 

@@ -52,7 +52,6 @@ def _comparison(comparison: AsOfComparison) -> None:
 def _as_of(period: Period) -> None:
     st.subheader(f"{t('as_reported')} / {t('as_known_now')}")
     day = st.date_input(t("reported_on"), value=period.end, key="reported_on", format="YYYY-MM-DD")
-    context.log_view("page_forecast", period, day)
     comparison = context.as_of(context.db(), period.start, period.end, day, context.threshold())
     _comparison(comparison)
 
@@ -113,7 +112,7 @@ def _band(period: Period) -> None:
 
 
 def render() -> None:
-    period = components.page_header("page_forecast", log=False)  # logged with the chosen day below
+    period = components.page_header("page_forecast", "prognos")  # municipality-wide: not logged
     db, n = context.db(), context.threshold()
     st.subheader(t("forecast_chart"))
     st.altair_chart(charts.forecast(context.trend(db, period.start, period.end)), width="stretch")
