@@ -27,6 +27,7 @@ from events import Event, EventError, decode
 from events.reference import EventRetracted
 from events.registry import ENVELOPES, upcast
 from events.timeutil import as_aware
+from services.audit.trusted import trusted
 from services.store.base import EventStore
 from services.store.batch import payload
 from services.store.sql import SqlStore
@@ -75,11 +76,15 @@ def decode_stored(raw: bytes, position: int, appended_at: datetime) -> Event:
     """Stored bytes -> the event with its position and appended_at, validated by its envelope model.
 
     The personnummer scan is not repeated: it ran when the store accepted the event, and bytes changed
-    since then fail the proof's hashes anyway. Anything that does not validate goes through the full
-    `decode`, which raises an `EventError` naming the field.
+    since then fail the proof's hashes anyway. The common types are built without validating again
+    (`services.audit.trusted`); anything that does not validate goes through the full `decode`, which
+    raises an `EventError` naming the field.
     """
     try:
         value = orjson.loads(raw)
+        fast = trusted(value, position, appended_at) if isinstance(value, dict) else None
+        if fast is not None:
+            return fast
         value["position"], value["appended_at"] = position, appended_at
         return ENVELOPES[value["type"]].model_validate(upcast(value))
     except (orjson.JSONDecodeError, ValidationError, KeyError, TypeError, ValueError):
