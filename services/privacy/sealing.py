@@ -62,19 +62,17 @@ class SealingStore:
         todo = {i: f for i, e in enumerate(events) if (f := personal_fields(e))}
         if not todo:
             return list(events)
-        holders = {holder_of(events[i]) for i in todo}
-        shredded = self.keys.had_keys(holders)
-        live = self.keys.live_keys(holders)
         out = list(events)
-        for i, fields in todo.items():
-            event = events[i]
-            holder = holder_of(event)
-            stored = self.inner.get(event.event_id) if holder in shredded else None
-            if stored is not None and stored.sealed is not None:
+        shredded = self.keys.had_keys({holder_of(events[i]) for i in todo})
+        for i in [i for i in todo if holder_of(events[i]) in shredded]:
+            stored = self.inner.get(events[i].event_id)
+            if stored is not None and stored.sealed is not None:  # stored before the shredding
                 out[i] = stored.model_copy(update={"position": None, "appended_at": None})
-                continue
-            key_id, key = live[holder]
-            out[i] = sealed_event(event, key_id, key, fields)
+                del todo[i]
+        live = self.keys.live_keys({holder_of(events[i]) for i in todo})  # only keys that will be used
+        for i, fields in todo.items():
+            key_id, key = live[holder_of(events[i])]
+            out[i] = sealed_event(events[i], key_id, key, fields)
         return out
 
     def append(self, events: Sequence[Event], *, expected_version: dict[str, int] | None = None
