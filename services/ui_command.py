@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,29 @@ def demo_components(settings: Settings) -> list[Any]:
                       url=f"http://{settings.ui_host}:{settings.ui_port}/", ready_timeout=90.0)]
 
 
+def run_streamlit(argv: list[str], env: dict[str, str]) -> int:
+    """Run Streamlit until it exits. Ctrl-C or SIGTERM stop it (passed on to it by its process id) and
+    return 0, so the caller's cleanup (the secrets folder) runs either way."""
+    proc = subprocess.Popen(argv, env=env)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def ui(
     db: Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")] = None,
     port: Annotated[int | None, typer.Option(help="port (default: settings ui_port, 8501)")] = None,
@@ -101,10 +125,7 @@ def ui(
         argv = ui_argv(settings, port, host, secrets)
         sign_in = "sign-in on" if settings.auth_enabled else "inloggning avstängd"
         typer.echo(f"UI on http://{where_host}:{where_port}/ ({sign_in})")
-        try:
-            code = subprocess.call(argv, env=ui_env(settings))
-        except KeyboardInterrupt:
-            code = 0
+        code = run_streamlit(argv, ui_env(settings))
     finally:
         if folder is not None:
             access_auth.remove(folder)
