@@ -150,3 +150,18 @@ def test_concurrent_sessions_each_get_their_event(tmp_path) -> None:  # type: ig
         assert {e.municipality for e in store.read_all()} == {"0000"}
     finally:
         log.close()
+
+
+def test_no_projection_reads_access_events() -> None:
+    from projections import bundle
+    from services.readmodel.facts import decode_stored, relevant
+    from tests.unit import ui_seed
+
+    seed = ui_seed.all_events()
+    views = [event(v, when, 1000 + n) for n, (v, when) in enumerate(VIEWS)]
+    plain, mixed = bundle.fold(seed), bundle.fold([*seed[:10], *views, *seed[10:]])  # type: ignore[list-item]
+    assert mixed.events == plain.events + len(views)
+    mixed.events = plain.events
+    assert mixed == plain
+    stored = views[0].model_copy(update={"position": 7})  # type: ignore[attr-defined]
+    assert relevant(decode_stored(encode(stored))) == ()  # the worker writes no fact row for it
