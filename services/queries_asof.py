@@ -26,6 +26,7 @@ from services.queries_economy import FORECAST_PERSON_COLUMNS, forecast_report_of
 from services.queries_source import ChangeSource, KpiSource, reading
 from services.queries_view import TableView, view
 
+NOT_FIGURES: Final = frozenset({"access.viewed"})  # event types no projection reads
 KIND_SV: Final = {"late": "Sen registrering", "correction": "Rättelse", "retraction": "Makulering"}
 COMPARED: Final = ("persons_per_day", "forecast_total_sek", "forecast_deviation_sek")
 
@@ -62,6 +63,8 @@ def explaining_changes(source: ChangeSource, reported_on: date, period: Period) 
     """Events recorded after `reported_on` whose business date lies in the period, by kind and type."""
     counter: Counter[tuple[str, str]] = Counter()
     for event in source.recorded_after(end_of_day(reported_on)):
+        if event.type in NOT_FIGURES:  # a logged view changes no figure (access.viewed)
+            continue
         if period.contains(event.business_date):
             counter[(change_kind(event.type), event.type)] += 1
     order = list(KIND_SV)

@@ -165,3 +165,15 @@ def test_no_projection_reads_access_events() -> None:
     assert mixed == plain
     stored = views[0].model_copy(update={"position": 7})  # type: ignore[attr-defined]
     assert relevant(decode_stored(encode(stored))) == ()  # the worker writes no fact row for it
+
+
+def test_a_logged_view_does_not_explain_an_as_of_difference() -> None:
+    from services.queries_asof import explaining_changes
+    from services.queries_source import StoreSource
+
+    store = open_store("memory://")
+    when = datetime.now(UTC)
+    store.append([event(unit_view("u-anna", "hemmet"), when, 1)])  # type: ignore[list-item]
+    source = StoreSource(store)
+    today = when.date()
+    assert explaining_changes(source, date(2021, 1, 1), Period(date(2021, 1, 1), today)) == ()
