@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import os
+from functools import lru_cache
 from typing import Any, Final
 from uuid import UUID
 
@@ -38,6 +39,12 @@ def new_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
+@lru_cache(maxsize=1024)
+def _cipher(key: bytes) -> AESGCM:
+    """The AES-GCM object of a key (its key schedule is most of a small seal's cost; a batch reuses it)."""
+    return AESGCM(key)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -47,7 +54,7 @@ def seal(key: bytes, key_id: str, event_id: UUID, fields: dict[str, Any]) -> Sea
     plaintext = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
     aad = event_id.bytes
     nonce = hmac.new(key, aad + plaintext, hashlib.sha256).digest()[:NONCE_BYTES]
-    ciphertext = AESGCM(key).encrypt(nonce, plaintext, aad)
+    ciphertext = _cipher(key).encrypt(nonce, plaintext, aad)
     return Sealed(alg=ALG, key=key_id, nonce=_b64(nonce), ciphertext=_b64(ciphertext))
 
 

@@ -10,8 +10,10 @@ Tables (SQLModel, on their own metadata so no other database grows them):
 * `privacy_stream_persons` — which person each stream's events name (public facts, copied from the
   log), so a person's stream keys are shredded with the person.
 
-Shredding must remove the bytes, not only the row: SQLite runs with `secure_delete=ON` and a
-rollback journal (no WAL copy of old pages); on PostgreSQL the table is vacuumed after shredding.
+Shredding must remove the bytes, not only the row: SQLite runs with `secure_delete=ON` (a deleted
+value is overwritten with zeros) and, after shredding, checkpoints and truncates its WAL (which held
+the old page images); on PostgreSQL the table is vacuumed after shredding. Copies outside the database
+(backups, file-system blocks freed earlier) are an operational matter: docs/privacy.md.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def stream_holder(stream_id: str) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA journal_mode=DELETE")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
@@ -200,10 +202,11 @@ class KeyStore:
         return destroyed
 
     def _vacuum(self) -> None:
-        """PostgreSQL keeps a dead row version until vacuumed; SQLite's secure_delete zeroes it at once."""
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM privacy_keys"))
+        """PostgreSQL keeps a dead row version until vacuumed; SQLite's WAL keeps old page images."""
+        statement = "VACUUM privacy_keys" if self.engine.dialect.name == "postgresql" else \
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(statement))
 
     def close(self) -> None:
         if self._engine is not None:
