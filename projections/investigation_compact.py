@@ -36,14 +36,14 @@ class Columns:
 
     retractable: frozenset[UUID]  # every event id some retraction targets: those stay full facts
     index: dict[str, int] = field(default_factory=dict)  # investigation_id -> row
-    open_day: array[int] = field(default_factory=lambda: array("l"))
+    open_day: array[int] = field(default_factory=lambda: array("i"))
     open_id: tuple[array[int], array[int]] = field(default_factory=lambda: (array("Q"), array("Q")))
     group: array[int] = field(default_factory=lambda: array("b"))
-    close_day: array[int] = field(default_factory=lambda: array("l"))
+    close_day: array[int] = field(default_factory=lambda: array("i"))
     close_id: tuple[array[int], array[int]] = field(default_factory=lambda: (array("Q"), array("Q")))
     persons: bytearray = field(default_factory=bytearray)
-    person_at: array[int] = field(default_factory=lambda: array("q", [0]))
-    person_of: array[int] = field(default_factory=lambda: array("q"))
+    person_at: array[int] = field(default_factory=lambda: array("I", [0]))
+    person_of: array[int] = field(default_factory=lambda: array("i"))
 
     def _row(self, inv_id: str) -> int:
         row = self.index.get(inv_id)

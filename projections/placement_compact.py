@@ -48,8 +48,9 @@ def order_of(fact: Fact) -> Order:
     return (_us(fact.recorded_at), fact.position or 0, fact.arrival)
 
 
-def _cols(n: int, code: str = "q") -> list[array[int]]:
-    return [array(code) for _ in range(n)]
+def _cols(n: int) -> list[array[int]]:
+    """The order (µs, position: 64 bits) then `n - 2` 32-bit columns (arrival, day ordinal, codes)."""
+    return [array("q"), array("q"), *(array("i") for _ in range(n - 2))]
 
 
 @dataclass(slots=True)
@@ -67,7 +68,7 @@ class Columns:
     prices: list[tuple[Decimal, PriceUnit]] = field(default_factory=list)
     price_codes: dict[tuple[Decimal, PriceUnit], int] = field(default_factory=dict)
     persons: bytearray = field(default_factory=bytearray)
-    person_at: array[int] = field(default_factory=lambda: array("q", [0]))
+    person_at: array[int] = field(default_factory=lambda: array("I", [0]))  # offsets into persons
 
     def _row(self, pid: str) -> int:
         row = self.index.get(pid)

@@ -6,9 +6,10 @@ bytes changed since then are named by `verify` whatever they decode to. Replay t
 the same `Event` objects with `model_construct`, converting each JSON value the way its field's
 type does (UUID, date, datetime, Decimal; strings, numbers and booleans as they are), which costs a
 fraction of a validation (`_build` sets what `model_construct` sets, without its overhead). It
-does so only for latest-version events of the types in `FAST` without a sealed part; anything else, and any value a converter does not accept, returns None and takes the
-validating path (`services.audit.source.decode_stored`). A unit test decodes the golden samples and
-simulated histories both ways and requires equal events.
+does so only for latest-version events of the types in `FAST` without a sealed part; anything
+else, and any value a converter does not accept, returns None and takes the validating path
+(`services.audit.source.decode_stored`). A unit test decodes the golden samples and simulated
+histories both ways and requires equal events.
 """
 
 from __future__ import annotations
