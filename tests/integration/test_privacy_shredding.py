@@ -18,7 +18,7 @@ import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from events import Event
+from events import Event, encode
 from events.timeutil import Period
 from services.audit.cli import register as register_audit
 from services.bootstrap import bootstrap
@@ -27,6 +27,7 @@ from services.privacy.cli import register as register_privacy
 from services.privacy.personal import person_entries
 from services.privacy.policy import parse
 from services.privacy.sealing import SealingStore
+from services.readmodel.facts import decode_fast, decode_stored
 from services.render import to_json
 from services.reports import REPORT_NAMES, build_report
 from services.settings import Settings
@@ -108,6 +109,14 @@ def test_personal_fields_are_sealed_at_the_write_path_and_read_back(db: str) -> 
     rows = shown(db, "psn:gallrad-1")
     assert [r["fields"] for r in rows] == [{"birth_year": 2009}, {"comment": COMMENT}]
     assert {r["status"] for r in rows} == {"open"}
+    app = bootstrap(db=db)
+    try:  # the worker decodes the sealed stored form (fast path and full path agree)
+        sealed = [e for e in app.store.read_all() if e.sealed is not None]
+        assert len(sealed) >= 3
+        for event in sealed:
+            assert decode_fast(encode(event), event.position) == event == decode_stored(encode(event))
+    finally:
+        app.close()
 
 
 def test_gallring_dry_run_removes_nothing_and_apply_shreds_only_the_persons_data(
