@@ -25,7 +25,7 @@ class RetentionApplied(EventData):
     cut_off: date = Field(description="persons whose last entry is before this day were removed")
     persons: int = Field(ge=0, description="persons whose personal data was removed")
     cases: int = Field(ge=0, description="their cases (ärenden)")
-    events: int = Field(ge=0, description="events of theirs whose personal part can no longer be read")
+    events: int = Field(ge=0, description="events on their streams (cases, placements)")
 
 
 __all__ = ["RetentionApplied"]
