@@ -15,8 +15,8 @@ simulated data that folding only the relevant events gives the same state as fol
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import ModuleType
 from typing import Annotated, Any, Final, Union
@@ -40,6 +40,8 @@ MODULES: Final[dict[str, ModuleType]] = {
     "workload": workload,
 }
 assert tuple(MODULES) == PROJECTIONS
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND: Final = timedelta(microseconds=1)
 
 
 def _fail(field: str, reason: str) -> EventError:
@@ -70,15 +72,18 @@ def decode_stored(payload: bytes | None, header_position: int | None = None) -> 
             Problem(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors(include_url=False)
         ]
         raise EventError(problems) from None
-    if event.position is None:
-        raise _fail("position", "a published event must carry its store position")
-    if header_position is not None and header_position != event.position:
-        raise _fail("position", f"header says {header_position}, envelope says {event.position}")
-    return event
+    return _positioned(event, header_position)
 
 
-# Anything the Rust-side JSON parser may read differently from orjson (escapes, NaN/Infinity) takes the
-# full path, so the fast path accepts exactly what `decode_stored` accepts.
+# Where pydantic-core's JSON parser (jiter) and orjson read the same bytes differently, the fast path
+# must not decide: escapes (a backslash anywhere) and integers of 20 or more digits (orjson turns an integer
+# beyond 64 bits into a float, jiter keeps it exact). NaN/Infinity need no scan: no schema type accepts
+# a non-finite number (there are no float or free-form fields; a unit test keeps it so), so the fast
+# path rejects them and `decode_stored` words the reason. One `translate` marks both: digits -> `0`,
+# a backslash stays, everything else -> space.
+_MARKS: Final = bytes(48 if 48 <= b <= 57 else 92 if b == 92 else 32 for b in range(256))
+_LONG_INTEGER: Final = b"0" * 20
+MAX_POSITION: Final = 2**63 - 1  # the read model's BIGINT (SQLite INTEGER); a larger one cannot be stored
 
 
 @cache
@@ -93,6 +98,16 @@ def warm_up() -> None:
     _envelopes()
 
 
+def _positioned(event: Event, header_position: int | None) -> Event:
+    if event.position is None:
+        raise _fail("position", "a published event must carry its store position")
+    if event.position > MAX_POSITION:
+        raise _fail("position", f"{event.position} is over the largest store position {MAX_POSITION}")
+    if header_position is not None and header_position != event.position:
+        raise _fail("position", f"header says {header_position}, envelope says {event.position}")
+    return event
+
+
 def decode_fast(payload: bytes | None, header_position: int | None = None) -> Event:
     """`decode_stored`, validating straight from the bytes (pydantic-core parses the JSON) when it can.
 
@@ -101,13 +116,10 @@ def decode_fast(payload: bytes | None, header_position: int | None = None) -> Ev
     everything else — old versions, invalid bytes, any rejection — goes through `decode_stored`,
     which upcasts and words the reason. Either way the same model validates every field.
     """
-    if (
-        payload is None
-        or len(payload) > MAX_EVENT_BYTES
-        or b"\\u" in payload
-        or b"NaN" in payload
-        or b"Infinity" in payload
-    ):
+    if payload is None or len(payload) > MAX_EVENT_BYTES:
+        return decode_stored(payload, header_position)
+    marks = payload.translate(_MARKS)
+    if b"\\" in marks or _LONG_INTEGER in marks:
         return decode_stored(payload, header_position)
     try:
         event = _envelopes().validate_json(payload)
@@ -115,39 +127,66 @@ def decode_fast(payload: bytes | None, header_position: int | None = None) -> Ev
         return decode_stored(payload, header_position)
     if "version" not in event.model_fields_set and event.version != 1:
         return decode_stored(payload, header_position)
-    if event.position is None:
-        raise _fail("position", "a published event must carry its store position")
-    if header_position is not None and header_position != event.position:
-        raise _fail("position", f"header says {header_position}, envelope says {event.position}")
-    return event
-
-
-# What the projector keeps of a decoded event (no Event object): position, event id, stream, type,
-# business day, recorded_at and appended_at in UTC µs, and the projections it feeds.
-Decoded = tuple[int, str, str, str, str, int | None, int | None, tuple[str, ...]]
+    return _positioned(event, header_position)
 
 
 def utc_micros(value: datetime | None) -> int | None:
-    """An aware datetime as whole µs since 1970 UTC (float seconds floored: exact to the µs here)."""
+    """An aware datetime as whole µs since 1970 UTC (exact: timedelta arithmetic, no float)."""
     if value is None:
         return None
-    return math.floor(value.timestamp()) * 1_000_000 + value.microsecond
+    return (value - EPOCH) // MICROSECOND
 
 
-def decode_batch(items: list[tuple[bytes | None, int | None]]) -> list[Decoded | str]:
-    """Decode (value, header position) pairs: each a `Decoded` or the dead-letter reason (pure, picklable)."""
-    out: list[Decoded | str] = []
-    for payload, header in items:
-        try:
-            e = decode_fast(payload, header)
-        except EventError as exc:
-            out.append(exc.message)
-            continue
-        assert e.position is not None
-        out.append((
-            e.position, str(e.event_id), e.stream_id, e.type, e.business_date.isoformat(),
-            utc_micros(e.recorded_at), utc_micros(e.appended_at), relevant(e),
-        ))
+Chunk = tuple[int, list[tuple[bytes | None, int | None]]]  # (partition, [(value, header position)])
+
+
+@dataclass(slots=True)
+class Validated:
+    """What the validating step hands back for a batch (compact: it crosses a process boundary).
+
+    `positions[i]` is the store position of item i, 0 when it failed (the reason is `reasons[i]`);
+    `facts` are the fact rows per projection (`FACT_COLUMNS` order, the body being the received
+    bytes), each list in position order; `newest_appended_us` is the appended_at of the batch's
+    highest position (the staleness metric's input).
+    """
+
+    positions: list[int]
+    reasons: dict[int, str]
+    facts: dict[str, list[tuple[Any, ...]]]
+    newest_appended_us: int | None
+
+
+def _row_position(row: tuple[Any, ...]) -> Any:
+    return row[1]
+
+
+def decode_batch(chunks: list[Chunk]) -> Validated:
+    """Validate every item of every partition's chunk and build the fact rows (pure, picklable)."""
+    out = Validated([], {}, {}, None)
+    positions, facts, top, newest = out.positions, out.facts, 0, None
+    for partition, items in chunks:
+        for payload, header in items:
+            try:
+                e = decode_fast(payload, header)
+            except EventError as exc:
+                out.reasons[len(positions)] = exc.message
+                positions.append(0)
+                continue
+            position: int = e.position  # type: ignore[assignment]  # _positioned checked it
+            positions.append(position)
+            names = relevant(e)
+            if names:
+                row = (
+                    str(e.event_id), position, partition, e.stream_id, e.type,
+                    e.business_date.isoformat(), utc_micros(e.recorded_at), payload,
+                )
+                for name in names:
+                    facts.setdefault(name, []).append(row)
+            if position > top:
+                top, newest = position, e.appended_at
+    for rows in facts.values():
+        rows.sort(key=_row_position)  # partitions' runs merged: inserted in key order, fewer page splits
+    out.newest_appended_us = utc_micros(newest)
     return out
 
 

@@ -104,10 +104,6 @@ def load_positions(engine: Engine) -> dict[tuple[str, int], tuple[int, int]]:
     return {(p, part): (pos, off) for p, part, pos, off in rows}
 
 
-def _position(row: tuple[Any, ...]) -> Any:
-    return row[1]
-
-
 def _marks(conn: Connection, n: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
@@ -119,6 +115,9 @@ def write_batch(
     projections: Iterable[str] = PROJECTIONS,
 ) -> None:
     """Insert the fact rows of every projection and move its positions, in one transaction.
+
+    Each projection's rows come in position order (the key order: fewer page splits);
+    `services.readmodel.facts.decode_batch` builds them so.
 
     Plain driver statements with `executemany` (one per table): SQLAlchemy's per-row parameter
     processing cost more than the database work here. Both SQLite and PostgreSQL speak
@@ -138,7 +137,7 @@ def write_batch(
                     f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({values}) "
                     "ON CONFLICT (position) DO NOTHING"
                 )
-                conn.exec_driver_sql(sql, sorted(rows, key=_position))  # in key order: fewer page splits
+                conn.exec_driver_sql(sql, rows)
         move = (
             f'INSERT INTO projection_position (projection, partition, position, "offset", events) '
             f"VALUES ({_marks(conn, 5)}) ON CONFLICT (projection, partition) DO UPDATE SET "

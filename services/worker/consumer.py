@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import REASON_HEADER, header_position, make_producer
-from services.readmodel.facts import Decoded, decode_batch, warm_up
+from services.readmodel.facts import Chunk, Validated, decode_batch, warm_up
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -89,13 +89,47 @@ def decoder_pool(processes: int) -> Executor | None:
     )
 
 
+def split_chunks(chunks: list[Chunk], n: int) -> list[list[Chunk]]:
+    """`chunks` cut into at most n parts of equal item counts, in order (a partition may be cut)."""
+    total = sum(len(items) for _, items in chunks)
+    step = -(-total // max(n, 1)) or 1
+    parts: list[list[Chunk]] = [[]]
+    room = step
+    for partition, items in chunks:
+        at = 0
+        while at < len(items):
+            if room == 0:
+                parts.append([])
+                room = step
+            take = items[at : at + room]
+            parts[-1].append((partition, take))
+            at, room = at + len(take), room - len(take)
+    return parts
+
+
+def merge_validated(parts: list[Validated]) -> Validated:
+    """The parts' results as one, as if validated together (item indexes shifted, rows re-sorted)."""
+    out = Validated([], {}, {}, None)
+    for part in parts:
+        base = len(out.positions)
+        out.positions.extend(part.positions)
+        out.reasons.update({base + i: r for i, r in part.reasons.items()})
+        for name, rows in part.facts.items():
+            out.facts.setdefault(name, []).extend(rows)
+        newest = [u for u in (out.newest_appended_us, part.newest_appended_us) if u is not None]
+        out.newest_appended_us = max(newest, default=None)
+    for rows in out.facts.values():
+        rows.sort(key=lambda row: row[1])
+    return out
+
+
 @dataclass
 class _Selected:
     """A fetched batch past the position check by header, its validation running."""
 
     batch: dict[int, list[ConsumerRecord]]
     chosen: list[Chosen]
-    decoding: asyncio.Future[list[Decoded | str]]
+    decoding: asyncio.Future[Validated]
     generation: int  # of the assignment it was fetched under
 
 
@@ -201,20 +235,19 @@ class BatchConsumer:
         if not batch:
             return None
         chosen = self.projector.select(batch)
-        items = [item for c in chosen for item in c.items]
-        return _Selected(batch, chosen, asyncio.ensure_future(self._decode(items)), self.generation)
+        chunks = [c.chunk for c in chosen]
+        return _Selected(batch, chosen, asyncio.ensure_future(self._decode(chunks)), self.generation)
 
-    async def _decode(self, items: list[tuple[bytes | None, int | None]]) -> list[Decoded | str]:
+    async def _decode(self, chunks: list[Chunk]) -> Validated:
         """Validate in the helper processes (the batch split evenly among them), else right here."""
         if self.pool is None:
-            return decode_batch(items)
-        loop, n = asyncio.get_running_loop(), self.settings.worker_decode_processes
-        step = -(-len(items) // n) or 1
-        parts = [
-            loop.run_in_executor(self.pool, decode_batch, items[i : i + step])
-            for i in range(0, len(items), step)
-        ]
-        return [d for part in await asyncio.gather(*parts) for d in part]
+            return decode_batch(chunks)
+        loop = asyncio.get_running_loop()
+        parts = split_chunks(chunks, self.settings.worker_decode_processes)
+        if len(parts) == 1:
+            return await loop.run_in_executor(self.pool, decode_batch, parts[0])
+        done = await asyncio.gather(*(loop.run_in_executor(self.pool, decode_batch, p) for p in parts))
+        return merge_validated(done)
 
     async def _handle(self, selected: _Selected, dead_producer: AIOKafkaProducer) -> None:
         decoded = await selected.decoding
@@ -226,7 +259,13 @@ class BatchConsumer:
         if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
             await self._dead_letters(outcome.dead, dead_producer)
         await self.settle()  # commits stay in order; this batch was prepared while the last one committed
-        self._inflight = asyncio.create_task(asyncio.to_thread(self.projector.commit, plan))
+        mode = os.environ.get("H5_COMMIT", "thread")
+        if mode == "inline":
+            self.projector.commit(plan)
+        else:
+            self._inflight = asyncio.create_task(asyncio.to_thread(self.projector.commit, plan))
+            if mode == "await":
+                await self.settle()
         self.totals.applied += outcome.applied
         self.totals.skipped += outcome.skipped
         self.totals.dead.extend(outcome.dead[-100:])

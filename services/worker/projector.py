@@ -18,9 +18,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from services.kafka.producer import header_position
-from services.readmodel.facts import Decoded, decode_batch
+from services.readmodel.facts import Chunk, Validated, decode_batch
 from services.readmodel.persist import EPOCH, PartitionMark, load_positions, write_batch
-from services.readmodel.tables import PROJECTIONS
 
 
 class Message(Protocol):
@@ -77,6 +76,10 @@ class Chosen:
     items: list[tuple[bytes | None, int | None]]  # (value, header position): what `decode_batch` takes
     skipped: int
 
+    @property
+    def chunk(self) -> Chunk:
+        return (self.partition, self.items)
+
 
 class Projector:
     """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
@@ -116,7 +119,7 @@ class Projector:
         """Decode, skip and pick facts in this process (no I/O); the caller sends the dead letters, then
         `commit`s. The worker's consumer does the same in three steps, decoding in a helper process."""
         chosen = self.select(batch)
-        return self.assemble(chosen, decode_batch([item for c in chosen for item in c.items]))
+        return self.assemble(chosen, decode_batch([c.chunk for c in chosen]))
 
     def select(self, batch: Mapping[int, Sequence[Message]]) -> list[Chosen]:
         """Per partition, the messages above its position by header (or without one): what to decode."""
@@ -128,21 +131,34 @@ class Projector:
                 if pos is not None and pos <= top:
                     skipped += 1
                     continue
-                kept.append((msg.offset, msg.value, pos))
-                items.append((msg.value, pos))
+                value = msg.value
+                kept.append((msg.offset, value, pos))
+                items.append((value, pos))
             chosen.append(Chosen(partition, kept, items, skipped))
         return chosen
 
-    def assemble(self, chosen: Sequence[Chosen], decoded: Sequence[Decoded | str]) -> Plan:
-        """The plan from the decoded messages (in `select`'s order); marks the partitions pending."""
-        plan = Plan({p: [] for p in PROJECTIONS}, {}, Outcome())
+    def assemble(self, chosen: Sequence[Chosen], validated: Validated) -> Plan:
+        """The plan from the validated batch (items in `select`'s order); marks the partitions pending.
+
+        A message at or below the partition's position *now* (not at `select`: the consumer selects a
+        batch before the last one is assembled), e.g. a duplicate within the batch, is skipped and its
+        fact rows are left out unless the same position is applied in this batch too (then the copy is
+        the same event and the table's key keeps one row)."""
+        plan = Plan(validated.facts, {}, Outcome())
+        skipped: list[int] = []
+        applied: set[int] = set()
         at = 0
         for c in chosen:
-            mark = self._partition(c, decoded[at : at + len(c.kept)], plan)
+            mark = self._partition(c, validated, at, plan.outcome, skipped, applied)
             at += len(c.kept)
             if mark is not None:
                 plan.marks[c.partition] = mark
                 self.pending[c.partition] = mark.position
+        drop = set(skipped) - applied
+        if drop:
+            plan.facts = {p: [r for r in rows if r[1] not in drop] for p, rows in plan.facts.items()}
+        if plan.outcome.applied and validated.newest_appended_us is not None:
+            plan.outcome.newest_appended_at = EPOCH + timedelta(microseconds=validated.newest_appended_us)
         return plan
 
     def commit(self, plan: Plan) -> None:
@@ -154,31 +170,23 @@ class Projector:
                 if self.pending.get(partition) == mark.position:
                     del self.pending[partition]
 
-    def _partition(self, c: Chosen, decoded: Sequence[Decoded | str], plan: Plan) -> PartitionMark | None:
-        # the position now, not at `select`: the consumer selects a batch before the last one is assembled
-        top, offset, applied, newest = self.position(c.partition), -1, 0, -1
-        outcome, facts = plan.outcome, plan.facts
+    def _partition(
+        self, c: Chosen, v: Validated, at: int, outcome: Outcome, skipped: list[int], applied: set[int]
+    ) -> PartitionMark | None:
+        top, offset, count = self.position(c.partition), -1, 0
         outcome.skipped += c.skipped
-        for (msg_offset, value, header), d in zip(c.kept, decoded, strict=True):
-            if header is not None and header <= top:  # a duplicate within this batch
-                outcome.skipped += 1
+        positions, reasons = v.positions, v.reasons
+        for i, (msg_offset, value, header) in enumerate(c.kept, at):
+            position = positions[i]
+            if (header is not None and header <= top) or (position and position <= top):
+                outcome.skipped += 1  # a duplicate within this batch, or applied since `select`
+                if position:
+                    skipped.append(position)
                 continue
-            if isinstance(d, str):
-                outcome.dead.append(DeadLetter(c.partition, msg_offset, value, d))
+            if not position:
+                outcome.dead.append(DeadLetter(c.partition, msg_offset, value, reasons[i]))
                 continue
-            position, event_id, stream_id, etype, day, recorded_us, appended_us, names = d
-            if position <= top:
-                outcome.skipped += 1
-                continue
-            top, offset, applied = position, msg_offset, applied + 1
-            if appended_us is not None and appended_us > newest:
-                newest = appended_us
-            if names:
-                row = (event_id, position, c.partition, stream_id, etype, day, recorded_us, value or b"")
-                for name in names:
-                    facts[name].append(row)
-        outcome.applied += applied
-        if newest >= 0:
-            at = EPOCH + timedelta(microseconds=newest)
-            outcome.newest_appended_at = max(outcome.newest_appended_at or at, at)
-        return PartitionMark(top, offset, applied) if applied else None
+            top, offset, count = position, msg_offset, count + 1
+            applied.add(position)
+        outcome.applied += count
+        return PartitionMark(top, offset, count) if count else None

@@ -47,13 +47,15 @@ def test_report_source_readmodel_prints_what_source_store_prints(tmp_path: Path,
     url = f"sqlite:///{tmp_path}/store.db"
     store = open_store(url)
     store.append(history(44, 800))
+    runner = CliRunner()
+    args = ["report", name, "--from", "2021-01-01", "--to", "2021-08-31", "--format", "json", "--db", url]
+    by_store = runner.invoke(app, [*args, "--source", "store"])
+    # the run above appended its access.viewed event: the worker's step catches up with it too, else
+    # the read-model run rightly warns that it lags the store by one event
     Projector(open_readmodel(f"sqlite:///{tmp_path}/store.readmodel.db")).process(
         records_of(store.read_all())
     )
     store.close()
-    runner = CliRunner()
-    args = ["report", name, "--from", "2021-01-01", "--to", "2021-08-31", "--format", "json", "--db", url]
-    by_store = runner.invoke(app, [*args, "--source", "store"])
     by_rm = runner.invoke(app, [*args, "--source", "readmodel"])
     assert by_store.exit_code == 0, by_store.output
     assert by_rm.exit_code == 0, by_rm.output
