@@ -58,7 +58,7 @@ from services.settings import Settings
 from services.simulator.history import Simulation, SimulationConfig
 from services.simulator.sinks import load_store
 from services.store import open_store
-from tests.integration.pipeline_kit import Pipeline, caught_up, wait_for
+from tests.integration.pipeline_kit import SCALE, Pipeline, caught_up, wait_for
 from tests.integration.test_prometheus_exporter import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,23 +72,24 @@ TOKEN = re.compile(r"[A-Za-z0-9_.:/-]+")
 
 # --- the ids, from the event models -----------------------------------------------------------------
 
-def _is_id_type(hint: object) -> bool:
+def _is_id_type(hint: object, kinds: tuple[object, ...]) -> bool:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_is_id_type(arg) for arg in typing.get_args(hint) if arg is not type(None))
-    return any(hint is t or hint == t for t in ID_TYPES)
+        return any(_is_id_type(arg, kinds) for arg in typing.get_args(hint) if arg is not type(None))
+    return any(hint is t or hint == t for t in kinds)
 
 
-def _ids_of(model: BaseModel) -> Iterator[str]:
+def _ids_of(model: BaseModel, kinds: tuple[object, ...] = ID_TYPES) -> Iterator[str]:
+    """The values of the model's fields typed as one of `kinds` (nested models too), public ones aside."""
     hints = typing.get_type_hints(type(model), include_extras=True)
     for name in type(model).model_fields:
         value = getattr(model, name)
         if value is None or name in PUBLIC_ID_FIELDS:
             continue
-        if _is_id_type(hints.get(name)):
+        if _is_id_type(hints.get(name), kinds):
             yield str(value)
         for nested in value if isinstance(value, list | tuple) else [value]:
             if isinstance(nested, BaseModel):
-                yield from _ids_of(nested)
+                yield from _ids_of(nested, kinds)
 
 
 def ids_in(events: Iterable[Event]) -> set[str]:
@@ -193,8 +194,9 @@ class Seen:
 
 
 def demo_history(seed: int = 9) -> Iterator[dict[str, Any]]:
-    """The demo's small scale: one simulated month of the demo municipality, up to the reference day."""
-    config = SimulationConfig(start_year=2021, years=1, start=date(2021, 8, 1),
+    """The demo municipality up to the reference day: one simulated month at the small scale (the demo's)."""
+    first = {"medium": date(2021, 6, 1), "large": date(2021, 1, 1)}.get(SCALE, date(2021, 8, 1))
+    config = SimulationConfig(start_year=2021, years=1, start=first,
                               until=datetime(2021, 8, 31, 22, tzinfo=UTC))
     return Simulation(config, random.Random(seed)).events()
 
@@ -287,7 +289,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seen]:
         events = list(store.read_all())
     finally:
         store.close()
-    persons = {p for e in events for p in _ids_of(e.data) if p.startswith("p-")}
+    persons = {p for e in events for p in _ids_of(e.data, (PersonId,))}
     units = {str(u) for e in events if (u := getattr(e.data, "unit_id", None)) is not None}
     names = {e.data.name for e in events if e.type == "unit.capacity_set"}  # type: ignore[attr-defined]
     yield Seen(metrics, ui, downloads, report_texts(pipe.store_url), ids_in(events), persons, units, names)
