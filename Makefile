@@ -18,14 +18,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the tests use, each a real server or tool started by the tests on 127.0.0.1:
-# PostgreSQL (store contract), Prometheus + promtool (rules, scrape test), Chromium + ChromeDriver (UI e2e).
-APT_PKGS := postgresql prometheus chromium chromium-driver
+# PostgreSQL (store contract), Prometheus + promtool (rules, scrape test), Chromium + ChromeDriver (UI e2e),
+# docker-compose (validates deploy/compose.yaml offline; no engine needed).
+APT_PKGS := postgresql prometheus chromium chromium-driver docker-compose
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v docker-compose >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
