@@ -116,7 +116,7 @@ def test_kpi_series_in_prometheus_equal_the_read_model_of_a_running_pipeline(
         want = _expected(engine)
         band = {k: v for k, v in want.items() if k[0] == BAND}
         got = wait_value(f"a scrape of position {head} and its band",
-                         lambda h=head, b=band: _scraped(port, h, b), timeout=60)
+                         lambda h=head, b=band: _scraped(port, h, b), timeout=150)
         assert got == want
         assert any(name == "casestream_unit_occupancy_accumulated_ratio" for name, _ in got)
         if round_ == 0:  # live: more arrives while everything runs
