@@ -95,3 +95,21 @@ def test_the_most_protective_matching_override_decides() -> None:
     assert rule_for(policy, PersonFacts("1880", groups={"adults"}, bases={"LVM"})) == ("lvm", 10)
     assert rule_for(policy, PersonFacts("1880", groups={"adults"}, bases={"LVM", "LVU"})) == ("lvu", None)
     assert rule_for(policy, PersonFacts("1880", groups={"children"}, bases={"SoL"})) == ("default", 5)
+
+
+def test_gallring_refuses_a_bad_policy_file_naming_it(tmp_path: Path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from services.privacy.cli import register
+
+    app = typer.Typer()
+    register(app)
+    bad = tmp_path / "r.yaml"
+    bad.write_text("policies:\n  - name: sol\n    keep_yeras: 5\n", encoding="utf-8")
+    args = ["gallring", "--policy", str(bad), "--db", "memory://"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 2
+    text = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
+    assert "r.yaml line 3: policies[0].keep_yeras: Extra inputs are not permitted" in text
+    assert "r.yaml line 2: policies[0].keep_years: Field required" in text
