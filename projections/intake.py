@@ -60,13 +60,18 @@ def _add(state: State, day: date, cell: Cell, sign: int) -> None:
             del state.counts[day]
 
 
+def permanent(state: State, day: date, cell: Cell) -> None:
+    """Compact mode: count an aktualisering that no retraction targets (its contribution is not kept)."""
+    _add(state, day, cell, +1)
+
+
 def apply(state: State, event: Event) -> State:
     """Count an aktualisering or withdraw a retracted one (mutates `state`, returns it)."""
     data = event.data
     if isinstance(data, CaseActualised):
         entry = (event.business_date, (data.channel, data.target_group, data.sex))
         if state.retractable is not None and event.event_id not in state.retractable:
-            _add(state, entry[0], entry[1], +1)
+            permanent(state, *entry)
             return state
         if event.event_id in state.contributions:
             return state  # the same event twice counts once

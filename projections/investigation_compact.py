@@ -26,8 +26,8 @@ _HALF = 2**64
 _GROUPS: tuple[TargetGroup, ...] = ("children", "youth", "adults")
 
 
-def _halves(eid: UUID) -> tuple[int, int]:
-    return divmod(eid.int, _HALF)
+def _halves(eid: int) -> tuple[int, int]:
+    return divmod(eid, _HALF)
 
 
 @dataclass(slots=True)
@@ -54,8 +54,8 @@ class Columns:
                 col.append(0)
         return row
 
-    def open(self, inv_id: str, eid: UUID, opening: Opening) -> None:
-        """Keep the opening if it is the earliest (day, event id) of its investigation."""
+    def open(self, inv_id: str, eid: int, opening: Opening) -> None:
+        """Keep the opening if it is the earliest (day, event id: its int) of its investigation."""
         row = self._row(inv_id)
         hi, lo = _halves(eid)
         key = (opening.day.toordinal(), hi, lo)
@@ -67,7 +67,7 @@ class Columns:
         self.person_at.append(len(self.persons))
         self.person_of[row] = len(self.person_at) - 2
 
-    def close(self, inv_id: str, eid: UUID, day: date) -> None:
+    def close(self, inv_id: str, eid: int, day: date) -> None:
         """Keep the closing if it is the latest (day, event id) of its investigation."""
         row = self._row(inv_id)
         hi, lo = _halves(eid)

@@ -151,9 +151,9 @@ def apply(state: State, event: Event) -> State:
     elif state.compact is not None and event.event_id not in state.compact.retractable:
         if isinstance(data, InvestigationOpened):
             opening = Opening(event.business_date, data.target_group, data.person)
-            state.compact.open(data.investigation_id, event.event_id, opening)
+            state.compact.open(data.investigation_id, event.event_id.int, opening)
         else:
-            state.compact.close(data.investigation_id, event.event_id, event.business_date)
+            state.compact.close(data.investigation_id, event.event_id.int, event.business_date)
     elif isinstance(data, InvestigationOpened):
         opening = Opening(event.business_date, data.target_group, data.person)
         state.facts.setdefault(data.investigation_id, Facts()).openings[event.event_id] = opening
@@ -164,6 +164,17 @@ def apply(state: State, event: Event) -> State:
     if inv_id is not None:
         _contribute(state, resolve(state, inv_id), +1)
     return state
+
+
+def permanent(state: State, inv_id: str, eid: int, opening: Opening | None, day: date) -> None:
+    """Compact mode: an opening (or, without `opening`, a closing on `day`) no retraction targets."""
+    assert state.compact is not None
+    _contribute(state, resolve(state, inv_id), -1)
+    if opening is not None:
+        state.compact.open(inv_id, eid, opening)
+    else:
+        state.compact.close(inv_id, eid, day)
+    _contribute(state, resolve(state, inv_id), +1)
 
 
 def fold(events: Iterable[Event], state: State | None = None) -> State:

@@ -29,23 +29,23 @@ from events.vocabulary import Category, LegalBasis, PriceUnit, Regime, Sex, Targ
 from projections.placement_facts import Fact, Placement, PriceSegment, resolve_live
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NONE = -(2**63)  # recorded_at None / no position
+NONE = -(2**63)  # recorded_at None
 _UNITS: tuple[PriceUnit, PriceUnit] = ("day", "month")
 Order = tuple[int, int, int]
 Attrs = tuple[Category, TargetGroup, Regime, str | None, LegalBasis, Sex]
 
 
-def _us(value: datetime | None) -> int:
-    return _NONE if value is None else (value - _EPOCH) // timedelta(microseconds=1)
+def micros(value: datetime | None) -> int:
+    return NONE if value is None else (value - _EPOCH) // timedelta(microseconds=1)
 
 
 def _dt(us: int) -> datetime | None:
-    return None if us == _NONE else _EPOCH + timedelta(microseconds=us)
+    return None if us == NONE else _EPOCH + timedelta(microseconds=us)
 
 
 def order_of(fact: Fact) -> Order:
     """`Fact.order()` as integers (µs since 1970, position or 0, arrival): the same comparisons."""
-    return (_us(fact.recorded_at), fact.position or 0, fact.arrival)
+    return (micros(fact.recorded_at), fact.position or 0, fact.arrival)
 
 
 def _cols(n: int) -> list[array[int]]:
@@ -75,7 +75,7 @@ class Columns:
         if row is None:
             row = self.index[pid] = len(self.index)
             for cols in (self.start, self.end, self.reprice):
-                cols[0].append(_NONE)
+                cols[0].append(NONE)
                 for col in cols[1:]:
                     col.append(0)
         return row
@@ -95,22 +95,34 @@ class Columns:
 
     def add(self, pid: str, fact: Fact) -> None:
         """Keep `fact` if it is the latest registered of its slot (started, repriced of its day, ended)."""
-        row, order = self._row(pid), order_of(fact)
+        order = order_of(fact)
         if fact.kind == "started" and fact.started is not None:
-            if _newer(self.start, row, order):
-                s = fact.started
-                a: Attrs = (s.category, s.target_group, s.regime, s.unit_id, s.legal_basis, s.sex)
-                code = self.attr_codes.get(a)
-                if code is None:
-                    code = self.attr_codes[a] = len(self.attrs)
-                    self.attrs.append(a)
-                _put(self.start, row, order, fact.day.toordinal(), code, self._person(s.person),
-                     self._price(s.price_sek, s.price_unit))
+            s = fact.started
+            attrs: Attrs = (s.category, s.target_group, s.regime, s.unit_id, s.legal_basis, s.sex)
+            self.started(pid, order, fact.day.toordinal(), attrs, s.person, s.price_sek, s.price_unit)
         elif fact.kind == "ended":
-            if _newer(self.end, row, order):
-                _put(self.end, row, order, fact.day.toordinal())
+            self.ended(pid, order, fact.day.toordinal())
         elif fact.kind == "repriced" and fact.price is not None and fact.price_unit is not None:
-            self._repriced(row, order, fact.day.toordinal(), self._price(fact.price, fact.price_unit))
+            self.repriced(pid, order, fact.day.toordinal(), fact.price, fact.price_unit)
+
+    def started(self, pid: str, order: Order, day: int, attrs: Attrs, person: str, price: Decimal,
+                unit: PriceUnit) -> None:
+        """A `placement.started` (business day as an ordinal): kept if the latest registered start."""
+        row = self._row(pid)
+        if _newer(self.start, row, order):
+            code = self.attr_codes.get(attrs)
+            if code is None:
+                code = self.attr_codes[attrs] = len(self.attrs)
+                self.attrs.append(attrs)
+            _put(self.start, row, order, day, code, self._person(person), self._price(price, unit))
+
+    def ended(self, pid: str, order: Order, day: int) -> None:
+        row = self._row(pid)
+        if _newer(self.end, row, order):
+            _put(self.end, row, order, day)
+
+    def repriced(self, pid: str, order: Order, day: int, price: Decimal, unit: PriceUnit) -> None:
+        self._repriced(self._row(pid), order, day, self._price(price, unit))
 
     def _repriced(self, row: int, order: Order, day: int, price: int) -> None:
         first = self.reprice[3][row]

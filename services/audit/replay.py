@@ -24,6 +24,7 @@ from projections import budget, bundle, care_costs, ekb, intake, investigations,
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
 from services.audit import digest as dg
+from services.audit import fast
 from services.audit.proof import (
     CodeVersion,
     EventRange,
@@ -34,9 +35,11 @@ from services.audit.proof import (
     code_version,
     dump,
 )
+from services.audit.rawfold import RawFold
 from services.audit.source import Scope, Stored, back_registered, included, retraction_targets
 from services.render import to_csv, to_json
 from services.store.base import EventStore
+from services.store.sql import SqlStore
 
 MODULES: dict[str, ModuleType] = {
     "care_costs": care_costs,
@@ -108,20 +111,28 @@ def rebuild(
     on_item: Callable[[Stored], None] | None = None,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass."""
+    projections = set(projections)
     targets = retraction_targets(store, scope.upto)
     snap = Snapshot(bundle.compact(targets), digest)
     apply = applier(projections)
-    for item in included(store, scope):
+
+    def take(item: Stored) -> None:
         digest.add(item.position, item.event_id, item.raw)
         if on_item is not None:
             on_item(item)
         if item.event is None:
             snap.undecodable.append(item)
-            continue
+            return
         _check_target(item, targets)
         apply(snap.state, item.event)
         snap.municipalities.add(item.event.municipality)
         snap.back_registered += back_registered(item.event, item.appended_at)
+
+    if on_item is None and isinstance(store, SqlStore):
+        fast.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take)
+        return snap
+    for item in included(store, scope):
+        take(item)
     return snap
 
 

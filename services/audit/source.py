@@ -58,7 +58,7 @@ class Stored:
     error: str | None = None
 
 
-def _sql_page(store: SqlStore, after: int, cutoff: datetime | None,
+def sql_page(store: SqlStore, after: int, cutoff: datetime | None,
               municipality: str | None) -> Sequence[Any]:
     # event_id and appended_at come as the driver gives them (no per-row SQLAlchemy type processing)
     q = select(ev.c.position, type_coerce(ev.c.event_id, String).label("event_id"),
@@ -72,7 +72,7 @@ def _sql_page(store: SqlStore, after: int, cutoff: datetime | None,
         return conn.execute(q.order_by(ev.c.position).limit(PAGE)).all()
 
 
-def decode_stored(raw: bytes, position: int, appended_at: datetime) -> Event:
+def decode_stored(raw: bytes, position: int, appended_at: datetime, parsed: Any = None) -> Event:
     """Stored bytes -> the event with its position and appended_at, validated by its envelope model.
 
     The personnummer scan is not repeated: it ran when the store accepted the event, and bytes changed
@@ -81,7 +81,7 @@ def decode_stored(raw: bytes, position: int, appended_at: datetime) -> Event:
     raises an `EventError` naming the field.
     """
     try:
-        value = orjson.loads(raw)
+        value = orjson.loads(raw) if parsed is None else parsed
         fast = trusted(value, position, appended_at) if isinstance(value, dict) else None
         if fast is not None:
             return fast
@@ -92,14 +92,14 @@ def decode_stored(raw: bytes, position: int, appended_at: datetime) -> Event:
         return event.model_copy(update={"position": position, "appended_at": appended_at})
 
 
-def _event_id(value: Any) -> str:
+def canonical_id(value: Any) -> str:
     """The canonical (dashed) form of an id column: SQLite holds 32 hex digits, PostgreSQL a uuid."""
     if isinstance(value, str) and len(value) == 32:
         return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
     return str(value)
 
 
-def _utc(value: Any) -> datetime:
+def utc(value: Any) -> datetime:
     """An appended_at column value as an aware UTC datetime (SQLite holds naive UTC text)."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -107,22 +107,30 @@ def _utc(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _decoded(position: int, event_id: Any, appended_at: Any, payload: Any) -> Stored:
-    appended = _utc(appended_at)
-    raw = payload if isinstance(payload, bytes) else (
-        payload.encode() if isinstance(payload, str) else bytes(payload))  # str: TEXT edited by hand
+def as_bytes(payload: Any) -> bytes:
+    """A payload column value as bytes (str: a TEXT value edited by hand)."""
+    return payload if isinstance(payload, bytes) else (
+        payload.encode() if isinstance(payload, str) else bytes(payload))
+
+
+def decoded(position: int, event_id: str, appended: datetime, raw: bytes, parsed: Any = None) -> Stored:
+    """One stored row decoded (`parsed`: its payload already parsed as JSON, when it was)."""
     try:
-        event: Event | None = decode_stored(raw, position, appended)
+        event: Event | None = decode_stored(raw, position, appended, parsed)
         error = None
     except EventError as exc:
         event, error = None, exc.message
-    return Stored(position, _event_id(event_id), appended, raw, event, error)
+    return Stored(position, event_id, appended, raw, event, error)
+
+
+def _decoded(position: int, event_id: Any, appended_at: Any, payload: Any) -> Stored:
+    return decoded(position, canonical_id(event_id), utc(appended_at), as_bytes(payload))
 
 
 def _sql_stored(store: SqlStore, after: int, cutoff: datetime | None,
                 municipality: str | None) -> Iterator[Stored]:
     while True:
-        rows = _sql_page(store, after, cutoff, municipality)
+        rows = sql_page(store, after, cutoff, municipality)
         for position, event_id, appended_at, body in rows:  # unpacking: cheaper than Row attributes
             yield _decoded(position, event_id, appended_at, body)
         if len(rows) < PAGE:

@@ -41,7 +41,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _decimal(value: Any) -> Decimal:
+def decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise TypeError("money is not a boolean")
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -65,7 +65,7 @@ def recorded_time(value: Any) -> datetime | None:
     return None if value is None else as_aware(business_time(value))
 
 
-_SIMPLE: Mapping[Any, Convert] = {str: _same, int: _same, bool: _same, Decimal: _decimal, date: _date,
+_SIMPLE: Mapping[Any, Convert] = {str: _same, int: _same, bool: _same, Decimal: decimal, date: _date,
                                   UUID: UUID}
 
 
