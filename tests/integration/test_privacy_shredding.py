@@ -33,6 +33,7 @@ from services.reports import REPORT_NAMES, build_report
 from services.settings import Settings
 from services.simulator.history import Simulation, SimulationConfig
 from services.simulator.sinks import load_store
+from services.store import open_store
 from tests.unit import builders as b
 
 runner = CliRunner()
@@ -119,6 +120,23 @@ def test_personal_fields_are_sealed_at_the_write_path_and_read_back(db: str) -> 
         app.close()
 
 
+def test_re_appending_is_a_duplicate_also_of_an_event_stored_in_clear_before_sealing(db: str) -> None:
+    old = b.envelope("case.actualised", "case:o1", "2021-04-01", {
+        "person": "psn:fore-1", "channel": "report", "target_group": "adults", "birth_year": 1970},
+        event_id="0c5e7d2a-41b8-4f3e-9a6d-0000000000b1")
+    raw = open_store(db)  # a store written before sealing existed: the event is stored in clear
+    raw.append([old])
+    raw.close()
+    app = bootstrap(db=db)
+    try:
+        again = app.store.append([*personal_events(), old])
+        assert len(again.duplicates) == 4 and not again.conflicts and not again.accepted
+        other = old.model_copy(update={"data": old.data.model_copy(update={"birth_year": 1971})})
+        assert len(app.store.append([other]).conflicts) == 1  # the same id with other content
+    finally:
+        app.close()
+
+
 def test_gallring_dry_run_removes_nothing_and_apply_shreds_only_the_persons_data(
     db: str, tmp_path: Path
 ) -> None:
@@ -160,6 +178,9 @@ def test_gallring_dry_run_removes_nothing_and_apply_shreds_only_the_persons_data
         assert orjson.loads(orjson.dumps(applied[0].data.model_dump(mode="json")))["persons"] == len(names)
         again = app.store.append(personal_events()[:2])  # re-ingest after shredding: duplicates
         assert len(again.duplicates) == 2 and not again.conflicts and not again.accepted
+        closed = personal_events()[1]
+        changed = closed.model_copy(update={"occurred_at": date(2021, 3, 2)})
+        assert len(app.store.append([changed]).conflicts) == 1  # public part differs: still a conflict
     finally:
         app.close()
     out = invoke("gallring", "--policy", str(policy), "--run-date", "2030-01-01", "--apply", "--db", db)
