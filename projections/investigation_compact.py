@@ -87,6 +87,16 @@ class Columns:
         eid = str(UUID(int=self.open_id[0][row] * _HALF + self.open_id[1][row]))
         return [(day, eid, make(day, _GROUPS[self.group[row]], person))]
 
+    def only(self, inv_id: str, make: type[Opening]) -> tuple[Opening | None, date | None]:
+        """The kept opening and closing day (what `resolve` returns when these are the only facts)."""
+        row = self.index[inv_id]
+        opening = None
+        if self.open_day[row]:
+            k = self.person_of[row]
+            person = self.persons[self.person_at[k]:self.person_at[k + 1]].decode()
+            opening = make(date.fromordinal(self.open_day[row]), _GROUPS[self.group[row]], person)
+        return opening, date.fromordinal(self.close_day[row]) if self.close_day[row] else None
+
     def closings(self, inv_id: str) -> list[tuple[date, str]]:
         row = self.index.get(inv_id)
         if row is None or not self.close_day[row]:

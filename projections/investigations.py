@@ -91,7 +91,10 @@ class State:
 
 
 def resolve(state: State, investigation_id: str) -> Investigation:
-    facts = state.facts.get(investigation_id, Facts())
+    facts = state.facts.get(investigation_id)
+    if facts is None and state.compact is not None and investigation_id in state.compact.index:
+        return Investigation(investigation_id, *state.compact.only(investigation_id, Opening))
+    facts = facts or Facts()
     opens = [(o.day, str(eid), o) for eid, o in facts.openings.items() if eid not in state.retracted]
     closes = [(d, str(eid)) for eid, d in facts.closings.items() if eid not in state.retracted]
     if state.compact is not None:

@@ -16,6 +16,7 @@ each event is folded once (a store holds each event id once), so it does not ded
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,10 @@ Attrs = tuple[Category, TargetGroup, Regime, str | None, LegalBasis, Sex]
 
 
 def micros(value: datetime | None) -> int:
-    return NONE if value is None else (value - _EPOCH) // timedelta(microseconds=1)
+    """An aware datetime as whole µs since 1970 UTC (NONE for None)."""
+    if value is None:
+        return NONE
+    return math.floor(value.timestamp()) * 1_000_000 + value.microsecond
 
 
 def _dt(us: int) -> datetime | None:

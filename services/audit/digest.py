@@ -70,6 +70,7 @@ class EventDigest:
     def __init__(self, manifest: Path | None = None) -> None:
         self._total = hashlib.sha256()
         self._manifest_hash = hashlib.sha256()
+        self._lines: list[str] = []  # manifest lines not yet hashed and written
         self._file: gzip.GzipFile | None = None
         if manifest is not None:
             self._file = gzip.GzipFile(manifest, "wb", compresslevel=1)  # closed by close() / __exit__
@@ -82,10 +83,9 @@ class EventDigest:
         self._total.update(stored)
         self._total.update(b"\n")
         sha = hashlib.sha256(stored).hexdigest()
-        line = f"{position}\t{event_id}\t{sha}\n".encode()
-        self._manifest_hash.update(line)
-        if self._file is not None:
-            self._file.write(line)
+        self._lines.append(f"{position}\t{event_id}\t{sha}\n")
+        if len(self._lines) >= 4096:
+            self._flush()
         self.count += 1
         if self.first_position is None:
             self.first_position = position
@@ -96,12 +96,22 @@ class EventDigest:
     def sha256(self) -> str:
         return self._total.hexdigest()
 
+    def _flush(self) -> None:
+        """Hash and write the pending manifest lines (one call per block: gzip per line is slow)."""
+        block = "".join(self._lines).encode()
+        self._lines.clear()
+        self._manifest_hash.update(block)
+        if self._file is not None:
+            self._file.write(block)
+
     @property
     def manifest_sha256(self) -> str:
         """SHA-256 of the manifest's (uncompressed) lines."""
+        self._flush()
         return self._manifest_hash.hexdigest()
 
     def close(self) -> None:
+        self._flush()
         if self._file is not None:
             self._file.close()
             self._file = None
