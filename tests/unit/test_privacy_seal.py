@@ -113,3 +113,14 @@ def test_gallring_refuses_a_bad_policy_file_naming_it(tmp_path: Path) -> None:
     text = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
     assert "r.yaml line 3: policies[0].keep_yeras: Extra inputs are not permitted" in text
     assert "r.yaml line 2: policies[0].keep_years: Field required" in text
+
+
+def test_projections_ignore_retention_applied() -> None:
+    from projections import bundle
+    from services.readmodel.facts import relevant
+
+    golden = Path(__file__).parent / "golden" / "retention.applied.v1.json"
+    event = decode_dict(orjson.loads(golden.read_bytes()))
+    state = bundle.fold([event])
+    assert state.events == 1 and relevant(event) == ()
+    assert bundle.State(events=1) == state
