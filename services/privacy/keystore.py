@@ -32,6 +32,8 @@ from sqlmodel import Field, Session, SQLModel, col, select, update
 from services.privacy.crypto import new_key
 from services.store.base import StoreError
 
+LINK_CACHE = 200_000  # (stream, person) pairs a process remembers as already recorded
+
 
 class _KeyBase(SQLModel):
     metadata = MetaData()
@@ -151,6 +153,8 @@ class KeyStore:
         new = set(pairs) - self._linked
         if new:
             self._insert_ignore(StreamPerson, [{"stream_id": s, "person": p} for s, p in sorted(new)])
+            if len(self._linked) > LINK_CACHE:  # a bulk load of millions: keep the memory bounded
+                self._linked.clear()
             self._linked |= new
 
     def streams_of(self, person: str) -> list[str]:
