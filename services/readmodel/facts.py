@@ -146,8 +146,8 @@ class Validated:
 
     `positions[i]` is the store position of item i, 0 when it failed (the reason is `reasons[i]`);
     `facts` are the fact rows per projection (`FACT_COLUMNS` order, the body being the received
-    bytes), each list in position order; `newest_appended_us` is the appended_at of the batch's
-    highest position (the staleness metric's input).
+    bytes), each list in position order (a row's first field); `newest_appended_us` is the
+    appended_at of the batch's highest position (the staleness metric's input).
     """
 
     positions: list[int]
@@ -157,7 +157,7 @@ class Validated:
 
 
 def _row_position(row: tuple[Any, ...]) -> Any:
-    return row[1]
+    return row[0]
 
 
 def decode_batch(chunks: list[Chunk]) -> Validated:
@@ -176,10 +176,7 @@ def decode_batch(chunks: list[Chunk]) -> Validated:
             positions.append(position)
             names = relevant(e)
             if names:
-                row = (
-                    str(e.event_id), position, partition, e.stream_id, e.type,
-                    e.business_date.isoformat(), utc_micros(e.recorded_at), payload,
-                )
+                row = (position, partition, e.type, utc_micros(e.recorded_at), payload)
                 for name in names:
                     facts.setdefault(name, []).append(row)
             if position > top:
@@ -203,15 +200,6 @@ def relevant(event: Event) -> tuple[str, ...]:
     return found
 
 
-def fact_row(event: Event, body: bytes, partition: int, recorded_us: int | None) -> tuple[Any, ...]:
+def fact_row(event: Event, body: bytes, partition: int) -> tuple[Any, ...]:
     """One fact row, in the order of `FACT_COLUMNS` (a tuple: the hot path binds it as it is)."""
-    return (
-        str(event.event_id),
-        event.position,
-        partition,
-        event.stream_id,
-        event.type,
-        event.business_date.isoformat(),
-        recorded_us,
-        body,
-    )
+    return (event.position, partition, event.type, utc_micros(event.recorded_at), body)

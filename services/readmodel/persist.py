@@ -22,6 +22,7 @@ from services.readmodel.tables import (
     ProjectionPosition,
     ReadModelGeneration,
     RelayPosition,
+    check_layout,
     create_all,
     fact_table,
 )
@@ -88,6 +89,14 @@ def generations(conn: Connection) -> dict[str, int]:
     rows = conn.execute(select(ReadModelGeneration.projection, ReadModelGeneration.generation)).all()  # type: ignore[call-overload]
     found = {p: g for p, g in rows}
     return {p: found.get(p, 0) for p in PROJECTIONS}
+
+
+def check_live_layout(engine: Engine) -> None:
+    """The writer's start-up check: every live fact table has this version's columns (`OldLayout`)."""
+    with engine.connect() as conn:
+        live = generations(conn)
+    for projection, generation in live.items():
+        check_layout(engine, fact_table(projection, generation).name)
 
 
 def load_positions(engine: Engine) -> dict[tuple[str, int], tuple[int, int]]:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from events import encode
 from services.readmodel.facts import fact_row, relevant
-from services.readmodel.persist import generations, insert_ignore, micros
+from services.readmodel.persist import generations, insert_ignore
 from services.readmodel.tables import FACT_COLUMNS, ReadModelGeneration, fact_table
 from services.store.base import EventStore
 
@@ -48,7 +48,7 @@ def rebuild(
         if not page:
             break
         rows = [
-            dict(zip(FACT_COLUMNS, fact_row(e, encode(e), -1, micros(e.recorded_at)), strict=True))
+            dict(zip(FACT_COLUMNS, fact_row(e, encode(e), -1), strict=True))
             for e in page
             if projection in relevant(e)
         ]

@@ -15,13 +15,8 @@ skips what is at or below its position.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import multiprocessing
 import os
-import threading
-import time
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +24,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import REASON_HEADER, header_position, make_producer
-from services.readmodel.facts import Chunk, Validated, decode_batch, warm_up
 from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.metrics.pipeline import PipelineMetrics
 from services.worker.projector import Chosen, DeadLetter, Outcome, Plan, Projector
+from services.worker.validating import Pending, Validator, tune_gc
 
 log = logging.getLogger("casestream.worker")
 
@@ -56,80 +51,13 @@ def consumer_options(settings: Settings, options: dict[str, Any], group: str) ->
     }
 
 
-def tune_gc() -> None:
-    """Move what exists now (the app, the models) out of the collector's sight and collect young objects
-    less often: a batch allocates ~30 objects per message, none cyclic, and the default thresholds made
-    the cyclic collector rescan the long-lived heap many times per batch (measured: ~40 % of the step)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 50)
-
-
-def _watch_parent(parent: int) -> None:
-    """A helper ends when its worker is gone (kill -9 included): the pool's queue never reports it."""
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-
-
-def _decoder_start(parent: int) -> None:
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
-    warm_up()
-    tune_gc()
-
-
-def decoder_pool(processes: int) -> Executor | None:
-    """Helper processes that validate events while the worker fetches and commits (spawned: the worker
-    has threads); None = validate in the worker itself."""
-    if processes <= 0:
-        return None
-    ctx = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(
-        max_workers=processes, mp_context=ctx, initializer=_decoder_start, initargs=(os.getpid(),)
-    )
-
-
-def split_chunks(chunks: list[Chunk], n: int) -> list[list[Chunk]]:
-    """`chunks` cut into at most n parts of equal item counts, in order (a partition may be cut)."""
-    total = sum(len(items) for _, items in chunks)
-    step = -(-total // max(n, 1)) or 1
-    parts: list[list[Chunk]] = [[]]
-    room = step
-    for partition, items in chunks:
-        at = 0
-        while at < len(items):
-            if room == 0:
-                parts.append([])
-                room = step
-            take = items[at : at + room]
-            parts[-1].append((partition, take))
-            at, room = at + len(take), room - len(take)
-    return parts
-
-
-def merge_validated(parts: list[Validated]) -> Validated:
-    """The parts' results as one, as if validated together (item indexes shifted, rows re-sorted)."""
-    out = Validated([], {}, {}, None)
-    for part in parts:
-        base = len(out.positions)
-        out.positions.extend(part.positions)
-        out.reasons.update({base + i: r for i, r in part.reasons.items()})
-        for name, rows in part.facts.items():
-            out.facts.setdefault(name, []).extend(rows)
-        newest = [u for u in (out.newest_appended_us, part.newest_appended_us) if u is not None]
-        out.newest_appended_us = max(newest, default=None)
-    for rows in out.facts.values():
-        rows.sort(key=lambda row: row[1])
-    return out
-
-
 @dataclass
 class _Selected:
     """A fetched batch past the position check by header, its validation running."""
 
     batch: dict[int, list[ConsumerRecord]]
     chosen: list[Chosen]
-    decoding: asyncio.Future[Validated]
+    validating: Pending
     generation: int  # of the assignment it was fetched under
 
 
@@ -163,7 +91,7 @@ class BatchConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self._inflight: asyncio.Task[None] | None = None
         self.generation = 0  # assignments seen: a batch selected under an older one is dropped
-        self.pool: Executor | None = None
+        self.validator: Validator | None = None
 
     async def seek_assigned(self, assigned: Any) -> None:
         self.generation += 1
@@ -202,10 +130,8 @@ class BatchConsumer:
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)
         self.consumer = AIOKafkaConsumer(**opts)
         self.consumer.subscribe([self.topic], listener=_Seeker(self))
-        self.pool = decoder_pool(self.settings.worker_decode_processes)
-        if self.pool is not None:  # spawn and warm the helpers while the group join takes its seconds
-            for _ in range(self.settings.worker_decode_processes):
-                self.pool.submit(decode_batch, [])
+        self.validator = validator = Validator(self.settings.worker_decode_processes)
+        validator.warm()  # spawn and warm the helpers while the group join takes its seconds
         dead_producer = make_producer(self.options)
         await self.consumer.start()
         await dead_producer.start()
@@ -225,9 +151,8 @@ class BatchConsumer:
             await self.settle()
         finally:
             if selected is not None:
-                selected.decoding.cancel()
-            if self.pool is not None:
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                selected.validating.cancel()
+            validator.close()
             await self.consumer.stop()
             await dead_producer.stop()
 
@@ -235,22 +160,13 @@ class BatchConsumer:
         if not batch:
             return None
         chosen = self.projector.select(batch)
-        chunks = [c.chunk for c in chosen]
-        return _Selected(batch, chosen, asyncio.ensure_future(self._decode(chunks)), self.generation)
-
-    async def _decode(self, chunks: list[Chunk]) -> Validated:
-        """Validate in the helper processes (the batch split evenly among them), else right here."""
-        if self.pool is None:
-            return decode_batch(chunks)
-        loop = asyncio.get_running_loop()
-        parts = split_chunks(chunks, self.settings.worker_decode_processes)
-        if len(parts) == 1:
-            return await loop.run_in_executor(self.pool, decode_batch, parts[0])
-        done = await asyncio.gather(*(loop.run_in_executor(self.pool, decode_batch, p) for p in parts))
-        return merge_validated(done)
+        assert self.validator is not None
+        pending = self.validator.start([c.chunk for c in chosen])
+        return _Selected(batch, chosen, pending, self.generation)
 
     async def _handle(self, selected: _Selected, dead_producer: AIOKafkaProducer) -> None:
-        decoded = await selected.decoding
+        assert self.validator is not None
+        decoded = await self.validator.finish(selected.validating)
         if selected.generation != self.generation:
             log.info("assignment changed while validating a batch: dropped, it is read again")
             return
@@ -260,6 +176,9 @@ class BatchConsumer:
             await self._dead_letters(outcome.dead, dead_producer)
         await self.settle()  # commits stay in order; this batch was prepared while the last one committed
         mode = os.environ.get("H5_COMMIT", "thread")
+        if os.environ.get("H5_DEBUG"):
+            import sys
+            sys.stderr.write(f"batch={sum(len(c.kept) for c in selected.chosen)}:{len(selected.batch)}\n")
         if mode == "inline":
             self.projector.commit(plan)
         else:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from services.kafka.producer import header_position
 from services.readmodel.facts import Chunk, Validated, decode_batch
-from services.readmodel.persist import EPOCH, PartitionMark, load_positions, write_batch
+from services.readmodel.persist import EPOCH, PartitionMark, check_live_layout, load_positions, write_batch
 
 
 class Message(Protocol):
@@ -85,6 +85,7 @@ class Projector:
     """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
 
     def __init__(self, engine: Engine) -> None:
+        check_live_layout(engine)
         self.engine = engine
         self.positions: dict[int, tuple[int, int]] = {}  # committed: partition -> (position, offset)
         self.pending: dict[int, int] = {}  # prepared, commit in flight: partition -> position
@@ -156,7 +157,7 @@ class Projector:
                 self.pending[c.partition] = mark.position
         drop = set(skipped) - applied
         if drop:
-            plan.facts = {p: [r for r in rows if r[1] not in drop] for p, rows in plan.facts.items()}
+            plan.facts = {p: [r for r in rows if r[0] not in drop] for p, rows in plan.facts.items()}
         if plan.outcome.applied and validated.newest_appended_us is not None:
             plan.outcome.newest_appended_at = EPOCH + timedelta(microseconds=validated.newest_appended_us)
         return plan
