@@ -23,10 +23,9 @@ from typing import Final
 from events.timeutil import Period, end_of_day
 from projections import smallcell
 from services.queries_economy import FORECAST_PERSON_COLUMNS, forecast_report_of, row_counts
-from services.queries_source import ChangeSource, KpiSource, reading
+from services.queries_source import NOT_FIGURES, ChangeSource, KpiSource, reading
 from services.queries_view import TableView, view
 
-NOT_FIGURES: Final = frozenset({"access.viewed"})  # event types no projection reads
 KIND_SV: Final = {"late": "Sen registrering", "correction": "Rättelse", "retraction": "Makulering"}
 COMPARED: Final = ("persons_per_day", "forecast_total_sek", "forecast_deviation_sek")
 

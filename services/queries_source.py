@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from events import Event
 from events.timeutil import as_aware
@@ -31,6 +31,12 @@ from projections.bundle import fold
 from services.store.base import EventStore
 
 Clock = Callable[[], datetime]
+
+# Event types that record an act on the data, not data: a logged view (access.viewed) or a retention run
+# (retention.applied). No projection reads them, so they neither make the figures fresher nor explain a
+# changed figure.
+NOT_FIGURES: Final = frozenset({"access.viewed", "retention.applied"})
+_LOOK_BACK: Final = 64  # events read back from the head per step when looking for the newest figure event
 
 
 def utc_now() -> datetime:
@@ -42,11 +48,17 @@ class Freshness:
     """How new the data behind the figures is (färskhet)."""
 
     position: int  # the store's newest global position (0: empty store)
-    recorded_at: datetime | None  # the newest event's registration time
+    recorded_at: datetime | None  # the newest figure event's registration time (NOT_FIGURES left out)
     appended_at: datetime | None  # when the store took it in
     checked_at: datetime  # when this was measured
     worker_lag: int | None = None  # events the read model is behind the store (None: not known)
     worker_lag_seconds: float | None = None
+    figures_position: int | None = None  # position of the newest figure event (None: same as position)
+
+    @property
+    def data_position(self) -> int:
+        """The position the figures reflect: the newest event a projection reads."""
+        return self.position if self.figures_position is None else self.figures_position
 
     @property
     def age_seconds(self) -> float | None:
@@ -66,6 +78,18 @@ class ChangeSource(Protocol):
     def recorded_after(self, instant: datetime) -> Iterator[Event]:
         """Events whose recorded_at lies after `instant`, in position order."""
         ...
+
+
+def newest_figure_event(store: EventStore, head: int) -> Event | None:
+    """The newest event that is data (not in NOT_FIGURES), read back from `head` in growing windows."""
+    end, step = head, _LOOK_BACK
+    while end > 0:
+        start = max(0, end - step)
+        found = [e for e in store.read_all(after=start, limit=end - start) if e.type not in NOT_FIGURES]
+        if found:
+            return found[-1]
+        end, step = start, step * 4
+    return None
 
 
 def reading(source: object) -> AbstractContextManager[object]:
@@ -108,9 +132,10 @@ class StoreSource:
 
     def freshness(self) -> Freshness:
         head = self.store.head()
-        newest = next(self.store.read_all(after=head - 1, limit=1), None) if head else None
+        newest = newest_figure_event(self.store, head)
         return Freshness(position=head, recorded_at=None if newest is None else newest.recorded_at,
-                         appended_at=None if newest is None else newest.appended_at, checked_at=self._clock())
+                         appended_at=None if newest is None else newest.appended_at, checked_at=self._clock(),
+                         figures_position=0 if newest is None else newest.position)
 
     def recorded_after(self, instant: datetime) -> Iterator[Event]:
         cutoff = as_aware(instant)

@@ -46,7 +46,7 @@ def freshness_text(f: Freshness) -> list[str]:
         return [t("empty_store")]
     newest = f.recorded_at.isoformat(timespec="seconds") if f.recorded_at else "–"
     age = age_text(f.age_seconds)
-    lines = [f"{t('newest_event')}: {newest} ({t('position')} {f.position}), {t('age')} {age}"]
+    lines = [f"{t('newest_event')}: {newest} ({t('position')} {f.data_position}), {t('age')} {age}"]
     if f.worker_lag is None:
         lines.append(f"{t('worker_lag')}: {t('lag_unknown')}")
     else:

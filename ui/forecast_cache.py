@@ -22,8 +22,11 @@ HISTORY_TTL: Final = 1800  # seconds: the month-end history (twelve forecasts)
 
 
 def head(db: str) -> int:
-    """The store's head position (from the freshness cache, LIVE_TTL old at most)."""
-    return context.freshness(db).position
+    """The position of the newest figure event (from the freshness cache, LIVE_TTL old at most).
+
+    A logged view or a retention run moves the store's head but changes no figure, so it is no new key.
+    """
+    return context.freshness(db).data_position
 
 
 @st.cache_data(ttl=BAND_TTL, show_spinner="Beräknar prognos …", max_entries=16)
