@@ -40,9 +40,18 @@ _PROJECTION: Final = {"placement.started": "care_costs", "placement.repriced": "
 Handler = Callable[[dict[str, Any], dict[str, Any], int, str, date, int], None]
 
 
+_DAYS: dict[str, date] = {}  # occurred_at text -> business day (histories repeat their days)
+
+
 def business_day(value: Any) -> date:
     """`Event.business_date` of an occurred_at JSON value."""
-    return local_date(business_time(value))
+    day = _DAYS.get(value) if isinstance(value, str) else None
+    if day is None:
+        day = local_date(business_time(value))
+        if len(_DAYS) > 100_000:
+            _DAYS.clear()
+        _DAYS[value] = day
+    return day
 
 
 class RawFold:
