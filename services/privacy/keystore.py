@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, col, select, update
@@ -55,6 +53,14 @@ class StreamPerson(_KeyBase, table=True):
 
     stream_id: str = Field(primary_key=True, max_length=200)
     person: str = Field(primary_key=True, index=True, max_length=64)
+
+
+def _stored(value: Any, sqlite: bool) -> Any:
+    """A value as the columns hold it: SQLite datetimes as SQLAlchemy's naive UTC ISO text; PostgreSQL
+    takes the aware datetime (timestamptz)."""
+    if sqlite and isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value
 
 
 def stream_holder(stream_id: str) -> str:
@@ -143,10 +149,16 @@ class KeyStore:
     def _insert_ignore(self, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        insert = sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert
-        statement = insert(table).on_conflict_do_nothing()
+        # Straight to the driver (executemany of one plain statement): SQLAlchemy's compilation and
+        # bind processing cost more than the database for these small rows. Both SQLite and
+        # PostgreSQL accept ON CONFLICT DO NOTHING.
+        names = list(rows[0])
+        sqlite = self.engine.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        statement = (f"INSERT INTO {table.__tablename__} ({', '.join(names)}) "
+                     f"VALUES ({', '.join(mark for _ in names)}) ON CONFLICT DO NOTHING")
         with self.engine.begin() as conn:
-            conn.execute(statement, rows)
+            conn.exec_driver_sql(statement, [tuple(_stored(r[n], sqlite) for n in names) for r in rows])
 
     def link(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Record (stream, person) pairs seen on appended events (each new pair once per process)."""
