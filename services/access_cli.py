@@ -42,6 +42,16 @@ def record_report_run(store: EventStore, settings: Settings, name: str, period: 
     AccessLog(store, settings.access_municipality).record(seen)
 
 
+def record_person_view(store: EventStore, settings: Settings) -> None:
+    """One `access.viewed` event (level `case`) for a `casestream person show`: a person's personal part.
+
+    The event says who and when, not whose part was read: the pseudonym is left out so that the log
+    review (shown in the UI) never lists person ids.
+    """
+    AccessLog(store, settings.access_municipality).record(
+        View(cli_subject(), "controller", "person:show", "case", channel="cli"))
+
+
 def log_review_report(store: EventStore, settings: Settings, month_text: str | None) -> Report:
     """The month's logguppföljning; the run itself is logged. ValueError names a bad or missing --month."""
     if month_text is None:

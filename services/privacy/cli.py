@@ -4,7 +4,8 @@
     casestream gallring --policy deploy/retention.yaml --dry-run --run-date 2027-01-01 --out persons.txt
     casestream gallring --policy deploy/retention.yaml --apply  # shred the keys, log retention.applied
 
-`person show` writes nothing. `gallring` without `--apply` is a dry run that removes nothing.
+`person show` appends one `access.viewed` event (level case; who and when) before it prints.
+`gallring` without `--apply` is a dry run that removes nothing.
 """
 
 from __future__ import annotations
@@ -41,10 +42,13 @@ def show(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """Print the person's unsealed personal fields, event by event (gallrade parts say so)."""
+    from services.access_cli import record_person_view
+
     app_ = open_app(db, must_exist=True)
     try:
         store = _sealing(app_.store)
         entries = list(person_entries(store, store.keys, person))
+        record_person_view(app_.store, app_.settings)  # logged before anything is shown
     finally:
         app_.close()
     if fmt == "json":
