@@ -16,10 +16,12 @@ Faust Tables, so Faust's changelog recovery (which trusts ListOffsets, defect 1)
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import faust
+from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 
 from services.settings import Settings
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from services.metrics.pipeline import PipelineMetrics
 from services.worker.consumer import BatchConsumer
 from services.worker.projector import Projector
+
+log = logging.getLogger("casestream.worker")
 
 
 def _credentials(settings: Settings, options: dict[str, Any]) -> Any:
@@ -50,7 +54,49 @@ class WorkerApp(faust.App):
 
     async def on_start(self) -> None:
         await super().on_start()
+        quiet_reconnect_logs()
         self.add_future(self.projector_loop())
+
+
+class _OncePer(logging.Filter):
+    """Lets a message template of a logger through once per `seconds`: while the broker is away aiokafka
+    logs each reconnect attempt (~100 lines a second); one line per kind every 10 s says the same."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        super().__init__()
+        self.seconds, self.last = seconds, dict[tuple[str, object], float]()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.msg)
+        if record.created - self.last.get(key, 0.0) < self.seconds:
+            return False
+        self.last[key] = record.created
+        return True
+
+
+def quiet_reconnect_logs() -> None:
+    """Install `_OncePer` on aiokafka's loggers (created when its modules were imported)."""
+    once = _OncePer()
+    for name in list(logging.root.manager.loggerDict):
+        if name == "aiokafka" or name.startswith("aiokafka."):
+            logging.getLogger(name).addFilter(once)
+
+
+async def _sessions(batch: BatchConsumer, stop: asyncio.Event, metrics: PipelineMetrics | None) -> None:
+    """Run the batch consumer; a Kafka error that ends it (no broker at start-up, a broker gone for good
+    from under a client) starts a new session after a backoff of 0.2 s doubling to 5 s, as the relay
+    does. While the broker is merely away, aiokafka reconnects by itself and the session goes on."""
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            await batch.run(stop)
+            return
+        except KafkaError as exc:
+            if metrics is not None:
+                metrics.worker_up(False)
+            log.warning("projector session ended (%r); a new one in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def make_app(
@@ -86,7 +132,7 @@ def make_app(
 
     async def projector_loop() -> None:
         try:
-            await batch.run(stop)
+            await _sessions(batch, stop, metrics)
         except Exception as exc:  # the worker must not live on without its projector: crash, get restarted
             await app.crash(exc)
         finally:

@@ -118,8 +118,7 @@ class Validator:
     def __init__(self, processes: int) -> None:
         self.processes = max(processes, 0)
         self.pool = decoder_pool(self.processes)
-        self.share = float(os.environ.get('H5_SHARE', START_SHARE)) if self.pool is not None else 1.0
-        self.adapt = os.environ.get('H5_ADAPT', '1') == '1'
+        self.share = START_SHARE if self.pool is not None else 1.0
 
     def warm(self) -> None:
         """Spawn and warm the helpers (while the group join takes its seconds)."""
@@ -140,7 +139,7 @@ class Validator:
 
     async def finish(self, pending: Pending) -> Validated:
         own = decode_batch(pending.local) if pending.local else None
-        if pending.helpers and self.adapt:
+        if pending.helpers:
             ready = all(f.done() for f in pending.helpers)
             step = -STEP if ready else STEP  # the helpers waited for us / we waited for them
             self.share = min(MAX_SHARE, max(0.0, self.share + step))
