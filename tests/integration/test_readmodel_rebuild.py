@@ -61,3 +61,33 @@ def test_report_source_readmodel_prints_what_source_store_prints(tmp_path: Path,
     assert by_rm.exit_code == 0, by_rm.output
     assert by_rm.output == by_store.output
     assert name in REPORT_NAMES
+
+
+OLD_COLUMNS = (
+    "position INTEGER PRIMARY KEY, event_id VARCHAR(36) NOT NULL, partition INTEGER NOT NULL, "
+    "stream_id VARCHAR(200) NOT NULL, type VARCHAR(60) NOT NULL, business_day VARCHAR(10) NOT NULL, "
+    "recorded_us BIGINT, body BLOB NOT NULL"
+)
+
+
+def test_an_old_fact_layout_is_named_and_rebuild_all_moves_past_it(tmp_path: Path) -> None:
+    """A read model written by the earlier layout (event id, stream, business day columns): the worker
+    refuses with the remedy; `rebuild` fills new-layout generations and the worker goes on."""
+    import sqlite3
+
+    from services.readmodel.tables import PROJECTIONS, OldLayout
+
+    db = tmp_path / "store.readmodel.db"
+    with sqlite3.connect(db) as conn:
+        for projection in PROJECTIONS:
+            conn.execute(f"CREATE TABLE rm_{projection} ({OLD_COLUMNS})")
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.append(history(45, 300))
+    engine = open_readmodel(f"sqlite:///{db}")
+    with pytest.raises(OldLayout, match="casestream rebuild all"):
+        Projector(engine)
+    for projection in PROJECTIONS:
+        rebuild(store, engine, projection)
+    Projector(engine).process(records_of(store.read_all()))
+    assert_same_bundle(bundle_from_readmodel(engine), bundle_from_store(store))
+    store.close()
