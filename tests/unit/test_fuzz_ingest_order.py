@@ -42,7 +42,8 @@ def _line(n: int, kind: str, pid: str, day: int, data: dict[str, Any]) -> bytes:
     })
 
 
-placement = st.tuples(st.integers(0, 200), st.none() | st.integers(1, 60), st.none() | st.integers(1, 120),
+placement = st.tuples(st.integers(0, 150),  # every day before NOW (no future-dated line)
+                      st.none() | st.integers(1, 60), st.none() | st.integers(1, 120),
                       st.sampled_from(["institution", "family_home_external"]),
                       st.sampled_from(["children", "youth"]), st.integers(500, 6000))
 
