@@ -218,9 +218,14 @@ def pipeline(
     """Measure raw consume, the worker path (1 and 2 workers) and a stock Faust agent; print events/s."""
     signal.signal(signal.SIGTERM, _interrupt)  # so `finally` stops the broker and the workers
     console = Console()
+    load_before = os.getloadavg()[0]
     rates = run(events, partitions, console)
     raw = next(iter(rates.values()))
-    table = Table(title=f"casestream bench pipeline — {events} events, {partitions} partitions")
+    title = (
+        f"casestream bench pipeline — {events} events, {partitions} partitions, "
+        f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} (a shared machine: compare ratios)"
+    )
+    table = Table(title=title)
     table.add_column("path")
     table.add_column("events/s", justify="right")
     table.add_column("ratio to raw", justify="right")
