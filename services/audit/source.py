@@ -21,7 +21,7 @@ from uuid import UUID
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, select, text, type_coerce
 
 from events import Event, EventError, decode
 from events.reference import EventRetracted
@@ -177,7 +177,7 @@ def retraction_targets(store: EventStore, upto: int | None = None) -> frozenset[
     """
     out: set[UUID] = set()
     if isinstance(store, SqlStore):
-        q = select(ev.c.payload).where(ev.c.type == "event.retracted")
+        q = select(ev.c.payload).where(text("type = 'event.retracted'"))  # the partial index's predicate
         if upto is not None:
             q = q.where(ev.c.position <= upto)
         with store._engine.connect() as conn:  # the store's own engine; read-only query

@@ -100,3 +100,18 @@ def test_a_payload_edited_behind_the_store_is_named_the_same_way(tmp_path: Path)
                      "'\"sexx\":') AS BLOB) WHERE position IN (41, 42, 43, 44, 45)")
     fast, slow = both(url, Scope(None))
     assert fast.undecodable and summary(fast) == summary(slow)
+
+
+def test_opening_an_older_store_file_adds_the_read_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = store_of(path, history(5, 0.02))
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ix_events_municipality")
+        conn.execute("DROP INDEX ix_events_retractions")
+        before = conn.execute("SELECT count(*), sum(length(payload)) FROM events").fetchone()
+    store = open_store(url)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert conn.execute("SELECT count(*), sum(length(payload)) FROM events").fetchone() == before
+    assert {"ix_events_municipality", "ix_events_retractions"} <= names
