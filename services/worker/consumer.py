@@ -20,36 +20,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
-from services.kafka.producer import REASON_HEADER, header_position, make_producer
+from services.kafka.producer import header_position, make_producer
+from services.kafka.topics import ensure_topics
 from services.settings import Settings
 
 if TYPE_CHECKING:
     from services.metrics.pipeline import PipelineMetrics
 from services.worker.health import watch_broker
-from services.worker.projector import Chosen, DeadLetter, Outcome, Plan, Projector
+from services.worker.kafka_io import consumer_options, quietly, send_dead_letters
+from services.worker.projector import Chosen, Outcome, Plan, Projector
 from services.worker.validating import Pending, Validator, tune_gc
 
 log = logging.getLogger("casestream.worker")
-
-
-def consumer_options(settings: Settings, options: dict[str, Any], group: str) -> dict[str, Any]:
-    """Group and fetch settings from `Settings` (session 6 s, heartbeat 1 s, rebalance 12 s on Tansu)."""
-    return {
-        **options,
-        "group_id": group,
-        "enable_auto_commit": False,
-        "auto_offset_reset": settings.consumer_auto_offset_reset,
-        "session_timeout_ms": int(settings.broker_session_timeout * 1000),
-        "heartbeat_interval_ms": int(settings.broker_heartbeat_interval * 1000),
-        "rebalance_timeout_ms": int(settings.broker_rebalance_timeout * 1000),
-        "max_poll_records": settings.worker_batch_max,
-        "fetch_max_bytes": 64 * 1024 * 1024,
-        "max_partition_fetch_bytes": 8 * 1024 * 1024,
-        "fetch_max_wait_ms": 200,
-    }
 
 
 @dataclass
@@ -100,7 +84,7 @@ class BatchConsumer:
         self.generation += 1
         await asyncio.to_thread(self.projector.reload)
         assert self.consumer is not None
-        for tp in assigned:
+        for tp in set(assigned) & self.consumer.assignment():  # unchanged while positions were read
             hint = self.projector.offset_hint(tp.partition)
             if hint >= 0:
                 self.verify[tp] = (hint, self.projector.position(tp.partition))
@@ -128,17 +112,34 @@ class BatchConsumer:
         return out
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fetch, select and start validating batch k+1 while batch k is assembled and committed."""
+        """One consumer session (a Kafka error ends it; the caller starts another). The validating helpers
+        outlive a session and are closed when the worker stops."""
+        if self.validator is None:
+            self.validator = Validator(self.settings.worker_decode_processes)
+            self.validator.warm()  # spawn and warm the helpers while the group join takes its seconds
+        await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)
-        self.consumer = AIOKafkaConsumer(**opts)
-        self.consumer.subscribe([self.topic], listener=_Seeker(self))
-        self.validator = validator = Validator(self.settings.worker_decode_processes)
-        validator.warm()  # spawn and warm the helpers while the group join takes its seconds
+        self.consumer = consumer = AIOKafkaConsumer(**opts)
+        consumer.subscribe([self.topic], listener=_Seeker(self))
         dead_producer = make_producer(self.options)
-        await self.consumer.start()
-        await dead_producer.start()
-        tune_gc()
-        health = asyncio.ensure_future(watch_broker(self.consumer, self.metrics))
+        health: asyncio.Future[None] | None = None
+        try:  # everything started is stopped: a consumer left running would hold partitions in the group
+            await consumer.start()
+            await dead_producer.start()
+            tune_gc()
+            health = asyncio.ensure_future(watch_broker(consumer, self.metrics))
+            await self._loop(stop, dead_producer)
+        finally:
+            if health is not None:
+                health.cancel()
+            await quietly(consumer.stop())
+            await quietly(dead_producer.stop())
+        self.validator.close()
+        self.validator = None
+
+    async def _loop(self, stop: asyncio.Event, dead_producer: AIOKafkaProducer) -> None:
+        """Fetch, select and start validating batch k+1 while batch k is assembled and committed."""
+        assert self.consumer is not None
         selected: _Selected | None = None
         try:
             while not stop.is_set():
@@ -152,12 +153,8 @@ class BatchConsumer:
             if selected is not None:
                 await self._handle(selected, dead_producer)
         finally:
-            health.cancel()
             if selected is not None:
                 selected.validating.cancel()
-            validator.close()
-            await self.consumer.stop()
-            await dead_producer.stop()
 
     def _select(self, batch: dict[int, list[ConsumerRecord]]) -> _Selected | None:
         if not batch:
@@ -176,7 +173,7 @@ class BatchConsumer:
         plan = self.projector.assemble(selected.chosen, decoded)
         outcome = plan.outcome
         if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
-            await self._dead_letters(outcome.dead, dead_producer)
+            await send_dead_letters(dead_producer, self.settings.topic_dead_letter, outcome.dead)
         # Committed in a thread that the loop awaits at once: the loop stays free for heartbeats, the web
         # page and a lock wait (another worker's commit, a rebuild's switch), and no Python work of
         # the worker runs beside the commit — a commit thread overlapping it had to win the GIL back
@@ -212,30 +209,3 @@ class BatchConsumer:
             high = self.consumer.highwater(TopicPartition(self.topic, partition))
             if high is not None and records:
                 self.metrics.lag(self.topic, partition, high, records[-1].offset + 1)
-
-    async def _dead_letters(self, dead: list[DeadLetter], producer: AIOKafkaProducer) -> None:
-        """Send the batch's dead letters, retrying while the broker is away (the batch commits only after
-        they are acknowledged; a retry may send one twice: at least once, like every topic here)."""
-        for d in dead:
-            log.warning("dead letter from partition %d offset %d: %s", d.partition, d.offset, d.reason)
-        delay = 0.2
-        while True:
-            try:
-                futures = [
-                    await producer.send(self.settings.topic_dead_letter, d.value or b"", headers=_headers(d))
-                    for d in dead
-                ]
-                await asyncio.gather(*futures)
-                return
-            except KafkaError as exc:
-                log.warning("dead letters not acknowledged (%r); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-
-def _headers(d: DeadLetter) -> list[tuple[str, bytes]]:
-    return [
-        (REASON_HEADER, d.reason.encode()[:2000]),
-        ("source_partition", str(d.partition).encode()),
-        ("source_offset", str(d.offset).encode()),
-    ]
