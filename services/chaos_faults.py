@@ -162,7 +162,8 @@ def disk_full_append(path: str, store: EventStore, batch: Sequence[Event]) -> Di
     finally:
         engine.dispose()
     ids = [e.event_id for e in batch]
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+    backend: Any = getattr(store, "inner", store)  # the SQL store behind the sealing write path
+    with backend.engine.connect() as conn:
         stored = conn.execute(
             select(func.count()).select_from(events_table).where(events_table.c.event_id.in_(ids))
         ).scalar_one()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from events import Event
+from services.bootstrap import open_event_store
 from services.chaos_check import Comparison, compare, history_period
 from services.chaos_faults import (
     BROKER_RESTART,
@@ -38,7 +39,6 @@ from services.kafka.cli import module_argv
 from services.readmodel.persist import open_readmodel, readmodel_url
 from services.readmodel.source import applied_totals
 from services.settings import Settings
-from services.store import open_store
 from services.store.base import EventStore
 from services.supervisor import Component, Supervisor
 
@@ -96,7 +96,7 @@ class ChaosRun:
 
     def execute(self) -> RunResult:
         began = time.monotonic()
-        store = open_store(self.plan.store_url)
+        store = open_event_store(Settings(db=self.plan.store_url))  # the production write path (sealing)
         try:
             with Supervisor(self.logs, base_env=None) as supervisor:
                 self._feed(store, supervisor)
