@@ -1,11 +1,14 @@
 """`casestream bench pipeline`: consumer-side throughput of the live pipeline, in one run on one broker.
 
 The topic is filled once with N case events (~350-450 B, positions 1..N, keyed by stream, the relay's
-message format) over P partitions; then each path reads all of it with a fresh consumer group:
+message format: `position` header and the relay's `signature` header, signed with a bench key that
+the workers get as CASESTREAM_PIPELINE_SIGNING_KEY) over P partitions; then each path reads all of it
+with a fresh consumer group:
 
 * raw — an aiokafka `getmany` loop with orjson decode only (the ceiling);
 * worker x1 / x2 — `python -m services.worker` processes (Faust app + batch projector), from topic to
-  committed read model (fresh SQLite read model per run);
+  committed read model (fresh SQLite read model per run); every message verifies, so this is the
+  signed-origin path (`services.readmodel.signed`), as with the relay's messages;
 * faust agent — the same projector step behind a stock Faust agent with `stream.take_events(1000)`.
 
 Rates count from the first applied message to the last (group joins excluded); ratios are to raw.
@@ -33,6 +36,7 @@ from rich.table import Table
 
 from services.kafka.broker import EmbeddedBroker, client_options
 from services.kafka.producer import POSITION_HEADER, make_producer
+from services.kafka.signing import SIGNATURE_HEADER, sign
 from services.kafka.topics import ensure_topics
 from services.readmodel.persist import open_readmodel
 from services.readmodel.source import applied_totals
@@ -43,18 +47,9 @@ TEMPLATES: tuple[tuple[str, int, dict[str, Any]], ...] = (
     (
         "placement.started",
         2,
-        {
-            "case_id": None,
-            "category": "institution",
-            "legal_basis": "SoL",
-            "placement_id": "",
-            "price_sek": 2500,
-            "price_unit": "day",
-            "regime": "purchased",
-            "sex": "unknown",
-            "unit_id": None,
-            **_PERSON,
-        },
+        {"case_id": None, "category": "institution", "legal_basis": "SoL", "placement_id": "",
+         "price_sek": 2500, "price_unit": "day", "regime": "purchased", "sex": "unknown", "unit_id": None,
+         **_PERSON},
     ),
     (
         "case.actualised",
@@ -94,13 +89,22 @@ def bench_messages(n: int, seed: int = 1) -> list[tuple[bytes, bytes, int]]:
     return out
 
 
-async def fill(options: dict[str, Any], topic: str, messages: list[tuple[bytes, bytes, int]]) -> None:
+def _headers(key: bytes | None, value: bytes, position: int) -> list[tuple[str, bytes]]:
+    """The relay's headers: position and (with a key) the signature over position and value."""
+    signed = [] if key is None else [(SIGNATURE_HEADER, sign(key, value, position))]
+    return [(POSITION_HEADER, str(position).encode()), *signed]
+
+
+async def fill(
+    options: dict[str, Any], topic: str, messages: list[tuple[bytes, bytes, int]], key: bytes | None = None
+) -> None:
+    """Publish the messages as the relay does (signed when `key` is given)."""
     producer = make_producer(options, linger_ms=20)
     await producer.start()
     try:
         for i in range(0, len(messages), 10_000):
             futures = [
-                await producer.send(topic, v, key=k, headers=[(POSITION_HEADER, str(p).encode())])
+                await producer.send(topic, v, key=k, headers=_headers(key, v, p))
                 for k, v, p in messages[i : i + 10_000]
             ]
             await asyncio.gather(*futures)
@@ -172,18 +176,23 @@ def run(n: int, partitions: int, console: Console) -> dict[str, float]:
         bootstrap = settings.kafka_bootstrap_servers or (broker.bootstrap if broker else "")
         options = client_options(settings, bootstrap)
         asyncio.run(ensure_topics(settings, options))
-        console.print(f"filling {settings.topic_case_events} ({partitions} partitions) with {n} events …")
-        asyncio.run(fill(options, settings.topic_case_events, bench_messages(n)))
+        key = os.urandom(32)
+        console.print(
+            f"filling {settings.topic_case_events} ({partitions} partitions) with {n} events, "
+            "signed as the relay signs them (the workers measure the signed-origin path) …"
+        )
+        asyncio.run(fill(options, settings.topic_case_events, bench_messages(n), key))
         rates = {
             "raw aiokafka getmany + orjson": asyncio.run(raw_rate(options, settings.topic_case_events, n))
         }
-        for label, workers in (("worker x1 (Faust app + batch projector)", 1), ("worker x2", 2)):
+        for label, workers in (("worker x1 (Faust app + batch projector), signed path", 1), ("worker x2", 2)):
             rm = f"sqlite:///{tmp}/rm-{workers}.db"
             env = {
                 **os.environ,
                 "CASESTREAM_READMODEL_DB": rm,
                 "CASESTREAM_WORKER_GROUP": f"bench-w{workers}",
                 "CASESTREAM_DB": f"sqlite:///{tmp}/unused.db",
+                "CASESTREAM_PIPELINE_SIGNING_KEY": key.hex(),
             }
             argv = [sys.executable, "-m", "services.worker", "--bootstrap", bootstrap, "--web-port", "0"]
             rates[label] = process_rate([argv] * workers, env, rm, n, 600)
@@ -199,7 +208,7 @@ def run(n: int, partitions: int, console: Console) -> dict[str, float]:
             "1000",
         ]
         rates["stock Faust agent, stream.take_events(1000)"] = process_rate(
-            [argv], dict(os.environ), rm, n, 900
+            [argv], {**os.environ, "CASESTREAM_PIPELINE_SIGNING_KEY": key.hex()}, rm, n, 900
         )
         return rates
     finally:
@@ -223,7 +232,8 @@ def pipeline(
     raw = next(iter(rates.values()))
     title = (
         f"casestream bench pipeline — {events} events, {partitions} partitions, "
-        f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} (a shared machine: compare ratios)"
+        f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} (a shared machine: compare ratios); "
+        "messages signed as the relay signs them: the workers ran the signed-origin path"
     )
     table = Table(title=title)
     table.add_column("path")

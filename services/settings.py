@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     worker_decode_processes: int = Field(default=1, ge=0, description="validating processes, 0 = inline")
     readmodel_db: str | None = Field(default=None, description="read-model URL; unset = beside the store")
+    pipeline_signing_key: SecretStr | None = Field(
+        default=None, description="hex key (32-128 hex digits) the relay signs messages with and workers "
+        "verify; unset = a random key kept in the read-model database (services/kafka/signing.py)")
 
     # --- UI (issue 5): the Streamlit front end -----------------------------------------------------------
     ui_host: str = Field(default="127.0.0.1", description="address the Streamlit UI listens on")

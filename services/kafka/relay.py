@@ -1,9 +1,11 @@
 """The relay (transactional outbox): the event store's events -> the case-events topic, in position order.
 
 It reads the store after its published position, sends each event keyed by stream id with the
-position in a header and in the envelope, waits for the broker's acknowledgement of the whole batch
-and only then records the new published position (at least once: a crash between the two re-sends
-the batch, and the consumers skip what they already applied).
+position in a header and in the envelope, signed (header `signature`, `services.kafka.signing`: the
+worker trusts what the relay published from the store and validates everything else in full), waits
+for the broker's acknowledgement of the whole batch and only then records the new published position
+(at least once: a crash between the two re-sends the batch, and the consumers skip what they already
+applied).
 
 The topic is verified, not trusted: at the start of every session and every second, the relay reads
 the fetch high watermarks. If their sum is below what this relay has seen acknowledged, the broker
@@ -25,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from events import Event
 from services.kafka.producer import make_producer, message_of
+from services.kafka.signing import SIGNATURE_HEADER, pipeline_key, sign
 from services.kafka.topics import ensure_topics, high_watermarks
 from services.readmodel.persist import relay_position, set_relay_position
 from services.settings import Settings
@@ -53,6 +56,7 @@ class Relay:
         self.expected = 0  # messages the topic must hold at least (acknowledged since the last check)
         self.refills = 0
         self._checked = 0.0
+        self.key: bytes | None = None  # the signing key (services.kafka.signing), read at the first session
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, surviving broker restarts and errors (logged, retried)."""
@@ -71,6 +75,8 @@ class Relay:
 
     async def _session(self, stop: asyncio.Event) -> None:
         await ensure_topics(self.settings, self.options)
+        if self.key is None:
+            self.key = await asyncio.to_thread(pipeline_key, self.engine, self.settings)
         producer = make_producer(self.options)
         await producer.start()
         try:
@@ -94,8 +100,10 @@ class Relay:
 
     async def _publish(self, producer: Any, batch: list[Event]) -> None:
         futures = []
+        assert self.key is not None
         for event in batch:
             key, value, headers = message_of(event)
+            headers.append((SIGNATURE_HEADER, sign(self.key, value, event.position)))  # type: ignore[arg-type]
             futures.append(await producer.send(self.topic, value, key=key, headers=headers))
         await asyncio.gather(*futures)
         last = batch[-1].position

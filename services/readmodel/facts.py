@@ -7,6 +7,9 @@ range), plus a store position. It skips only the personnummer scan (48 µs of it
 every event on the topic came through `ingest`, whose decoder scans it, so the consumer trusts the
 store for that one rule (docs/design.md "Pipeline").
 
+`decode_batch` reads a message the relay signed instead of validating it (`services.readmodel.signed`,
+the trust argument is there and in docs/design.md "Signed origin"); everything else is validated.
+
 `relevant(event)` names the projections whose state the event changes. Each projection's `apply`
 dispatches on the payload class only, so the answer is found once per class by applying the event to
 a fresh state of each projection and comparing with an empty one, and cached; a test proves on
@@ -28,6 +31,7 @@ from events import Event, EventError, Problem
 from events.codec import MAX_EVENT_BYTES
 from events.registry import ENVELOPES, KNOWN_VERSIONS, LATEST, upcast
 from projections import budget, care_costs, ekb, intake, investigations, occupancy, workload
+from services.readmodel.signed import MAX_POSITION, read_signed
 from services.readmodel.tables import PROJECTIONS
 
 MODULES: Final[dict[str, ModuleType]] = {
@@ -83,7 +87,6 @@ def decode_stored(payload: bytes | None, header_position: int | None = None) -> 
 # a backslash stays, everything else -> space.
 _MARKS: Final = bytes(48 if 48 <= b <= 57 else 92 if b == 92 else 32 for b in range(256))
 _LONG_INTEGER: Final = b"0" * 20
-MAX_POSITION: Final = 2**63 - 1  # the read model's BIGINT (SQLite INTEGER); a larger one cannot be stored
 
 
 @cache
@@ -137,7 +140,8 @@ def utc_micros(value: datetime | None) -> int | None:
     return (value - EPOCH) // MICROSECOND
 
 
-Chunk = tuple[int, list[tuple[bytes | None, int | None]]]  # (partition, [(value, header position)])
+Item = tuple[bytes | None, int | None, bytes | None]  # (value, header position, signature header)
+Chunk = tuple[int, list[Item]]  # (partition, items)
 
 
 @dataclass(slots=True)
@@ -160,33 +164,43 @@ def _row_position(row: tuple[Any, ...]) -> Any:
     return row[0]
 
 
-def decode_batch(chunks: list[Chunk]) -> Validated:
-    """Validate every item of every partition's chunk and build the fact rows (pure, picklable)."""
+def decode_batch(chunks: list[Chunk], key: bytes | None = None) -> Validated:
+    """Validate every item of every partition's chunk and build the fact rows (pure, picklable).
+
+    With the relay's signing `key`, an item whose signature verifies is read, not validated
+    (`services.readmodel.signed`); every other item is validated in full (`decode_fast`)."""
     out = Validated([], {}, {}, None)
     positions, facts, top, newest = out.positions, out.facts, 0, None
     for partition, items in chunks:
-        for payload, header in items:
-            try:
-                e = decode_fast(payload, header)
-            except EventError as exc:
-                out.reasons[len(positions)] = exc.message
-                positions.append(0)
-                continue
-            position: int = e.position  # type: ignore[assignment]  # _positioned checked it
+        for payload, header, signature in items:
+            signed = read_signed(key, payload, header, signature) if signature is not None else None
+            names = _BY_TYPE.get(signed[1]) if signed is not None else None
+            if signed is not None and names is not None:
+                position, etype, recorded_us, appended_us = signed
+            else:
+                try:
+                    e = decode_fast(payload, header)
+                except EventError as exc:
+                    out.reasons[len(positions)] = exc.message
+                    positions.append(0)
+                    continue
+                position, etype, recorded_us = e.position, e.type, utc_micros(e.recorded_at)  # type: ignore[assignment]
+                appended_us, names = utc_micros(e.appended_at), relevant(e)
+                _BY_TYPE[etype] = names  # one payload class per type (events.registry)
             positions.append(position)
-            names = relevant(e)
             if names:
-                row = (position, partition, e.type, utc_micros(e.recorded_at), payload)
+                row = (position, partition, etype, recorded_us, payload)
                 for name in names:
                     facts.setdefault(name, []).append(row)
             if position > top:
-                top, newest = position, e.appended_at
+                top, newest = position, appended_us
     for rows in facts.values():
         rows.sort(key=_row_position)  # partitions' runs merged: inserted in key order, fewer page splits
-    out.newest_appended_us = utc_micros(newest)
+    out.newest_appended_us = newest
     return out
 
 
+_BY_TYPE: dict[str, tuple[str, ...]] = {}  # type -> relevant projections, learnt from a validated event
 _RELEVANT: dict[type, tuple[str, ...]] = {}
 
 

@@ -8,7 +8,7 @@ source) plus `recorded_us` (recorded_at in UTC microseconds, for "as known at"),
 `projection_position` keeps, per projection and partition, the highest store position applied (and
 the Kafka offset, only a resume hint). `rm_generation` names the live generation of each projection
 (`casestream rebuild` fills a new one and switches the pointer). `relay_position` is the relay's
-published position.
+published position; `pipeline_key` the key the relay signs messages with (`services.kafka.signing`).
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ class RelayPosition(SQLModel, table=True):
     position: int = 0  # highest store position acknowledged by the broker
 
 
+class PipelineKey(SQLModel, table=True):
+    """The key the relay signs case-events messages with (one row, created at first use)."""
+
+    __tablename__ = "pipeline_key"
+
+    name: str = Field(primary_key=True, max_length=40)
+    key_hex: str = Field(max_length=128)  # random 32 bytes, hex
+
+
 def fact_table_name(projection: str, generation: int) -> str:
     if projection not in PROJECTIONS:
         raise ValueError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
@@ -80,7 +89,7 @@ def fact_table(projection: str, generation: int = 0) -> Table:
     )
 
 
-CONTROL_TABLES: Final = (ProjectionPosition, ReadModelGeneration, RelayPosition)
+CONTROL_TABLES: Final = (ProjectionPosition, ReadModelGeneration, RelayPosition, PipelineKey)
 
 
 class OldLayout(RuntimeError):

@@ -24,6 +24,7 @@ import faust
 from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 
+from services.kafka.signing import pipeline_key
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def make_app(
         consumer_auto_offset_reset=settings.consumer_auto_offset_reset,
         producer_acks=-1,
     )
-    batch = BatchConsumer(Projector(engine), settings, options, metrics)
+    batch = BatchConsumer(Projector(engine, pipeline_key(engine, settings)), settings, options, metrics)
     stop = asyncio.Event()
     dead_topic = app.topic(settings.topic_dead_letter, value_type=bytes, value_serializer="raw")
     dead_seen = {"count": 0}

@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from services.kafka.signing import pipeline_key
 from services.readmodel.persist import open_readmodel
 from services.settings import Settings
 from services.worker.projector import Projector
@@ -48,7 +49,8 @@ def build(bootstrap: str, group: str, readmodel: str, take: int = 1000) -> faust
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
     )
-    projector = Projector(open_readmodel(readmodel))
+    engine = open_readmodel(readmodel)
+    projector = Projector(engine, pipeline_key(engine, settings))  # the worker's signed path too
     topic = app.topic(settings.topic_case_events, value_type=bytes, value_serializer="raw")
 
     @app.agent(topic)

@@ -115,7 +115,7 @@ class BatchConsumer:
         """One consumer session (a Kafka error ends it; the caller starts another). The validating helpers
         outlive a session and are closed when the worker stops."""
         if self.validator is None:
-            self.validator = Validator(self.settings.worker_decode_processes)
+            self.validator = Validator(self.settings.worker_decode_processes, self.projector.key)
             self.validator.warm()  # spawn and warm the helpers while the group join takes its seconds
         await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)

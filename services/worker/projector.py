@@ -1,9 +1,10 @@
 """The ONE shared projector step: a whole fetched batch in, read model and positions out, one transaction.
 
 For every message of every partition: skip it when its store position (header) is at or below the
-position already applied for that partition; decode and validate it (`decode_fast`), sending what
-fails to the dead-letter list with the reason; pick the projections whose state it changes
-(`relevant`, i.e. the pure `apply` of projections/) and add the fact rows. Then `write_batch` commits
+position already applied for that partition; read it when the relay signed it (`read_signed`), else
+decode and validate it (`decode_fast`), sending what fails to the dead-letter list with the reason;
+pick the projections whose state it changes (`relevant`, i.e. the pure `apply` of projections/) and
+add the fact rows. Then `write_batch` commits
 all fact rows and every partition's new position together. A crash before the commit loses nothing
 (the batch is fetched again); after it, the replay is skipped by position: exactly-once effect.
 """
@@ -17,8 +18,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from services.kafka.producer import header_position
-from services.readmodel.facts import Chunk, Validated, decode_batch
+from services.kafka.signing import position_and_signature
+from services.readmodel.facts import Chunk, Item, Validated, decode_batch
 from services.readmodel.persist import EPOCH, PartitionMark, check_live_layout, load_positions, write_batch
 
 
@@ -73,7 +74,7 @@ class Chosen:
 
     partition: int
     kept: list[tuple[int, bytes | None, int | None]]  # (offset, value, header position) to decode
-    items: list[tuple[bytes | None, int | None]]  # (value, header position): what `decode_batch` takes
+    items: list[Item]  # (value, header position, signature): what `decode_batch` takes
     skipped: int
 
     @property
@@ -84,9 +85,10 @@ class Chosen:
 class Projector:
     """Keeps the committed position per partition in memory (loaded at start and on assignment)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key: bytes | None = None) -> None:
         check_live_layout(engine)
         self.engine = engine
+        self.key = key  # the relay's signing key: signed messages are read, not validated (None: all are)
         self.positions: dict[int, tuple[int, int]] = {}  # committed: partition -> (position, offset)
         self.pending: dict[int, int] = {}  # prepared, commit in flight: partition -> position
         self.reload()
@@ -120,7 +122,7 @@ class Projector:
         """Decode, skip and pick facts in this process (no I/O); the caller sends the dead letters, then
         `commit`s. The worker's consumer does the same in three steps, decoding in a helper process."""
         chosen = self.select(batch)
-        return self.assemble(chosen, decode_batch([c.chunk for c in chosen]))
+        return self.assemble(chosen, decode_batch([c.chunk for c in chosen], self.key))
 
     def select(self, batch: Mapping[int, Sequence[Message]]) -> list[Chosen]:
         """Per partition, the messages above its position by header (or without one): what to decode."""
@@ -128,13 +130,13 @@ class Projector:
         for partition, messages in batch.items():
             top, kept, items, skipped = self.position(partition), [], [], 0
             for msg in messages:
-                pos = header_position(msg.headers)
+                pos, signature = position_and_signature(msg.headers)
                 if pos is not None and pos <= top:
                     skipped += 1
                     continue
                 value = msg.value
                 kept.append((msg.offset, value, pos))
-                items.append((value, pos))
+                items.append((value, pos, signature))
             chosen.append(Chosen(partition, kept, items, skipped))
         return chosen
 

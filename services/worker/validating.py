@@ -115,8 +115,9 @@ class Pending:
 class Validator:
     """Starts a batch's validation in the helpers and finishes it with the worker's own share."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, key: bytes | None = None) -> None:
         self.processes = max(processes, 0)
+        self.key = key  # the relay's signing key (services.kafka.signing), handed to every part
         self.pool = decoder_pool(self.processes)
         self.share = START_SHARE if self.pool is not None else 1.0
 
@@ -134,11 +135,11 @@ class Validator:
         each = -(-(total - local) // self.processes)
         parts = split_chunks(chunks, [each] * self.processes + [local])
         loop = asyncio.get_running_loop()
-        futures = [loop.run_in_executor(self.pool, decode_batch, p) for p in parts[:-1] if p]
+        futures = [loop.run_in_executor(self.pool, decode_batch, p, self.key) for p in parts[:-1] if p]
         return Pending(futures, parts[-1])
 
     async def finish(self, pending: Pending) -> Validated:
-        own = decode_batch(pending.local) if pending.local else None
+        own = decode_batch(pending.local, self.key) if pending.local else None
         if pending.helpers:
             ready = all(f.done() for f in pending.helpers)
             step = -STEP if ready else STEP  # the helpers waited for us / we waited for them
