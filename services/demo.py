@@ -70,6 +70,34 @@ def sqlite_dir(url: str) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+def discard_old_readmodel(settings: Settings) -> bool:
+    """Delete the demo's SQLite read model when an earlier version wrote it in another column layout.
+
+    A read model is derived data (the worker refills it from the store), so the demo removes it and
+    says so instead of letting the worker stop with `OldLayout` after an upgrade. True when removed.
+    """
+    from services.readmodel.persist import check_live_layout, open_readmodel, readmodel_url
+    from services.readmodel.tables import OldLayout
+
+    url = readmodel_url(settings)
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is None or not path.exists():
+        return False
+    engine = open_readmodel(url)
+    try:
+        check_live_layout(engine)
+        return False
+    except OldLayout:
+        pass
+    finally:
+        engine.dispose()
+    for part in path.parent.glob(path.name + "*"):  # the file and its -wal / -shm
+        part.unlink()
+    out.print(f"[yellow]Läsmodellen {path} hade en äldre tabellayout; den togs bort och byggs om "
+              "från butiken.[/yellow]")
+    return True
+
+
 def load_history(store: EventStore, sim: Simulation) -> LoadReport:
     """Append the history with a progress bar over its business days."""
     first = sim.config.first_day
@@ -135,6 +163,7 @@ def _run(store: EventStore, settings: Settings, supervisor: Supervisor, years: i
     for conflict in report.conflicts[:10]:
         out.print(f"[red]konflikt[/red] {conflict}")
     print_reports(store, settings, sim.config.first_day)
+    discard_old_readmodel(settings)
     running = supervisor.start_all(resolve(COMPONENT_PROVIDERS, settings))
     for r in running:
         out.print(f"{r.component.name}: {r.component.url or 'körs'} (pid {r.process.pid}, logg {r.log})")
