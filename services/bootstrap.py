@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from services.privacy.keystore import KeyStore
 from services.privacy.sealing import SealingStore
 from services.settings import Settings
-from services.store import EventStore, open_store
+from services.store import EventStore, beside, open_store
 
 
 @dataclass
@@ -28,10 +28,7 @@ def keystore_url(settings: Settings) -> str:
     """`keystore_url`, else beside the store: `x.db` -> `x.keys.db`; PostgreSQL: the store's database."""
     if settings.keystore_url:
         return settings.keystore_url
-    db = settings.db
-    if db.startswith("sqlite:///"):
-        return db[:-3] + ".keys.db" if db.endswith(".db") else db + ".keys"
-    return db  # memory:// (a throwaway key store) or postgresql://
+    return beside(settings.db, "keys") or settings.db  # memory:// (a throwaway key store) or postgresql://
 
 
 def open_event_store(settings: Settings) -> SealingStore:

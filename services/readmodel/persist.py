@@ -27,6 +27,7 @@ from services.readmodel.tables import (
     fact_table,
 )
 from services.settings import Settings
+from services.store import beside
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -37,8 +38,9 @@ def readmodel_url(settings: Settings) -> str:
     if settings.readmodel_db:
         return settings.readmodel_db
     db = settings.db
-    if db.startswith("sqlite:///"):
-        return db[:-3] + ".readmodel.db" if db.endswith(".db") else db + ".readmodel"
+    sibling = beside(db, "readmodel")
+    if sibling is not None:
+        return sibling
     if db.startswith("postgresql"):
         return db
     raise ValueError(f"store {db!r} has no read-model database beside it; set CASESTREAM_READMODEL_DB")

@@ -13,7 +13,14 @@ from __future__ import annotations
 from services.store.base import AppendResult, ConcurrencyError, EventStore, StoreError
 from services.store.batch import Clock, utc_now
 
-__all__ = ["AppendResult", "ConcurrencyError", "EventStore", "StoreError", "open_store"]
+__all__ = ["AppendResult", "ConcurrencyError", "EventStore", "StoreError", "beside", "open_store"]
+
+
+def beside(url: str, name: str) -> str | None:
+    """The SQLite database named `name` beside a SQLite store: `x.db` -> `x.<name>.db` (None: not SQLite)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return url[:-3] + f".{name}.db" if url.endswith(".db") else url + f".{name}"
 
 
 def open_store(url: str, *, clock: Clock = utc_now, page_size: int = 5000) -> EventStore:
