@@ -60,9 +60,9 @@ def _add(state: State, day: date, cell: Cell, sign: int) -> None:
             del state.counts[day]
 
 
-def permanent(state: State, day: date, cell: Cell) -> None:
-    """Compact mode: count an aktualisering that no retraction targets (its contribution is not kept)."""
-    _add(state, day, cell, +1)
+def permanent(state: State, day: date, cell: Cell, count: int = 1) -> None:
+    """Compact mode: count `count` aktualiseringar that no retraction targets (contributions not kept)."""
+    _add(state, day, cell, count)
 
 
 def apply(state: State, event: Event) -> State:

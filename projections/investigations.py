@@ -180,6 +180,18 @@ def permanent(state: State, inv_id: str, eid: int, opening: Opening | None, day:
     _contribute(state, resolve(state, inv_id), +1)
 
 
+def recount(state: State, opened: Counter[Key], closed: Counter[Key], durations: dict[Key, Counter[int]],
+            ids: Iterable[str]) -> None:
+    """Replace the counts: those given (investigations counted elsewhere) plus each of `ids` as resolved now.
+
+    `apply` keeps the counts equal to the sum of every resolved investigation's contribution, so a
+    caller that folded compact facts without counting (the columnar replay) recounts once at the end.
+    """
+    state.opened, state.closed, state.durations = opened, closed, durations
+    for inv_id in ids:
+        _contribute(state, resolve(state, inv_id), +1)
+
+
 def fold(events: Iterable[Event], state: State | None = None) -> State:
     state = State() if state is None else state
     for event in events:

@@ -67,7 +67,11 @@ class ManifestEntry:
 class EventDigest:
     """Accumulates the events hash, count and position range; optionally writes the manifest."""
 
-    def __init__(self, manifest: Path | None = None) -> None:
+    def __init__(self, manifest: Path | None = None, *, listed: bool = True) -> None:
+        """`listed=False` (no manifest file): only the events hash, count and range, no per-event list."""
+        if manifest is not None and not listed:
+            raise ValueError("a manifest file needs the per-event list")
+        self.listed = listed
         self._total = hashlib.sha256()
         self._manifest_hash = hashlib.sha256()
         self._lines: list[str] = []  # manifest lines not yet hashed and written
@@ -83,14 +87,25 @@ class EventDigest:
         self._total.update(stored)
         self._total.update(b"\n")
         sha = hashlib.sha256(stored).hexdigest()
-        self._lines.append(f"{position}\t{event_id}\t{sha}\n")
-        if len(self._lines) >= 4096:
-            self._flush()
-        self.count += 1
-        if self.first_position is None:
-            self.first_position = position
-        self.last_position = position
+        if self.listed:
+            self._lines.append(f"{position}\t{event_id}\t{sha}\n")
+            if len(self._lines) >= 4096:
+                self._flush()
+        self._range(position, position, 1)
         return sha
+
+    def add_block(self, first: int, last: int, count: int, lines: bytes) -> None:
+        """Account for `count` events at once: `lines` = their stored bytes, each followed by a newline."""
+        if self.listed:
+            raise ValueError("a block has no per-event list; add events one by one")
+        self._total.update(lines)
+        self._range(first, last, count)
+
+    def _range(self, first: int, last: int, count: int) -> None:
+        self.count += count
+        if self.first_position is None:
+            self.first_position = first
+        self.last_position = last
 
     @property
     def sha256(self) -> str:
@@ -107,6 +122,8 @@ class EventDigest:
     @property
     def manifest_sha256(self) -> str:
         """SHA-256 of the manifest's (uncompressed) lines."""
+        if not self.listed:
+            raise ValueError("this digest keeps no per-event list")
         self._flush()
         return self._manifest_hash.hexdigest()
 

@@ -11,7 +11,7 @@ append batch shares one).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,25 +31,33 @@ class Counted(Protocol):
 
     municipalities: set[str]
     back_registered: int
+    paths: Mapping[str, int]
+
+
+def converted(rows: Iterable[Sequence[Any]]) -> Iterator[Row]:
+    """(position, event id, appended_at, stored bytes, parsed JSON or None) of stored rows."""
+    text, when = None, None
+    for position, event_id, appended_at, body in rows:
+        if appended_at != text or when is None:
+            text, when = appended_at, utc(appended_at)
+        raw = as_bytes(body)
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = None
+        yield position, canonical_id(event_id), when, raw, value
 
 
 def raw_rows(store: SqlStore, scope: Scope) -> Iterator[Row]:
-    """(position, event id, appended_at, stored bytes, parsed JSON or None) of the rows in scope."""
+    """The rows in scope, converted (`converted`), page by page in position order."""
     cutoff = None if scope.known_at is None else as_aware(scope.known_at)
-    after, text, when = 0, None, None
+    after = 0
     while True:
         rows = sql_page(store, after, cutoff, scope.municipality)
-        for position, event_id, appended_at, body in rows:
-            if scope.upto is not None and position > scope.upto:
+        for row in converted(rows):
+            if scope.upto is not None and row[0] > scope.upto:
                 return
-            if appended_at != text or when is None:
-                text, when = appended_at, utc(appended_at)
-            raw = as_bytes(body)
-            try:
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                value = None
-            yield position, canonical_id(event_id), when, raw, value
+            yield row
         if len(rows) < PAGE:
             return
         after = rows[-1][0]
@@ -58,9 +66,15 @@ def raw_rows(store: SqlStore, scope: Scope) -> Iterator[Row]:
 def run(store: SqlStore, scope: Scope, snap: Counted, fold: rawfold.RawFold, digest: Any,
         take: Callable[[Stored], None]) -> None:
     """Fold every included row: the raw fold where it can, else `take(decoded item)`."""
-    state, muni = fold.state, scope.municipality
+    fold_rows(raw_rows(store, scope), scope.municipality, snap, fold, digest, take)
+
+
+def fold_rows(rows: Iterable[Row], muni: str | None, snap: Counted, fold: rawfold.RawFold, digest: Any,
+              take: Callable[[Stored], None]) -> None:
+    """The loop of `run` over given rows (the columnar replay's path for a page that does not parse)."""
+    state = fold.state
     appended_at, appended_us = None, 0
-    for position, event_id, appended, raw, value in raw_rows(store, scope):
+    for position, event_id, appended, raw, value in rows:
         if fold.accepts(value):
             if muni is not None and value["municipality"] != muni:
                 continue

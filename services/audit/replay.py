@@ -23,8 +23,8 @@ from events.timeutil import Period
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
+from services.audit import columnar_loop
 from services.audit import digest as dg
-from services.audit import fast
 from services.audit.proof import (
     CodeVersion,
     EventRange,
@@ -101,6 +101,7 @@ class Snapshot:
     municipalities: set[str] = field(default_factory=set)
     back_registered: int = 0
     undecodable: list[Stored] = field(default_factory=list)
+    paths: Mapping[str, int] = field(default_factory=dict)  # pages by how the columnar replay read them
 
 
 def rebuild(
@@ -116,8 +117,9 @@ def rebuild(
     snap = Snapshot(bundle.compact(targets), digest)
     apply = applier(projections)
 
-    def take(item: Stored) -> None:
-        digest.add(item.position, item.event_id, item.raw)
+    def take(item: Stored, hashed: bool = False) -> None:
+        if not hashed:
+            digest.add(item.position, item.event_id, item.raw)
         if on_item is not None:
             on_item(item)
         if item.event is None:
@@ -129,7 +131,7 @@ def rebuild(
         snap.back_registered += back_registered(item.event, item.appended_at)
 
     if on_item is None and isinstance(store, SqlStore):
-        fast.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take)
+        columnar_loop.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take)
         return snap
     for item in included(store, scope):
         take(item)

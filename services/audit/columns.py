@@ -1,0 +1,168 @@
+"""Column accumulators of the columnar replay: per placement and per utredning, the kept maxima in numpy.
+
+The compact states (`projections.placement_compact.Columns`, `projections.investigation_compact.Columns`)
+keep, per placement, the latest registered start, end and repricing of each day, and per
+investigation the earliest opening and latest closing. Those are maxima (minima) over the events, so
+they do not depend on the order the events are folded in. The columnar replay
+(`services.audit.columnar`) gathers a page of events into plain lists, and these accumulators reduce
+each page with numpy (sort by key and order, keep the last of each key, compare with what is kept)
+instead of one Python call per event. At the end `into` writes the kept rows into the compact state:
+in bulk when that state is still empty, else through its own methods (exactly what folding those
+kept facts as events would do), so events folded the ordinary way in between combine exactly.
+"""
+
+from __future__ import annotations
+
+from array import array
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from events.vocabulary import PriceUnit
+from projections.placement_compact import NONE, Attrs
+from projections.placement_compact import Columns as PlacementColumns
+
+I64 = npt.NDArray[np.int64]
+
+
+def _grow(arrays: dict[str, I64], size: int, fill: dict[str, int]) -> None:
+    """Make every array at least `size` long (doubling), new cells set to their fill value."""
+    current = len(next(iter(arrays.values())))
+    if size <= current:
+        return
+    new = max(size, 2 * current, 1024)
+    for name, old in arrays.items():
+        grown = np.full(new, fill.get(name, 0), dtype=np.int64)
+        grown[:current] = old
+        arrays[name] = grown
+
+
+def last_per_group(groups: list[I64], orders: list[I64]) -> npt.NDArray[np.intp]:
+    """Indices of the last row of each group after sorting by `groups` then `orders` (both major first)."""
+    order = np.lexsort(tuple(reversed(groups + orders)))  # lexsort's last key is the primary one
+    last = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        differs = np.zeros(len(order) - 1, dtype=bool)
+        for key in groups:
+            sorted_key = key[order]
+            differs |= sorted_key[1:] != sorted_key[:-1]
+        last[:-1] = differs
+    return order[last]
+
+
+def _newer(rec: I64, pos: I64, arr: I64, g_rec: I64, g_pos: I64, g_arr: I64, g_day: I64) -> Any:
+    """`placement_compact._newer`: nothing kept yet, or the kept order (µs, position, arrival) is lower."""
+    same_rec = g_rec == rec
+    return (g_day == 0) | (g_rec < rec) | (same_rec & ((g_pos < pos) | ((g_pos == pos) & (g_arr < arr))))
+
+
+class Slot:
+    """One kept fact per code (placement row): order (µs, position, arrival), business day, values."""
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.names = ("rec", "pos", "arr", "day", *values)
+        self.cols: dict[str, I64] = {name: np.zeros(0, dtype=np.int64) for name in self.names}
+
+    def reduce(self, code: I64, page: dict[str, I64], size: int) -> None:
+        """Keep, per code, the page's latest fact where it is newer than the kept one."""
+        if not len(code):
+            return
+        _grow(self.cols, size, {"rec": NONE})
+        pick = last_per_group([code], [page["rec"], page["pos"], page["arr"]])
+        c = code[pick]
+        g = self.cols
+        newer = _newer(page["rec"][pick], page["pos"][pick], page["arr"][pick],
+                       g["rec"][c], g["pos"][c], g["arr"][c], g["day"][c])
+        for name in self.names:
+            g[name][c[newer]] = page[name][pick][newer]
+
+
+class Placements:
+    """The placement slots of the columnar replay, by code (a placement's row in first-seen order)."""
+
+    def __init__(self) -> None:
+        self.start = Slot(("attr", "person", "price"))
+        self.end = Slot(())
+        self.reprice = Slot(("price",))
+        self.more: dict[int, dict[int, tuple[tuple[int, int, int], int]]] = {}  # code: day: order, price
+
+    def repriced(self, code: I64, page: dict[str, I64], size: int) -> None:
+        """Per code and day the latest repricing: the first day seen holds the slot, others go to `more`."""
+        if not len(code):
+            return
+        _grow(self.reprice.cols, size, {"rec": NONE})
+        pick = last_per_group([code, page["day"]], [page["rec"], page["pos"], page["arr"]])
+        c, day = code[pick], page["day"][pick]
+        g = self.reprice.cols
+        first_of_code = np.ones(len(c), dtype=bool)
+        first_of_code[1:] = c[1:] != c[:-1]
+        slot = (g["day"][c] == day) | ((g["day"][c] == 0) & first_of_code)
+        rows = {name: page[name][pick] for name in self.reprice.names}
+        s = np.flatnonzero(slot)
+        newer = _newer(rows["rec"][s], rows["pos"][s], rows["arr"][s], g["rec"][c[s]], g["pos"][c[s]],
+                       g["arr"][c[s]], g["day"][c[s]])  # an empty slot (day 0) is claimed
+        for name in self.reprice.names:
+            g[name][c[s[newer]]] = rows[name][s[newer]]
+        for i in np.flatnonzero(~slot).tolist():
+            days = self.more.setdefault(int(c[i]), {})
+            order = (int(rows["rec"][i]), int(rows["pos"][i]), int(rows["arr"][i]))
+            d = int(day[i])
+            if d not in days or days[d][0] < order:
+                days[d] = (order, int(rows["price"][i]))
+
+    def into(self, cols: PlacementColumns, pids: dict[str, int], attrs: list[Attrs],
+             prices: list[tuple[Decimal, PriceUnit]], persons: list[str]) -> None:
+        """Write the kept rows into the compact state (bulk when it is empty, else through its methods)."""
+        n = len(pids)
+        for slot in (self.start, self.end, self.reprice):
+            _grow(slot.cols, n, {"rec": NONE})
+        if cols.index:
+            self._merge(cols, pids, attrs, prices, persons)
+            return
+        s, e, r = self.start.cols, self.end.cols, self.reprice.cols
+        cols.index.update(pids)
+        kept = np.flatnonzero(s["day"][:n] != 0)
+        person_of = np.zeros(n, dtype=np.int64)
+        person_of[kept] = np.arange(len(kept))
+        texts = [persons[i].encode() for i in s["person"][kept].tolist()]
+        cols.persons = bytearray(b"".join(texts))
+        cols.person_at = array("I", [0])
+        cols.person_at.frombytes(np.cumsum([len(t) for t in texts], dtype=np.uint32).tobytes())
+        cols.attrs, cols.attr_codes = list(attrs), {a: i for i, a in enumerate(attrs)}
+        cols.prices, cols.price_codes = list(prices), {p: i for i, p in enumerate(prices)}
+        cols.start = [*_arrays(s, ("rec", "pos", "arr", "day", "attr"), n), _array("i", person_of),
+                      _array("i", s["price"][:n])]
+        cols.end = _arrays(e, ("rec", "pos", "arr", "day"), n)
+        cols.reprice = _arrays(r, ("rec", "pos", "arr", "day", "price"), n)
+        cols.more = {row: dict(days) for row, days in self.more.items()}
+
+    def _merge(self, cols: PlacementColumns, pids: dict[str, int], attrs: list[Attrs],
+               prices: list[tuple[Decimal, PriceUnit]], persons: list[str]) -> None:
+        s, e, r = self.start.cols, self.end.cols, self.reprice.cols
+        for pid, c in pids.items():
+            if s["day"][c]:
+                cols.started(pid, _order(s, c), int(s["day"][c]), attrs[int(s["attr"][c])],
+                             persons[int(s["person"][c])], *prices[int(s["price"][c])])
+            if e["day"][c]:
+                cols.ended(pid, _order(e, c), int(e["day"][c]))
+            if r["day"][c]:
+                cols.repriced(pid, _order(r, c), int(r["day"][c]), *prices[int(r["price"][c])])
+            for day, (order, price) in sorted(self.more.get(c, {}).items()):
+                cols.repriced(pid, order, day, *prices[price])
+
+
+def _order(cols: dict[str, I64], c: int) -> tuple[int, int, int]:
+    return int(cols["rec"][c]), int(cols["pos"][c]), int(cols["arr"][c])
+
+
+def _array(kind: str, values: I64) -> array[int]:
+    out = array(kind)
+    out.frombytes(values.astype(np.int64 if kind == "q" else np.int32).tobytes())
+    return out
+
+
+def _arrays(cols: dict[str, I64], names: tuple[str, ...], n: int) -> list[array[int]]:
+    """The compact state's column layout: order µs and position 64-bit, the rest 32-bit."""
+    return [_array("q" if name in ("rec", "pos") else "i", cols[name][:n]) for name in names]
