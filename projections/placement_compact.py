@@ -207,3 +207,13 @@ def resolved(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UU
         placement = resolve_live(live, pid) if row is None else cols.placement(pid, row, live)
         if placement is not None:
             yield placement
+
+
+def resolved_one(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
+                 pid: str) -> Placement | None:
+    """One placement of a compact state as `resolved` gives it (None: unknown or fully retracted)."""
+    live = [f for f in full.get(pid, {}).values() if f.event_id not in retracted]
+    row = cols.index.get(pid)
+    if row is None:
+        return resolve_live(live, pid) if live else None
+    return cols.placement(pid, row, live)

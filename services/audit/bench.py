@@ -5,7 +5,9 @@ and placements (started, repriced, ended) over several municipalities and years,
 few days of their business day — then measures in a fresh spawned process (so the figures are the
 replay's own, not the generator's):
 
-* full rebuild: every event folded into all projections, stored bytes hashed, in events/s;
+* full rebuild: every event folded into all projections, stored bytes hashed (the events hash; no
+  per-event manifest, which only a written proof keeps), in events/s, and how its pages were read
+  (on whole columns, with Python, row by row: `services.audit.columnar_loop`);
 * peak RSS of that process (ru_maxrss);
 * as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
   year for one municipality, as known at the end of that year, with manifest and proof written.
@@ -179,7 +181,7 @@ def _flush(store: Any, pending: list[Event], clock_now: list[datetime]) -> None:
         pending.clear()
 
 
-def _measure(db: str, municipality: str, year: int) -> dict[str, float]:
+def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
     """Runs in a fresh spawned process: full rebuild, then an as-of municipality-year replay."""
     from projections.definitions import ALL_PROJECTIONS
     from services.audit.digest import EventDigest
@@ -190,7 +192,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, float]:
     store = open_store(db)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest())
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False))
         full, full_cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         request = Request(
@@ -213,6 +215,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, float]:
         "asof_s": asof,
         "asof_cpu_s": asof_cpu,
         "asof_events": proof.events.count,
+        "pages": dict(snap.paths),
     }
 
 
@@ -237,7 +240,7 @@ def bench_replay(
         f"{r['full_s']:.1f} s wall = {r['events'] / r['full_s']:,.0f} events/s "
         f"({r['events'] / r['full_cpu_s']:,.0f} events/s of CPU time); peak RSS {r['rss_mb']:.0f} MB; "
         f"as-of replay of one municipality-year ({int(r['asof_events'])} events, 3 reports, proof) "
-        f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU"
+        f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU; full rebuild pages read {r['pages']}"
     )
 
 

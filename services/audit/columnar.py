@@ -19,6 +19,8 @@ would otherwise trigger full collections over the growing state (measured: 40 % 
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -67,6 +69,48 @@ def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
         if len(rows) < PAGE:
             return
         after = rows[-1][0]
+
+
+def prefetched(source: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:
+    """`source`'s pages, read ahead by a thread (SQLite reads with the GIL released, beside the folding).
+
+    At most `depth` pages wait; an error in the reader is raised here; leaving early stops the reader.
+    """
+    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for page in source:
+                while not stop.is_set():
+                    try:
+                        pending.put(("page", page), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pending.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            pending.put(("error", exc))
+
+    reader = threading.Thread(target=read, name="replay-pages", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = pending.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                pending.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.05)
 
 
 class Gather:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from services.audit import fast, rawfold, vector
-from services.audit.columnar import Gather, Take, gather, pages, reduce
+from services.audit.columnar import Gather, Take, gather, pages, prefetched, reduce
 from services.audit.source import Scope, Stored, as_bytes, canonical_id, decoded, utc
 from services.store.sql import SqlStore
 
@@ -42,7 +42,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     collecting = gc.isenabled()
     gc.disable()  # see the module docstring; restored below
     try:
-        for rows in pages(store, scope):
+        for rows in prefetched(pages(store, scope)):
             payloads = [r[3] if type(r[3]) is bytes else as_bytes(r[3]) for r in rows]
             lines = b"\n".join(payloads) + b"\n"
             cc = fold.state.care_costs

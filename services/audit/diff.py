@@ -25,10 +25,11 @@ from events import Event
 from events.timeutil import Period, local_date
 from projections import bundle
 from projections.definitions import CURRENT, Params, build, needs
+from projections.placement_compact import resolved_one
 from services.audit import compare
-from services.audit.digest import canonical_rows
-from services.audit.replay import applier
-from services.audit.source import Scope, back_registered, included
+from services.audit.digest import EventDigest, canonical_rows
+from services.audit.replay import rebuild
+from services.audit.source import Scope, back_registered, recorded_between
 from services.store.base import EventStore
 
 LATE_DAYS: Final = 7
@@ -93,23 +94,6 @@ def _matches(row: dict[str, Any], cause: Cause) -> bool:
             return False
     month = row.get("month")
     return not (month and isinstance(month, str) and len(month) == 7 and month != cause.month)
-
-
-def _track(placements: dict[str, Placement], event: Event) -> None:
-    data = event.data.model_dump()
-    pid = data.get("placement_id")
-    if not isinstance(pid, str):
-        return
-    if event.type == "placement.started":
-        attrs = {a: str(data[a]) for a in ATTRIBUTES if data.get(a) is not None}
-        placements[pid] = Placement(event.business_date, None, attrs)
-    elif pid in placements:
-        p = placements[pid]
-        if event.type == "placement.ended":
-            p.end = event.business_date
-        elif event.type == "placement.corrected":
-            p.start = data.get("start") or p.start
-            p.end = None if data.get("reopen") else (data.get("end") or p.end)
 
 
 def _kinds(event: Event, appended: datetime, a_day: date) -> tuple[str, ...]:
@@ -182,29 +166,53 @@ def _explain(store: EventStore, candidates: Iterable[tuple[Event, int, datetime]
 def diff(store: EventStore, name: str, period: Period, known_a: datetime, known_b: datetime, *,
          municipality: str | None = None, params: Params | None = None,
          version: int | None = None) -> DiffResult:
-    """Report `name` as known at A and at B (A < B), the changed figures and the events explaining them."""
+    """Report `name` as known at A and at B (A < B), the changed figures and the events explaining them.
+
+    Both states are replay's own rebuilds up to the head when the diff started (the columnar path on
+    SQL stores); the candidates are the events recorded in (A, B], read by record time.
+    """
     if known_b < known_a:
         known_a, known_b = known_b, known_a
     version = CURRENT[name] if version is None else version
     params = params or Params()
-    apply = applier(needs(name, version))
-    state_a, state_b = bundle.State(), bundle.State()
-    placements: dict[str, Placement] = {}
-    candidates: list[tuple[Event, int, datetime]] = []
-    for item in included(store, Scope(known_b, municipality)):
-        event = item.event
-        if event is None:
-            raise ValueError(f"event {item.event_id} at position {item.position} does not decode: "
-                             f"{item.error}")
-        apply(state_b, event)
-        _track(placements, event)
-        if event.recorded_at is not None and event.recorded_at <= known_a:
-            apply(state_a, event)
-        else:
-            candidates.append((event, item.position, item.appended_at))
-    report_a = build(state_a, name, version, period, params)
-    report_b = build(state_b, name, version, period, params)
+    projections, head = needs(name, version), store.head()
+    states = []
+    for known in (known_a, known_b):
+        snap = rebuild(store, Scope(known, municipality, upto=head), projections, EventDigest(listed=False))
+        if snap.undecodable:
+            bad = snap.undecodable[0]
+            raise ValueError(f"event {bad.event_id} at position {bad.position} does not decode: {bad.error}")
+        states.append(snap.state)
+    report_a = build(states[0], name, version, period, params)
+    report_b = build(states[1], name, version, period, params)
     rows_a, rows_b = canonical_rows(report_a.rows), canonical_rows(report_b.rows)
     changes = compare.changes(report_b.columns, rows_a, rows_b)
-    causes = _explain(store, candidates, name, period, placements, local_date(known_a)) if changes else []
+    causes: list[Cause] = []
+    if changes:
+        candidates = [(item.event, item.position, item.appended_at)
+                      for item in recorded_between(store, known_a, known_b, municipality, head)
+                      if item.event is not None]
+        placements = _placements(states[1], candidates, store)
+        causes = _explain(store, candidates, name, period, placements, local_date(known_a))
     return DiffResult(name, version, list(report_b.columns), rows_a, rows_b, changes, causes)
+
+
+def _placements(state: bundle.State, candidates: list[tuple[Event, int, datetime]],
+                store: EventStore) -> dict[str, Placement]:
+    """The placements the candidates concern, as known at B (start, departure, attributes)."""
+    pids: set[str] = set()
+    for event, _, _ in candidates:
+        data = event.data.model_dump()
+        if event.type == "event.retracted":
+            found = store.get(data["retracted_event_id"])
+            data = found.data.model_dump() if found is not None else {}
+        if isinstance(data.get("placement_id"), str):
+            pids.add(data["placement_id"])
+    cc, out = state.care_costs, {}
+    for pid in sorted(pids):
+        p = (resolved_one(cc.compact, cc.placements, cc.retracted, pid) if cc.compact is not None
+             else next((q for q in cc.resolved() if q.placement_id == pid), None))
+        if p is not None:
+            attrs = {a: str(getattr(p, a)) for a in ATTRIBUTES if getattr(p, a) is not None}
+            out[pid] = Placement(p.start, p.stop, attrs)
+    return out

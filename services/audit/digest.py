@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -67,11 +67,13 @@ class ManifestEntry:
 class EventDigest:
     """Accumulates the events hash, count and position range; optionally writes the manifest."""
 
-    def __init__(self, manifest: Path | None = None, *, listed: bool = True) -> None:
+    def __init__(self, manifest: Path | None = None, *, listed: bool = True,
+                 on_event: Callable[[int, str, str], None] | None = None) -> None:
         """`listed=False` (no manifest file): only the events hash, count and range, no per-event list."""
         if manifest is not None and not listed:
             raise ValueError("a manifest file needs the per-event list")
         self.listed = listed
+        self.on_event = on_event  # called with (position, event id, SHA-256) of each event, in order
         self._total = hashlib.sha256()
         self._manifest_hash = hashlib.sha256()
         self._lines: list[str] = []  # manifest lines not yet hashed and written
@@ -87,6 +89,8 @@ class EventDigest:
         self._total.update(stored)
         self._total.update(b"\n")
         sha = hashlib.sha256(stored).hexdigest()
+        if self.on_event is not None:
+            self.on_event(position, str(event_id), sha)
         if self.listed:
             self._lines.append(f"{position}\t{event_id}\t{sha}\n")
             if len(self._lines) >= 4096:
@@ -96,7 +100,7 @@ class EventDigest:
 
     def add_block(self, first: int, last: int, count: int, lines: bytes) -> None:
         """Account for `count` events at once: `lines` = their stored bytes, each followed by a newline."""
-        if self.listed:
+        if self.listed or self.on_event is not None:
             raise ValueError("a block has no per-event list; add events one by one")
         self._total.update(lines)
         self._range(first, last, count)

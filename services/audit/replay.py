@@ -110,10 +110,15 @@ def rebuild(
     projections: Iterable[str],
     digest: dg.EventDigest,
     on_item: Callable[[Stored], None] | None = None,
+    targets: frozenset[UUID] | None = None,
 ) -> Snapshot:
-    """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass."""
+    """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
+
+    `targets`: the retraction targets to fold compactly around (default: those up to `scope.upto`);
+    give every retraction in the store to fold later events into the same state afterwards.
+    """
     projections = set(projections)
-    targets = retraction_targets(store, scope.upto)
+    targets = retraction_targets(store, scope.upto) if targets is None else targets
     snap = Snapshot(bundle.compact(targets), digest)
     apply = applier(projections)
 

@@ -168,6 +168,28 @@ def included(store: EventStore, scope: Scope, *, after: int = 0) -> Iterator[Sto
         yield item
 
 
+def recorded_between(store: EventStore, after: datetime, until: datetime, municipality: str | None,
+                     upto: int) -> Iterator[Stored]:
+    """The events recorded in (after, until], of the municipality (all when None), at or below position
+    `upto`, in position order, decoded. SQL stores answer from the index on recorded_at."""
+    lo, hi = as_aware(after), as_aware(until)
+    if not isinstance(store, SqlStore):
+        for item in included(store, Scope(until, municipality, upto)):
+            if item.event is None or item.event.recorded_at is None or item.event.recorded_at > lo:
+                yield item
+        return
+    q = select(ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
+               ev.c.payload).where(ev.c.recorded_at > lo, ev.c.recorded_at <= hi, ev.c.position <= upto)
+    if municipality is not None:
+        q = q.where(ev.c.municipality == municipality)
+    with store._engine.connect() as conn:  # the store's own engine; read-only query
+        rows = conn.execute(q.order_by(ev.c.position)).all()
+    for position, event_id, appended_at, body in rows:
+        item = _decoded(position, event_id, appended_at, body)
+        if municipality is None or item.event is None or item.event.municipality == municipality:
+            yield item
+
+
 def retraction_targets(store: EventStore, upto: int | None = None) -> frozenset[UUID]:
     """Every event id some `event.retracted` at or below position `upto` targets (any record time).
 

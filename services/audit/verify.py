@@ -41,8 +41,8 @@ from services.audit import compare
 from services.audit import digest as dg
 from services.audit.matcher import Findings, Matcher
 from services.audit.proof import Proof, ProofError, code_version, load
-from services.audit.replay import applier, files_of
-from services.audit.source import Scope, Stored, back_registered, included
+from services.audit.replay import applier, files_of, rebuild
+from services.audit.source import Scope, Stored, back_registered, included, retraction_targets
 from services.store.base import EventStore
 
 
@@ -96,6 +96,8 @@ def _reports(state: bundle.State, proof: Proof,
 
 def rederive(store: EventStore, proof: Proof, proof_dir: Path,
              registry: Mapping[DefinitionKey, Builder] = DEFINITIONS) -> Outcome:
+    """Rebuild the proof's range with replay's own rebuild (the columnar path on SQL stores), then the
+    events appended after it: the figures as published, and as known now at the same known-at time."""
     out = Outcome()
     try:
         projections = set().union(*(needs(r.name, r.definition_version, registry) for r in proof.reports))
@@ -103,31 +105,30 @@ def rederive(store: EventStore, proof: Proof, proof_dir: Path,
         out.differences.append(f"{exc}: this code cannot rebuild the figure")
         return out
     matcher = _manifest(proof, proof_dir, out)
-    digest, late = dg.EventDigest(), Findings()
-    state, apply = bundle.State(), applier(projections)
-    published = None
-    for item in included(store, Scope(proof.known_at, proof.municipality)):
-        if item.position > proof.events.head:
-            published = published or _reports(state, proof, registry)
-            late.add(_late(item))
-        else:
-            sha = digest.add(item.position, item.event_id, item.raw)
-            if matcher is not None:
-                matcher.see(item.position, item.event_id, sha)
-        if item.event is None:
-            out.differences.append(f"event {item.event_id} at position {item.position}: stored bytes no "
-                                   f"longer decode ({item.error})")
-        else:
-            apply(state, item.event)
+    digest = dg.EventDigest(on_event=None if matcher is None else matcher.see)
+    scope = Scope(proof.known_at, proof.municipality, upto=proof.events.head)
+    # every retraction in the store is known up front, so the late events fold into the same state
+    snap = rebuild(store, scope, projections, digest, targets=retraction_targets(store))
+    for item in snap.undecodable:
+        out.differences.append(f"event {item.event_id} at position {item.position}: stored bytes no "
+                               f"longer decode ({item.error})")
     if matcher is not None:
         matcher.finish()
         out.differences.extend(matcher.findings.summary())
     _compare_events(proof, digest, out, named=matcher is not None and matcher.findings.count > 0)
-    rebuilt = published or _reports(state, proof, registry)
-    _compare_reports(proof, rebuilt, proof_dir, out)
+    published = _reports(snap.state, proof, registry)
+    _compare_reports(proof, published, proof_dir, out)
+    late, apply = Findings(), applier(projections)
+    for item in included(store, Scope(proof.known_at, proof.municipality), after=proof.events.head):
+        late.add(_late(item))
+        if item.event is None:
+            out.differences.append(f"event {item.event_id} at position {item.position}: stored bytes no "
+                                   f"longer decode ({item.error})")
+        else:
+            apply(snap.state, item.event)
     if late.count:
         out.differences.extend(late.summary())
-        _compare_current(proof, rebuilt, _reports(state, proof, registry), out)
+        _compare_current(proof, published, _reports(snap.state, proof, registry), out)
     return out
 
 
