@@ -58,14 +58,16 @@ class State:
     cache: dict[str, Placement | None] = field(default_factory=dict, compare=False, repr=False)
     compact: compact_facts.Columns | None = None  # kompakt läge (a replay): see projections.placement_compact
 
-    def resolved(self) -> Iterator[Placement]:
+    def resolved(self, near: Period | None = None) -> Iterator[Placement]:
         """Every placement as currently known (retracted facts ignored, corrections applied).
 
         Resolutions are cached per placement until a new fact for it (or any retraction) arrives
-        (not in compact mode, where the state is sized for millions of placements).
+        (not in compact mode, where the state is sized for millions of placements). `near`: in compact
+        mode, placements whose kept start and end lie wholly outside that period are not resolved (a
+        hint: callers still test coverage; placements with full facts are always resolved).
         """
         if self.compact is not None:
-            yield from compact_facts.resolved(self.compact, self.placements, self.retracted)
+            yield from compact_facts.resolved(self.compact, self.placements, self.retracted, near)
             return
         for pid in sorted(self.placements):
             if pid not in self.cache:
@@ -166,7 +168,7 @@ def _dim_value(placement: Placement, dim: Dim) -> str | None:
 
 def covered_placements(state: State, period: Period, scope: Scope = "external") -> Iterator[Placement]:
     """Placements in scope with at least one covered day in the period."""
-    for p in state.resolved():
+    for p in state.resolved(period):
         if in_scope(p, scope) and p.covered(period) is not None:
             yield p
 

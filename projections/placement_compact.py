@@ -26,6 +26,7 @@ from itertools import chain
 from uuid import UUID
 
 from events.placement import PlacementStarted
+from events.timeutil import Period
 from events.vocabulary import Category, LegalBasis, PriceUnit, Regime, Sex, TargetGroup
 from projections.placement_facts import Fact, Placement, PriceSegment, resolve_live
 
@@ -198,15 +199,30 @@ def _fact(cols: list[array[int]], row: int, kind: str, price: Decimal | None = N
                 cols[1][row] or None, cols[2][row], price, unit, started=started)
 
 
-def resolved(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID]) -> Iterator[Placement]:
-    """Every placement of a compact state in placement_id order: kept maxima plus live full facts."""
-    pids = sorted(chain(cols.index, (pid for pid in full if pid not in cols.index)))
+def resolved(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
+             near: Period | None = None) -> Iterator[Placement]:
+    """Every placement of a compact state in placement_id order: kept maxima plus live full facts.
+
+    With `near`, a placement without full facts whose kept start is after the period's end, or whose
+    kept end (departure) is before its start, is skipped: only full facts (corrections) move those
+    days, so it has no covered day in the period.
+    """
+    pids = sorted(chain(cols.index if near is None else _near(cols, full, near),
+                        (pid for pid in full if pid not in cols.index)))
     for pid in pids:
         live = [f for f in full.get(pid, {}).values() if f.event_id not in retracted]
         row = cols.index.get(pid)
         placement = resolve_live(live, pid) if row is None else cols.placement(pid, row, live)
         if placement is not None:
             yield placement
+
+
+def _near(cols: Columns, full: dict[str, dict[UUID, Fact]], period: Period) -> Iterator[str]:
+    first, last = period.start.toordinal(), period.end.toordinal()
+    start, end = cols.start[3], cols.end[3]
+    for pid, row in cols.index.items():
+        if pid in full or (start[row] and start[row] <= last and (not end[row] or end[row] >= first)):
+            yield pid
 
 
 def resolved_one(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],

@@ -24,8 +24,11 @@ from services.store.sql import SqlStore
 def _digest(digest: Any, rows: list[tuple[Any, ...]], payloads: list[bytes], lines: bytes,
             excluded: list[bool]) -> None:
     """The included rows' bytes into the digest, in position order (one call when no manifest is kept)."""
-    if not digest.listed and not any(excluded):
-        digest.add_block(rows[0][0], rows[-1][0], len(rows), lines)
+    if not any(excluded):
+        if not digest.listed and digest.on_event is None:
+            digest.add_block(rows[0][0], rows[-1][0], len(rows), lines)
+        else:
+            digest.add_listed([r[0] for r in rows], [canonical_id(r[1]) for r in rows], payloads, lines)
         return
     for row, raw, out in zip(rows, payloads, excluded, strict=True):
         if not out:

@@ -98,6 +98,22 @@ class EventDigest:
         self._range(position, position, 1)
         return sha
 
+    def add_listed(self, positions: list[int], event_ids: list[str], stored: list[bytes],
+                   lines: bytes) -> None:
+        """`add` for consecutive events at once (`lines`: their stored bytes, each followed by a newline)."""
+        if not positions:
+            return
+        self._total.update(lines)
+        shas = [hashlib.sha256(raw).hexdigest() for raw in stored]
+        if self.on_event is not None:
+            for position, event_id, sha in zip(positions, event_ids, shas, strict=True):
+                self.on_event(position, event_id, sha)
+        if self.listed:
+            self._lines.append("".join(f"{p}\t{e}\t{h}\n" for p, e, h in zip(positions, event_ids, shas,
+                                                                           strict=True)))
+            self._flush()
+        self._range(positions[0], positions[-1], len(positions))
+
     def add_block(self, first: int, last: int, count: int, lines: bytes) -> None:
         """Account for `count` events at once: `lines` = their stored bytes, each followed by a newline."""
         if self.listed or self.on_event is not None:
