@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     worker_batch_max: int = Field(default=5000, ge=1)
     worker_web_port: int = Field(default=6066, ge=0, le=65535)
     worker_decode_processes: int = Field(default=1, ge=0, description="validating processes, 0 = inline")
+    worker_helper_writes: bool = Field(
+        default=True, description="with a helper process: it validates AND writes the batches (one helper)"
+    )
     readmodel_db: str | None = Field(default=None, description="read-model URL; unset = beside the store")
     pipeline_signing_key: SecretStr | None = Field(
         default=None, description="hex key (32-128 hex digits) the relay signs messages with and workers "

@@ -24,6 +24,7 @@ from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import header_position, make_producer
 from services.kafka.topics import ensure_topics
+from services.readmodel.facts import Validated
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ from services.worker.health import watch_broker
 from services.worker.kafka_io import consumer_options, quietly, send_dead_letters
 from services.worker.projector import Chosen, Outcome, Plan, Projector
 from services.worker.validating import Pending, Validator, tune_gc
+from services.worker.writer import HelperWriter, engine_url
 
 log = logging.getLogger("casestream.worker")
 
@@ -42,8 +44,13 @@ class _Selected:
 
     batch: dict[int, list[ConsumerRecord]]
     chosen: list[Chosen]
-    validating: Pending
+    validating: Pending | None  # validated here (and by helpers that send the rows back), or
+    helper: tuple[int, asyncio.Future[Validated]] | None  # by the helper that writes: (number, answer)
     generation: int  # of the assignment it was fetched under
+
+    def cancel(self) -> None:
+        if self.validating is not None:
+            self.validating.cancel()
 
 
 class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -53,8 +60,8 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         self.owner.generation += 1  # a batch selected before this is dropped (fetched again by its owner)
         inflight = self.owner._inflight
-        if inflight is not None:  # committed before another member may take the partitions
-            await asyncio.shield(inflight)
+        if inflight:  # committed before another member may take the partitions
+            await asyncio.shield(asyncio.gather(*inflight, return_exceptions=True))
         self.owner.verify.clear()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -78,7 +85,8 @@ class BatchConsumer:
         self.consumer: AIOKafkaConsumer | None = None
         self.generation = 0  # assignments seen: a batch selected under an older one is dropped
         self.validator: Validator | None = None
-        self._inflight: asyncio.Future[None] | None = None  # the commit being awaited
+        self.writer: HelperWriter | None = None  # the helper that validates and writes (the default)
+        self._inflight: list[asyncio.Future[None]] = []  # commits in flight, oldest first
 
     async def seek_assigned(self, assigned: Any) -> None:
         self.generation += 1
@@ -114,9 +122,7 @@ class BatchConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """One consumer session (a Kafka error ends it; the caller starts another). The validating helpers
         outlive a session and are closed when the worker stops."""
-        if self.validator is None:
-            self.validator = Validator(self.settings.worker_decode_processes, self.projector.key)
-            self.validator.warm()  # spawn and warm the helpers while the group join takes its seconds
+        self._start_helpers()
         await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)
         self.consumer = consumer = AIOKafkaConsumer(**opts)
@@ -134,8 +140,23 @@ class BatchConsumer:
                 health.cancel()
             await quietly(consumer.stop())
             await quietly(dead_producer.stop())
-        self.validator.close()
-        self.validator = None
+        self._close_helpers()
+
+    def _start_helpers(self) -> None:
+        """Spawn and warm the helper(s) while the group join takes its seconds."""
+        processes = self.settings.worker_decode_processes
+        if processes >= 1 and self.settings.worker_helper_writes:
+            self.writer = HelperWriter(engine_url(self.projector.engine), self.projector.key)
+            self.writer.warm()
+        else:
+            self.validator = Validator(processes, self.projector.key)
+            self.validator.warm()
+
+    def _close_helpers(self) -> None:
+        for helper in (self.validator, self.writer):
+            if helper is not None:
+                helper.close()
+        self.validator = self.writer = None
 
     async def _loop(self, stop: asyncio.Event, dead_producer: AIOKafkaProducer) -> None:
         """Fetch, select and start validating batch k+1 while batch k is assembled and committed."""
@@ -152,37 +173,86 @@ class BatchConsumer:
                 selected = following
             if selected is not None:
                 await self._handle(selected, dead_producer)
+            await self._reap(0)
         finally:
             if selected is not None:
-                selected.validating.cancel()
+                selected.cancel()
+            if self._inflight:  # a failed session: let the commits in flight end before the helper does
+                await asyncio.gather(*self._inflight, return_exceptions=True)
+                self._inflight = []
 
     def _select(self, batch: dict[int, list[ConsumerRecord]]) -> _Selected | None:
         if not batch:
             return None
         chosen = self.projector.select(batch)
+        chunks = [c.chunk for c in chosen]
+        if self.writer is not None:
+            return _Selected(batch, chosen, None, self.writer.start(chunks), self.generation)
         assert self.validator is not None
-        pending = self.validator.start([c.chunk for c in chosen])
-        return _Selected(batch, chosen, pending, self.generation)
+        return _Selected(batch, chosen, self.validator.start(chunks), None, self.generation)
 
     async def _handle(self, selected: _Selected, dead_producer: AIOKafkaProducer) -> None:
-        assert self.validator is not None
-        decoded = await self.validator.finish(selected.validating)
+        if selected.helper is not None:
+            decoded = await selected.helper[1]
+        else:
+            assert self.validator is not None and selected.validating is not None
+            decoded = await self.validator.finish(selected.validating)
         if selected.generation != self.generation:
-            log.info("assignment changed while validating a batch: dropped, it is read again")
-            return
+            return self._dropped(selected)
         plan = self.projector.assemble(selected.chosen, decoded)
         outcome = plan.outcome
         if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
             await send_dead_letters(dead_producer, self.settings.topic_dead_letter, outcome.dead)
+            if selected.generation != self.generation:  # revoked meanwhile: not ours to commit now
+                return self._dropped(selected)
+        if selected.helper is not None:
+            await self._commit_in_helper(selected, plan)
+        else:
+            await self._commit_here(selected, plan)
+
+    def _dropped(self, selected: _Selected) -> None:
+        log.info("assignment changed while validating a batch: dropped, it is read again")
+        if selected.helper is not None and self.writer is not None:
+            self.writer.discard(selected.helper[0])
+
+    async def _commit_in_helper(self, selected: _Selected, plan: Plan) -> None:
+        """The helper writes the batch; the next batch is fetched while it does (at most one commit in
+        flight beside the one just asked for; the helper runs them in order)."""
+        assert self.writer is not None and selected.helper is not None
+        written = self.writer.commit(selected.helper[0], plan.marks, plan.drop)
+        self._inflight.append(asyncio.ensure_future(self._after(written, selected, plan)))
+        await self._reap(1)
+
+    async def _after(self, written: asyncio.Future[None], selected: _Selected, plan: Plan) -> None:
+        await written
+        self.projector.committed(plan)
+        self._count(selected, plan)
+
+    async def _reap(self, keep: int) -> None:
+        """Raise a failed commit's error; wait until at most `keep` commits are in flight."""
+        while self._inflight and (self._inflight[0].done() or len(self._inflight) > keep):
+            oldest = self._inflight[0]
+            try:
+                await asyncio.shield(oldest)
+            finally:
+                if oldest.done():
+                    self._inflight.pop(0)
+
+    async def _commit_here(self, selected: _Selected, plan: Plan) -> None:
         # Committed in a thread that the loop awaits at once: the loop stays free for heartbeats, the web
         # page and a lock wait (another worker's commit, a rebuild's switch), and no Python work of
         # the worker runs beside the commit — a commit thread overlapping it had to win the GIL back
         # for every row it bound (measured 9-10 µs per event in that thread, ~5 µs for the inserts alone).
-        self._inflight = asyncio.ensure_future(asyncio.to_thread(self.projector.commit, plan))
+        inflight = asyncio.ensure_future(asyncio.to_thread(self.projector.commit, plan))
+        self._inflight.append(inflight)
         try:
-            await asyncio.shield(self._inflight)
+            await asyncio.shield(inflight)
         finally:
-            self._inflight = None
+            self._inflight.remove(inflight)
+        self._count(selected, plan)
+
+    def _count(self, selected: _Selected, plan: Plan) -> None:
+        outcome = plan.outcome
         self.totals.applied += outcome.applied
         self.totals.skipped += outcome.skipped
         self.totals.dead.extend(outcome.dead[-100:])

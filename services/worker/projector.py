@@ -66,6 +66,7 @@ class Plan:
     facts: dict[str, list[tuple[Any, ...]]]
     marks: dict[int, PartitionMark]
     outcome: Outcome
+    drop: frozenset[int] = frozenset()  # positions whose rows are left out (skipped since `select`)
 
 
 @dataclass(slots=True)
@@ -159,6 +160,7 @@ class Projector:
                 self.pending[c.partition] = mark.position
         drop = set(skipped) - applied
         if drop:
+            plan.drop = frozenset(drop)
             plan.facts = {p: [r for r in rows if r[0] not in drop] for p, rows in plan.facts.items()}
         if plan.outcome.applied and validated.newest_appended_us is not None:
             plan.outcome.newest_appended_at = EPOCH + timedelta(microseconds=validated.newest_appended_us)
@@ -168,6 +170,11 @@ class Projector:
         """Write the facts and move the positions in one transaction."""
         if plan.marks:
             write_batch(self.engine, plan.facts, plan.marks)
+            self.committed(plan)
+
+    def committed(self, plan: Plan) -> None:
+        """The plan's positions are committed (here or by the helper process that wrote it)."""
+        if plan.marks:
             for partition, mark in plan.marks.items():
                 self.positions[partition] = (mark.position, mark.offset)
                 if self.pending.get(partition) == mark.position:

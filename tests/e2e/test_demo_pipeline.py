@@ -114,14 +114,25 @@ def test_demo_with_pipeline_exporter_and_ui(tmp_path: Path) -> None:
 
 
 def assert_readmodel_equals_store(store_url: str, rm_url: str, head: int) -> None:
-    store = open_store(store_url)
+    """The demo keeps appending live events: the read model is read until nothing new was applied
+    while it was read (caught up at the same head before and after), then compared at that head."""
     engine = open_readmodel(rm_url)
     try:
+        for _ in range(20):
+            live = bundle_from_readmodel(engine)
+            again = wait_for(lambda: caught_up(store_url, rm_url), 240, "the worker to catch up")
+            if again == head:
+                break
+            head = again
+        else:
+            raise AssertionError("the read model never stood still long enough to be compared")
+    finally:
+        engine.dispose()
+    store = open_store(store_url)
+    try:
         folded = bundle.fold(e for e in store.read_all() if e.position is not None and e.position <= head)
-        live = bundle_from_readmodel(engine)
     finally:
         store.close()
-        engine.dispose()
     today = date.today()
     period = Period(date(today.year, 1, 1), today)
     settings = Settings()
