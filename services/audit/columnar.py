@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any, Final, cast
 
 import numpy as np
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import Engine, String, select, type_coerce
 
 from events.timeutil import as_aware
 from projections import intake
@@ -47,28 +47,41 @@ _GROUP: Final = {g: i for i, g in enumerate(GROUPS)}
 Take = Callable[[Stored, bool], None]
 
 
+def _query(scope: Scope, after: int, through: int | None) -> Any:
+    cutoff = None if scope.known_at is None else as_aware(scope.known_at)
+    q = select(ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
+               ev.c.payload).where(ev.c.position > after)
+    for bound in (scope.upto, through):
+        if bound is not None:
+            q = q.where(ev.c.position <= bound)
+    if cutoff is not None:
+        q = q.where(ev.c.recorded_at <= cutoff)
+    if scope.municipality is not None:
+        q = q.where(ev.c.municipality == scope.municipality)
+    return q.order_by(ev.c.position)
+
+
+def _fetch(engine: Engine, q: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:  # read-only query
+        # the DBAPI cursor's plain tuples: SQLAlchemy's Row objects cost ~2 µs a row here
+        return cast(list[tuple[Any, ...]], conn.execute(q).cursor.fetchall())
+
+
 def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
     """The rows in scope, a page at a time: (position, event id, appended_at, payload) as the driver gives."""
-    cutoff = None if scope.known_at is None else as_aware(scope.known_at)
     after = 0
     while True:
-        q = select(ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
-                   ev.c.payload).where(ev.c.position > after)
-        if scope.upto is not None:
-            q = q.where(ev.c.position <= scope.upto)
-        if cutoff is not None:
-            q = q.where(ev.c.recorded_at <= cutoff)
-        if scope.municipality is not None:
-            q = q.where(ev.c.municipality == scope.municipality)
-        with store._engine.connect() as conn:  # the store's own engine; read-only query
-            # the DBAPI cursor's plain tuples: SQLAlchemy's Row objects cost ~2 µs a row here
-            result = conn.execute(q.order_by(ev.c.position).limit(PAGE))
-            rows = cast(list[tuple[Any, ...]], result.cursor.fetchall())
+        rows = _fetch(store._engine, _query(scope, after, None).limit(PAGE))  # the store's own engine
         if rows:
             yield rows
         if len(rows) < PAGE:
             return
         after = rows[-1][0]
+
+
+def page_between(engine: Engine, scope: Scope, after: int, through: int) -> list[tuple[Any, ...]]:
+    """The rows in scope with positions in (after, through], in position order."""
+    return _fetch(engine, _query(scope, after, through))
 
 
 def prefetched(source: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:

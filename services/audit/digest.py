@@ -98,13 +98,12 @@ class EventDigest:
         self._range(position, position, 1)
         return sha
 
-    def add_listed(self, positions: list[int], event_ids: list[str], stored: list[bytes],
-                   lines: bytes) -> None:
-        """`add` for consecutive events at once (`lines`: their stored bytes, each followed by a newline)."""
+    def add_listed(self, positions: list[int], event_ids: list[str], shas: list[str], lines: bytes) -> None:
+        """`add` for consecutive events at once: `shas` of their stored bytes, `lines` those bytes, each
+        followed by a newline."""
         if not positions:
             return
         self._total.update(lines)
-        shas = [hashlib.sha256(raw).hexdigest() for raw in stored]
         if self.on_event is not None:
             for position, event_id, sha in zip(positions, event_ids, shas, strict=True):
                 self.on_event(position, event_id, sha)

@@ -59,6 +59,7 @@ class RawFold:
 
     def __init__(self, state: bundle.State, projections: Iterable[str], targets: frozenset[UUID]) -> None:
         chosen = set(projections)
+        self.projections = frozenset(chosen)
         self.state = state
         self.targets = frozenset(str(t) for t in targets)
         handlers: dict[str, Handler] = {

@@ -111,11 +111,13 @@ def rebuild(
     digest: dg.EventDigest,
     on_item: Callable[[Stored], None] | None = None,
     targets: frozenset[UUID] | None = None,
+    processes: int | None = None,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
 
     `targets`: the retraction targets to fold compactly around (default: those up to `scope.upto`);
     give every retraction in the store to fold later events into the same state afterwards.
+    `processes`: reader processes for a SQL store (`services.audit.parallel`; None: by the scope's size).
     """
     projections = set(projections)
     targets = retraction_targets(store, scope.upto) if targets is None else targets
@@ -136,7 +138,8 @@ def rebuild(
         snap.back_registered += back_registered(item.event, item.appended_at)
 
     if on_item is None and isinstance(store, SqlStore):
-        columnar_loop.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take)
+        columnar_loop.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take,
+                          processes=processes)
         return snap
     for item in included(store, scope):
         take(item)

@@ -17,20 +17,22 @@ import numpy as np
 import orjson
 import pytest
 
-from projections.definitions import ALL_PROJECTIONS
-from services.audit import columnar, digest, vector
+from projections.definitions import ALL_PROJECTIONS, CURRENT, Params, build
+from services.audit import columnar, digest, parallel, vector
 from services.audit.columns import last_per_group
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope
 from services.store import open_store
-from tests.integration.test_replay_fast import history, store_of, summary
+from tests.integration.test_replay_fast import PERIODS, history, store_of, summary
 
 
-def rebuilt(url: str, scope: Scope, *, listed: bool = True, decoded: bool = False) -> Snapshot:
+def rebuilt(url: str, scope: Scope, *, listed: bool = True, decoded: bool = False,
+            processes: int = 1) -> Snapshot:
     store = open_store(url)
     try:
         on_item = (lambda item: None) if decoded else None
-        return rebuild(store, scope, ALL_PROJECTIONS, digest.EventDigest(listed=listed), on_item=on_item)
+        return rebuild(store, scope, ALL_PROJECTIONS, digest.EventDigest(listed=listed), on_item=on_item,
+                       processes=processes)
     finally:
         store.close()
 
@@ -52,6 +54,28 @@ def test_each_way_of_reading_pages_equals_the_decoded_fold(store_url: str, way: 
         fast = rebuilt(store_url, scope)
         assert fast.paths[way] >= 1 and set(fast.paths) == {way}
         assert summary(fast) == summary(rebuilt(store_url, scope, decoded=True))
+
+
+@pytest.mark.parametrize("listed", [True, False])
+def test_reader_processes_give_the_one_process_fold(store_url: str, listed: bool,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two reader processes, ranges of 450 positions: codes, arrivals and persons mapped across pages."""
+    monkeypatch.setattr(parallel, "RANGE", 450)
+    head = open_store(store_url).head()
+    for scope in (Scope(None), Scope(None, "1880", upto=head - 40)):
+        two = rebuilt(store_url, scope, listed=listed, processes=2)
+        assert two.paths["columns"] >= 2
+        one = rebuilt(store_url, scope, decoded=True)
+        if listed:
+            assert summary(two) == summary(one)
+        else:
+            d = two.digest
+            reports = [digest.canonical_rows(build(two.state, name, version, period, Params()).rows)
+                       for period in PERIODS for name, version in CURRENT.items()]
+            assert (reports, d.sha256, d.count, d.first_position, d.last_position, two.state.events,
+                    sorted(two.municipalities), two.back_registered) == (
+                summary(one)[0], one.digest.sha256, one.digest.count, one.digest.first_position,
+                one.digest.last_position, one.state.events, sorted(one.municipalities), one.back_registered)
 
 
 def test_the_events_hash_without_a_manifest_is_the_same(store_url: str,
@@ -85,7 +109,7 @@ def test_pages_arrow_refuses_take_the_other_ways_and_agree(tmp_path: Path,
                      (orjson.dumps(value, option=orjson.OPT_SORT_KEYS), position))
     _edit(path, "UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), '\"price_sek\":', "
                 "'\"price_old\":1,\"price_sek\":') AS BLOB) WHERE position = 1700")
-    _edit(path, "UPDATE events SET payload = CAST('{\"type\": 1' AS BLOB) WHERE position = 2100")
+    _edit(path, "UPDATE events SET payload = CAST('{\"type\": 1' AS BLOB) WHERE position = 300")
     fast = rebuilt(url, Scope(None))
     assert {"columns", "python", "rows"} <= set(fast.paths)
     assert fast.undecodable and summary(fast) == summary(rebuilt(url, Scope(None), decoded=True))

@@ -1,0 +1,77 @@
+"""One page of the columnar replay folded: gathered (on columns, with Python, or row by row), hashed, reduced.
+
+Shared by the one-process loop (`columnar_loop`) and the reader processes' folding side (`parallel`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from services.audit import fast, vector
+from services.audit.columnar import Gather, Take, gather, reduce
+from services.audit.digest import sha256_hex
+from services.audit.source import Stored, as_bytes, canonical_id, decoded, utc
+
+
+def fold_page(g: Gather, rows: list[tuple[Any, ...]], muni: str | None, snap: fast.Counted, digest: Any,
+              take: Take, *, columns: bool = True) -> None:
+    """One page: gathered on whole columns (unless `columns` is False), else with Python, else row by row."""
+    payloads = [r[3] if type(r[3]) is bytes else as_bytes(r[3]) for r in rows]
+    lines = b"\n".join(payloads) + b"\n"
+    cc = g.fold.state.care_costs
+    values: list[Any] | None = None
+    gathered = vector.gather(g, rows, lines, snap, muni, cc.arrivals) if columns else None
+    if gathered is None:
+        try:
+            values = [orjson.loads(raw) for raw in payloads]
+        except orjson.JSONDecodeError:
+            g.paths["rows"] += 1
+            fast.fold_rows(fast.converted(rows), muni, snap, g.fold, digest, lambda item: take(item, False))
+            return
+        gathered = gather(g, rows, values, snap, muni, cc.arrivals)
+    g.paths["columns" if values is None else "python"] += 1
+    page, slow, excluded = gathered
+    items = decode_slow(rows, slow, excluded, payloads, values, muni)
+    _digest(digest, rows, payloads, lines, excluded)
+    settle(g, page, items, take)
+
+
+def decode_slow(rows: list[tuple[Any, ...]], slow: list[int], excluded: list[bool], payloads: list[bytes],
+                values: list[Any] | None, muni: str | None) -> list[Stored]:
+    """The rows the gather left, decoded (marking as excluded those of another municipality)."""
+    items = []
+    for idx in slow:
+        pos, eid, appended, _ = rows[idx]
+        value = values[idx] if values is not None else None
+        item = decoded(pos, canonical_id(eid), utc(appended), payloads[idx], value)
+        if muni is not None and item.event is not None and item.event.municipality != muni:
+            excluded[idx] = True
+        else:
+            items.append(item)
+    return items
+
+
+def settle(g: Gather, page: Any, items: list[Stored], take: Take) -> None:
+    """Reduce a gathered page into the accumulators, then apply the decoded rest in position order."""
+    g.fold.state.care_costs.arrivals += page.care
+    g.used = True
+    reduce(g, page, g.fold.state)
+    for item in items:
+        take(item, True)
+
+
+def _digest(digest: Any, rows: list[tuple[Any, ...]], payloads: list[bytes], lines: bytes,
+            excluded: list[bool]) -> None:
+    """The included rows' bytes into the digest, in position order (one call when no manifest is kept)."""
+    if not any(excluded):
+        if not digest.listed and digest.on_event is None:
+            digest.add_block(rows[0][0], rows[-1][0], len(rows), lines)
+        else:
+            digest.add_listed([r[0] for r in rows], [canonical_id(r[1]) for r in rows],
+                              [sha256_hex(p) for p in payloads], lines)
+        return
+    for row, raw, out in zip(rows, payloads, excluded, strict=True):
+        if not out:
+            digest.add(row[0], canonical_id(row[1]), raw)

@@ -1,0 +1,252 @@
+"""Reader processes for the columnar replay: pages read and gathered in two processes, folded in this one.
+
+Reading a page (the SQLite fetch) and parsing its JSON (Arrow) are most of a rebuild's time, and
+each page can be done on its own. So `run` hands fixed position ranges to reader processes in turn
+(range i to reader i mod n); each reads its ranges, gathers each page on whole columns
+(`vector.gather`) with codes of its own, and sends the page's columns, the values it saw first
+(placement and utredning ids, attribute tuples, prices, persons), its counts and the page's bytes
+for the events hash. This process takes the pages strictly in range order, maps each reader's codes
+to its own (in the order the values were first seen, so codes are numbered exactly as one process
+would number them), gives the care-cost events their arrival numbers, hashes the bytes in position
+order and reduces the columns (`columnar_page.settle`). Events a reader leaves (other types,
+retraction targets, anything unusual) are decoded and applied here in position order; a page Arrow
+cannot read is sent whole and gathered here with Python. So the result is the one-process fold's.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import pickle
+from collections.abc import Iterator
+from typing import Any, Final
+from uuid import UUID
+
+import numpy as np
+from sqlalchemy import create_engine
+
+from projections import bundle
+from services.audit import columnar, columnar_page, vector
+from services.audit.columnar import Gather, Take
+from services.audit.digest import sha256_hex
+from services.audit.rawfold import RawFold
+from services.audit.source import Scope, canonical_id, decoded, utc
+from services.store.sql import SqlStore
+
+RANGE: Final = 20_000  # positions per page
+LARGE: Final = 1_000_000  # a scope with at least this many positions gets reader processes by default
+
+
+def wanted(store: SqlStore, scope: Scope, processes: int | None) -> bool:
+    """Whether `run` should read through reader processes (a file or server database, not in memory)."""
+    database = store._engine.url.database
+    if store._engine.url.get_backend_name() == "sqlite" and database in (None, "", ":memory:"):
+        return False
+    if processes is not None:
+        return processes > 1
+    return (os.cpu_count() or 1) >= 2 and (scope.upto or store.head()) >= LARGE
+
+
+class _Counted:
+    def __init__(self) -> None:
+        self.municipalities: set[str] = set()
+        self.back_registered = 0
+        self.paths: dict[str, int] = {}
+
+
+def _new(table: dict[Any, int], before: int) -> list[Any]:
+    """The keys given codes since the table held `before` (codes are handed out in order)."""
+    out = []
+    for key in reversed(table):
+        if table[key] < before:
+            break
+        out.append(key)
+    return out[::-1]
+
+
+def _sizes(g: Gather) -> tuple[int, ...]:
+    return len(g.pids), len(g.invs), len(g.attrs), len(g.prices), len(g.persons), len(g.inv_persons)
+
+
+def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, listed: bool) -> Any:
+    """What a reader sends for one page."""
+    payloads = [r[3] if type(r[3]) is bytes else bytes(r[3]) for r in rows]
+    lines = b"\n".join(payloads) + b"\n"
+    before, state = _sizes(g), g.fold.state
+    events, back, munis = state.events, counted.back_registered, set(counted.municipalities)
+    gathered = vector.gather(g, rows, lines, counted, muni, 0)
+    if gathered is None:
+        return ("rows", rows)
+    page, slow, excluded = gathered
+    keep = []
+    for idx in slow:
+        pos, eid, appended, _ = rows[idx]
+        item = decoded(pos, canonical_id(eid), utc(appended), payloads[idx])
+        if muni is not None and item.event is not None and item.event.municipality != muni:
+            excluded[idx] = True
+        else:
+            keep.append(rows[idx])
+    new = (_new(g.pids, before[0]), _new(g.invs, before[1]), _new(g.attrs, before[2]),
+           [(value, unit) for value, _, unit in _new(g.prices, before[3])],
+           g.persons[before[4]:], g.inv_persons[before[5]:])
+    hashed: Any
+    if any(excluded):
+        hashed = ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
+                                                                             strict=True) if not out])
+    elif listed:
+        hashed = ("listed", [r[0] for r in rows], [canonical_id(r[1]) for r in rows],
+                  [sha256_hex(p) for p in payloads], lines)
+    else:
+        hashed = ("block", rows[0][0], rows[-1][0], len(rows), lines)
+    account = (state.events - events, state.last_position, counted.municipalities - munis,
+               counted.back_registered - back)
+    return ("page", page, keep, new, before[4:], hashed, account)
+
+
+def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], listed: bool,
+            ranges: list[tuple[int, int]], conn: Any) -> None:
+    """A reader process: gather its ranges' pages and send them, in order."""
+    gc.disable()  # as in the folding process: acyclic values by the million
+    engine = create_engine(url)
+    fold = RawFold(bundle.compact(frozenset(UUID(t) for t in targets)), projections,
+                   frozenset(UUID(t) for t in targets))
+    g, counted = Gather(fold), _Counted()
+    try:
+        for lo, hi in ranges:
+            rows = columnar.page_between(engine, scope, lo, hi)
+            message = _page(g, counted, rows, scope.municipality, listed) if rows else ("empty",)
+            conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException as exc:  # reported to the folding process, which raises it
+        conn.send_bytes(pickle.dumps(("error", repr(exc))))
+    finally:
+        conn.close()
+        engine.dispose()
+
+
+def _ranges(scope: Scope, head: int) -> list[tuple[int, int]]:
+    top = head if scope.upto is None else min(head, scope.upto)
+    return [(lo, min(lo + RANGE, top)) for lo in range(0, top, RANGE)]
+
+
+class _Codes:
+    """One reader's codes mapped to the folding process's, grown page by page."""
+
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.invs: list[int] = []
+        self.attrs: list[int] = []
+        self.prices: list[int] = []
+
+    def learn(self, g: Gather, new: tuple[list[Any], ...]) -> tuple[int, int]:
+        """Code the values the reader saw first on this page; where its persons go in this process."""
+        pids, invs, attrs, prices, persons, inv_persons = new
+        self.pids += [columnar._code(g.pids, pid) for pid in pids]
+        self.invs += [columnar._code(g.invs, inv) for inv in invs]
+        for a in attrs:
+            code = g.attrs.get(a)
+            if code is None:
+                code = g.attrs[a] = len(g.attrs)
+            self.attrs.append(code)
+        self.prices += [g.price(value, unit) for value, unit in prices]
+        at = len(g.persons), len(g.inv_persons)
+        g.persons.extend(persons)
+        g.inv_persons.extend(inv_persons)
+        return at
+
+
+def _mapped(lut: list[int], codes: Any) -> Any:
+    return np.asarray(lut, dtype=np.int64)[np.asarray(codes, dtype=np.int64)] if len(codes) else codes
+
+
+def _remap(page: columnar.Page, codes: _Codes, base: int, persons_at: tuple[int, int],
+           persons_from: tuple[int, int]) -> None:
+    """A reader's page in this process's codes, arrival numbers and person indices."""
+    for cols in (page.s, page.r, page.e):
+        if len(cols[0]):
+            cols[0] = _mapped(codes.pids, cols[0])
+            cols[3] = np.asarray(cols[3], dtype=np.int64) + base
+    if len(page.s[0]):
+        page.s[5] = _mapped(codes.attrs, page.s[5])
+        page.s[6] = np.asarray(page.s[6], dtype=np.int64) - persons_from[0] + persons_at[0]
+        page.s[7] = _mapped(codes.prices, page.s[7])
+    if len(page.r[0]):
+        page.r[5] = _mapped(codes.prices, page.r[5])
+    if len(page.o[0]):
+        page.o[0] = _mapped(codes.invs, page.o[0])
+        page.o[5] = np.asarray(page.o[5], dtype=np.int64) - persons_from[1] + persons_at[1]
+    if len(page.c[0]):
+        page.c[0] = _mapped(codes.invs, page.c[0])
+
+
+def _hash(digest: Any, hashed: Any) -> None:
+    kind = hashed[0]
+    if kind == "block" and not digest.listed and digest.on_event is None:
+        digest.add_block(*hashed[1:])
+    elif kind == "listed" or kind == "block":
+        raise ValueError("a reader hashed a page another way than the digest keeps it")
+    else:
+        for position, event_id, raw in hashed[1]:
+            digest.add(position, event_id, raw)
+
+
+def _messages(readers: list[Any], count: int) -> Iterator[Any]:
+    for i in range(count):
+        message = pickle.loads(readers[i % len(readers)].recv_bytes())
+        if message[0] == "error":
+            raise RuntimeError(f"a replay reader process failed: {message[1]}")
+        yield i % len(readers), message
+
+
+def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: Take, processes: int) -> None:
+    """Fold the scope's pages, read and gathered by `processes` reader processes."""
+    listed = digest.listed or digest.on_event is not None
+    ranges = _ranges(scope, store.head())
+    context = mp.get_context("spawn")  # a clean interpreter: no inherited engine, threads or state
+    readers, procs = [], []
+    url = store._engine.url.render_as_string(hide_password=False)
+    for k in range(processes):
+        mine, theirs = context.Pipe(duplex=False)
+        proc = context.Process(target=_reader, name=f"replay-reader-{k}", daemon=True, args=(
+            url, scope, sorted(g.fold.targets), sorted(g.fold.projections), listed,
+            ranges[k::processes], theirs))
+        proc.start()
+        theirs.close()
+        readers.append(mine)
+        procs.append(proc)
+    codes = [_Codes() for _ in range(processes)]
+    try:
+        for k, message in _messages(readers, len(ranges)):
+            _fold(g, codes[k], message, scope.municipality, snap, digest, take)
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in readers:
+            conn.close()
+
+
+def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, digest: Any,
+          take: Take) -> None:
+    if message[0] == "empty":
+        return
+    if message[0] == "rows":
+        columnar_page.fold_page(g, message[1], muni, snap, digest, take, columns=False)
+        return
+    _, page, keep, new, persons_from, hashed, (events, last, munis, back) = message
+    at = codes.learn(g, new)
+    _remap(page, codes, g.fold.state.care_costs.arrivals, at, persons_from)
+    items = [decoded(pos, canonical_id(eid), utc(appended), bytes(raw)) for pos, eid, appended, raw in keep]
+    if hashed[0] == "listed":
+        digest.add_listed(*hashed[1:])
+    else:
+        _hash(digest, hashed)
+    state = g.fold.state
+    state.events += events
+    state.last_position = max(state.last_position, last)
+    snap.municipalities |= munis
+    snap.back_registered += back
+    g.paths["columns"] += 1
+    columnar_page.settle(g, page, items, take)
