@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from array import array
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -27,16 +27,19 @@ from projections.placement_compact import Columns as PlacementColumns
 I64 = npt.NDArray[np.int64]
 
 
-def _grow(arrays: dict[str, I64], size: int, fill: dict[str, int]) -> None:
-    """Make every array at least `size` long (doubling), new cells set to their fill value."""
+def _grow(arrays: dict[str, Any], size: int, fill: dict[str, int]) -> None:
+    """Make every array at least `size` long (by half again), new cells set to their fill value."""
     current = len(next(iter(arrays.values())))
     if size <= current:
         return
-    new = max(size, 2 * current, 1024)
+    new = max(size, current + current // 2, 1024)
     for name, old in arrays.items():
-        grown = np.full(new, fill.get(name, 0), dtype=np.int64)
+        grown = np.full(new, fill.get(name, 0), dtype=old.dtype)
         grown[:current] = old
         arrays[name] = grown
+
+
+WIDE: Final = frozenset({"rec", "pos"})  # µs and positions need 64 bits; arrivals, days and codes fit 32
 
 
 def last_per_group(groups: list[I64], orders: list[I64]) -> npt.NDArray[np.intp]:
@@ -63,7 +66,8 @@ class Slot:
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.names = ("rec", "pos", "arr", "day", *values)
-        self.cols: dict[str, I64] = {name: np.zeros(0, dtype=np.int64) for name in self.names}
+        self.cols: dict[str, Any] = {name: np.zeros(0, dtype=np.int64 if name in WIDE else np.int32)
+                                     for name in self.names}
 
     def reduce(self, code: I64, page: dict[str, I64], size: int) -> None:
         """Keep, per code, the page's latest fact where it is newer than the kept one."""
@@ -122,18 +126,21 @@ class Placements:
             self._merge(cols, pids, attrs, prices, persons)
             return
         s, e, r = self.start.cols, self.end.cols, self.reprice.cols
-        cols.index.update(pids)
+        cols.index = pids  # taken over, not copied: the caller lets go of it
         kept = np.flatnonzero(s["day"][:n] != 0)
-        person_of = np.zeros(n, dtype=np.int64)
+        person_of = np.zeros(n, dtype=np.int32)
         person_of[kept] = np.arange(len(kept))
-        texts = [persons[i].encode() for i in s["person"][kept].tolist()]
-        cols.persons = bytearray(b"".join(texts))
+        chosen = [persons[i] for i in s.pop("person")[kept].tolist()]
+        persons.clear()
+        cols.persons = bytearray("".join(chosen).encode())
         cols.person_at = array("I", [0])
-        cols.person_at.frombytes(np.cumsum([len(t) for t in texts], dtype=np.uint32).tobytes())
+        cols.person_at.frombytes(np.cumsum(np.fromiter((len(p.encode()) for p in chosen), dtype=np.uint32,
+                                                       count=len(chosen)), dtype=np.uint32).tobytes())
+        del chosen
         cols.attrs, cols.attr_codes = list(attrs), {a: i for i, a in enumerate(attrs)}
         cols.prices, cols.price_codes = list(prices), {p: i for i, p in enumerate(prices)}
         cols.start = [*_arrays(s, ("rec", "pos", "arr", "day", "attr"), n), _array("i", person_of),
-                      _array("i", s["price"][:n])]
+                      _array("i", s.pop("price")[:n])]
         cols.end = _arrays(e, ("rec", "pos", "arr", "day"), n)
         cols.reprice = _arrays(r, ("rec", "pos", "arr", "day", "price"), n)
         cols.more = {row: dict(days) for row, days in self.more.items()}
@@ -157,12 +164,13 @@ def _order(cols: dict[str, I64], c: int) -> tuple[int, int, int]:
     return int(cols["rec"][c]), int(cols["pos"][c]), int(cols["arr"][c])
 
 
-def _array(kind: str, values: I64) -> array[int]:
+def _array(kind: str, values: Any) -> array[int]:
     out = array(kind)
     out.frombytes(values.astype(np.int64 if kind == "q" else np.int32).tobytes())
     return out
 
 
-def _arrays(cols: dict[str, I64], names: tuple[str, ...], n: int) -> list[array[int]]:
-    """The compact state's column layout: order µs and position 64-bit, the rest 32-bit."""
-    return [_array("q" if name in ("rec", "pos") else "i", cols[name][:n]) for name in names]
+def _arrays(cols: dict[str, Any], names: tuple[str, ...], n: int) -> list[array[int]]:
+    """The compact state's column layout: order µs and position 64-bit, the rest 32-bit (each column is
+    released as it is converted, so the two copies never coexist whole)."""
+    return [_array("q" if name in WIDE else "i", cols.pop(name)[:n]) for name in names]

@@ -33,13 +33,13 @@ class Investigations:
     """Kept opening (day, id halves, group, person) and closing (day, id halves) per code (row)."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, Any] = {n: np.zeros(0, dtype=np.uint64 if n.endswith(("hi", "lo")) else np.int64)
-                                     for n in _NAMES}
+        self.cols: dict[str, Any] = {n: np.zeros(0, dtype=np.uint64 if n.endswith(("hi", "lo")) else
+                                                 np.int8 if n == "group" else np.int32) for n in _NAMES}
 
     def _grow(self, size: int) -> None:
         current = len(self.cols["open_day"])
         if size > current:
-            new = max(size, 2 * current, 1024)
+            new = max(size, current + current // 2, 1024)
             for name, old in self.cols.items():
                 grown = np.zeros(new, dtype=old.dtype)
                 grown[:current] = old
@@ -83,18 +83,20 @@ class Investigations:
         if cols.index:
             self._merge(cols, ids, persons, g)
             return
-        cols.index.update(ids)
+        cols.index = ids  # taken over, not copied: the caller lets go of it
         cols.open_day, cols.close_day = _array("i", g["open_day"]), _array("i", g["close_day"])
         cols.open_id = (_array("Q", g["open_hi"]), _array("Q", g["open_lo"]))
         cols.close_id = (_array("Q", g["close_hi"]), _array("Q", g["close_lo"]))
         cols.group = _array("b", g["group"])
         kept = np.flatnonzero(g["open_day"] != 0)
-        person_of = np.zeros(n, dtype=np.int64)
+        person_of = np.zeros(n, dtype=np.int32)
         person_of[kept] = np.arange(len(kept))
-        texts = [persons[i].encode() for i in g["person"][kept].tolist()]
-        cols.persons = bytearray(b"".join(texts))
+        chosen = [persons[i] for i in g["person"][kept].tolist()]
+        persons.clear()
+        cols.persons = bytearray("".join(chosen).encode())
         cols.person_at = array("I", [0])
-        cols.person_at.frombytes(np.cumsum([len(t) for t in texts], dtype=np.uint32).tobytes())
+        cols.person_at.frombytes(np.cumsum(np.fromiter((len(p.encode()) for p in chosen), dtype=np.uint32,
+                                                       count=len(chosen)), dtype=np.uint32).tobytes())
         cols.person_of = _array("i", person_of)
 
     @staticmethod

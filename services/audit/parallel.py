@@ -3,7 +3,8 @@
 Reading a page (the SQLite fetch) and parsing its JSON (Arrow) are most of a rebuild's time, and
 each page can be done on its own. So `run` hands fixed position ranges to reader processes in turn
 (range i to reader i mod n); each reads its ranges, gathers each page on whole columns
-(`vector.gather`) with codes of its own, and sends the page's columns, the values it saw first
+(`vector.gather`) with codes of the page's own (so a reader keeps nothing that grows with the
+history), and sends the page's columns, the values it saw first
 (placement and utredning ids, attribute tuples, prices, persons), its counts and the page's bytes
 for the events hash. This process takes the pages strictly in range order, maps each reader's codes
 to its own (in the order the values were first seen, so codes are numbered exactly as one process
@@ -101,6 +102,8 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
         hashed = ("block", rows[0][0], rows[-1][0], len(rows), lines)
     account = (state.events - events, state.last_position, counted.municipalities - munis,
                counted.back_registered - back)
+    for table in (g.pids, g.invs, g.attrs, g.prices, g.price_values, g.persons, g.inv_persons):
+        table.clear()  # codes are the page's own: a reader keeps no table that grows with the history
     return ("page", page, keep, new, before[4:], hashed, account)
 
 
@@ -130,7 +133,7 @@ def _ranges(scope: Scope, head: int) -> list[tuple[int, int]]:
 
 
 class _Codes:
-    """One reader's codes mapped to the folding process's, grown page by page."""
+    """A reader page's codes mapped to the folding process's."""
 
     def __init__(self) -> None:
         self.pids: list[int] = []
@@ -139,10 +142,11 @@ class _Codes:
         self.prices: list[int] = []
 
     def learn(self, g: Gather, new: tuple[list[Any], ...]) -> tuple[int, int]:
-        """Code the values the reader saw first on this page; where its persons go in this process."""
+        """Code the page's values (in the order the reader first saw them); where its persons go here."""
         pids, invs, attrs, prices, persons, inv_persons = new
-        self.pids += [columnar._code(g.pids, pid) for pid in pids]
-        self.invs += [columnar._code(g.invs, inv) for inv in invs]
+        self.pids = [columnar._code(g.pids, pid) for pid in pids]
+        self.invs = [columnar._code(g.invs, inv) for inv in invs]
+        self.attrs, self.prices = [], []
         for a in attrs:
             code = g.attrs.get(a)
             if code is None:
