@@ -7,8 +7,10 @@ replay's own, not the generator's):
 
 * full rebuild: every event folded into all projections, stored bytes hashed (the events hash; no
   per-event manifest, which only a written proof keeps), in events/s, and how its pages were read
-  (on whole columns, with Python, row by row: `services.audit.columnar_loop`);
-* peak RSS of that process (ru_maxrss);
+  (on whole columns, with Python, row by row: `services.audit.columnar_loop`); then again in another
+  fresh process with two reader processes (`services.audit.parallel`), with the one-process time
+  over it (a ratio measured in the same run);
+* peak RSS of those processes (ru_maxrss; with readers: the folding process and the largest reader);
 * as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
   year for one municipality, as known at the end of that year, with manifest and proof written.
 
@@ -181,6 +183,28 @@ def _flush(store: Any, pending: list[Event], clock_now: list[datetime]) -> None:
         pending.clear()
 
 
+def _measure_two(db: str) -> dict[str, Any]:
+    """Runs in a fresh process: the full rebuild with two reader processes (`services.audit.parallel`)."""
+    from projections.definitions import ALL_PROJECTIONS
+    from services.audit.digest import EventDigest
+    from services.audit.replay import rebuild
+    from services.audit.source import Scope
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=2)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        store.close()
+    readers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"events": snap.digest.count, "two_s": wall,
+            "two_cpu_s": cpu + readers.ru_utime + readers.ru_stime,
+            "two_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "reader_rss_mb": readers.ru_maxrss / 1024}
+
+
 def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
     """Runs in a fresh spawned process: full rebuild, then an as-of municipality-year replay."""
     from projections.definitions import ALL_PROJECTIONS
@@ -192,7 +216,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
     store = open_store(db)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False))
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=1)
         full, full_cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         request = Request(
@@ -234,11 +258,17 @@ def bench_replay(
     cmd = [sys.executable, "-m", "services.audit.bench", f"sqlite:///{path}", "1880", str(2020 + years // 2)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)  # a fresh process: its own RSS
     r = json.loads(done.stdout)
+    done = subprocess.run([*cmd, "two"], capture_output=True, text=True, check=True)
+    r.update(json.loads(done.stdout))
     load = os.getloadavg()[0]
     typer.echo(
         f"cores {os.cpu_count()} (load {load:.1f}); full rebuild {int(r['events'])} events in "
         f"{r['full_s']:.1f} s wall = {r['events'] / r['full_s']:,.0f} events/s "
         f"({r['events'] / r['full_cpu_s']:,.0f} events/s of CPU time); peak RSS {r['rss_mb']:.0f} MB; "
+        f"with 2 reader processes {r['events'] / r['two_s']:,.0f} events/s wall "
+        f"({r['events'] / r['two_cpu_s']:,.0f} events/s of CPU, all processes; one process took "
+        f"{r['full_s'] / r['two_s']:.2f} times as long), peak RSS {r['two_rss_mb']:.0f} MB "
+        f"+ {r['reader_rss_mb']:.0f} MB per reader at most; "
         f"as-of replay of one municipality-year ({int(r['asof_events'])} events, 3 reports, proof) "
         f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU; full rebuild pages read {r['pages']}"
     )
@@ -256,4 +286,7 @@ def register(app: typer.Typer) -> None:
 
 
 if __name__ == "__main__":
-    typer.echo(json.dumps(_measure(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+    if sys.argv[4:] == ["two"]:
+        typer.echo(json.dumps(_measure_two(sys.argv[1])))
+    else:
+        typer.echo(json.dumps(_measure(sys.argv[1], sys.argv[2], int(sys.argv[3]))))

@@ -17,9 +17,10 @@ cannot read is sent whole and gathered here with Python. So the result is the on
 from __future__ import annotations
 
 import gc
-import multiprocessing as mp
 import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any, Final
 from uuid import UUID
@@ -46,7 +47,8 @@ def wanted(store: SqlStore, scope: Scope, processes: int | None) -> bool:
         return False
     if processes is not None:
         return processes > 1
-    return (os.cpu_count() or 1) >= 2 and (scope.upto or store.head()) >= LARGE
+    # a municipality's rows are a fraction of each range, and starting a reader costs ~1.5 s of imports
+    return scope.municipality is None and (os.cpu_count() or 1) >= 2 and (scope.upto or store.head()) >= LARGE
 
 
 class _Counted:
@@ -108,8 +110,8 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
 
 
 def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], listed: bool,
-            ranges: list[tuple[int, int]], conn: Any) -> None:
-    """A reader process: gather its ranges' pages and send them, in order."""
+            ranges: list[tuple[int, int]], out: Any) -> None:
+    """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
     engine = create_engine(url)
     fold = RawFold(bundle.compact(frozenset(UUID(t) for t in targets)), projections,
@@ -119,12 +121,20 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
         for lo, hi in ranges:
             rows = columnar.page_between(engine, scope, lo, hi)
             message = _page(g, counted, rows, scope.municipality, listed) if rows else ("empty",)
-            conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
     except BaseException as exc:  # reported to the folding process, which raises it
-        conn.send_bytes(pickle.dumps(("error", repr(exc))))
+        pickle.dump(("error", repr(exc)), out)
+        out.flush()
+        raise
     finally:
-        conn.close()
         engine.dispose()
+
+
+def main() -> None:
+    """`python -m services.audit.parallel`: a reader, its task a pickle on stdin, its pages on stdout."""
+    url, scope, targets, projections, listed, ranges = pickle.load(sys.stdin.buffer)
+    _reader(url, scope, targets, projections, listed, ranges, sys.stdout.buffer)
 
 
 def _ranges(scope: Scope, head: int) -> list[tuple[int, int]]:
@@ -194,42 +204,49 @@ def _hash(digest: Any, hashed: Any) -> None:
             digest.add(position, event_id, raw)
 
 
-def _messages(readers: list[Any], count: int) -> Iterator[Any]:
+def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tuple[int, Any]]:
     for i in range(count):
-        message = pickle.loads(readers[i % len(readers)].recv_bytes())
+        k = i % len(readers)
+        stream = readers[k].stdout
+        assert stream is not None
+        try:
+            message = pickle.load(stream)
+        except EOFError:
+            raise RuntimeError(f"replay reader process {k} stopped (exit {readers[k].wait()})") from None
         if message[0] == "error":
-            raise RuntimeError(f"a replay reader process failed: {message[1]}")
-        yield i % len(readers), message
+            raise RuntimeError(f"replay reader process {k} failed: {message[1]}")
+        yield k, message
 
 
 def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: Take, processes: int) -> None:
-    """Fold the scope's pages, read and gathered by `processes` reader processes."""
+    """Fold the scope's pages, read and gathered by `processes` reader processes.
+
+    Each reader is `python -m services.audit.parallel` (a fresh interpreter: no inherited engine,
+    threads or state, whatever the calling program's main module is), told its task on stdin.
+    """
     listed = digest.listed or digest.on_event is not None
     ranges = _ranges(scope, store.head())
-    context = mp.get_context("spawn")  # a clean interpreter: no inherited engine, threads or state
-    readers, procs = [], []
     url = store._engine.url.render_as_string(hide_password=False)
-    for k in range(processes):
-        mine, theirs = context.Pipe(duplex=False)
-        proc = context.Process(target=_reader, name=f"replay-reader-{k}", daemon=True, args=(
-            url, scope, sorted(g.fold.targets), sorted(g.fold.projections), listed,
-            ranges[k::processes], theirs))
-        proc.start()
-        theirs.close()
-        readers.append(mine)
-        procs.append(proc)
-    codes = [_Codes() for _ in range(processes)]
+    readers: list[subprocess.Popen[bytes]] = []
     try:
-        for k, message in _messages(readers, len(ranges)):
-            _fold(g, codes[k], message, scope.municipality, snap, digest, take)
+        for k in range(processes):
+            proc = subprocess.Popen([sys.executable, "-m", "services.audit.parallel"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            readers.append(proc)
+            assert proc.stdin is not None
+            pickle.dump((url, scope, sorted(g.fold.targets), sorted(g.fold.projections), listed,
+                         ranges[k::processes]), proc.stdin)
+            proc.stdin.close()
+        codes = _Codes()
+        for _, message in _messages(readers, len(ranges)):
+            _fold(g, codes, message, scope.municipality, snap, digest, take)
     finally:
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
+        for proc in readers:
+            if proc.poll() is None:
                 proc.kill()
-                proc.join()
-        for conn in readers:
-            conn.close()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, digest: Any,
@@ -254,3 +271,7 @@ def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, d
     snap.back_registered += back
     g.paths["columns"] += 1
     columnar_page.settle(g, page, items, take)
+
+
+if __name__ == "__main__":
+    main()
