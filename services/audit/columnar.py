@@ -33,7 +33,7 @@ from events.timeutil import as_aware
 from projections import intake
 from projections.placement_compact import NONE, Attrs, micros
 from services.audit import fast, rawfold
-from services.audit.columns import Placements
+from services.audit.columns import Placements, Texts
 from services.audit.columns_inv import GROUPS, Investigations, recount
 from services.audit.source import Scope, Stored, utc
 from services.audit.trusted import decimal, recorded_time
@@ -139,8 +139,8 @@ class Gather:
         self.attrs: dict[Attrs, int] = {}
         self.prices: dict[tuple[Any, Any, Any], int] = {}  # (price JSON value and its type, unit) -> code
         self.price_values: list[Any] = []
-        self.persons: list[str] = []
-        self.inv_persons: list[str] = []
+        self.persons = Texts()
+        self.inv_persons = Texts()
         self.recs: dict[Any, int] = {}
         self.ordinals: dict[Any, int] = {}
         self.appended: dict[Any, int] = {}
@@ -153,7 +153,7 @@ class Gather:
         us = self.recs.get(value)
         if us is None:
             us = micros(recorded_time(value))
-            if len(self.recs) > 500_000:
+            if len(self.recs) > 50_000:
                 self.recs.clear()
             self.recs[value] = us
         return us
@@ -274,9 +274,9 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
                     attr = attrs.get(key)
                     if attr is None:
                         attr = attrs[key] = len(attrs)
-                    persons.append(person)
+                    person_index = persons.add(person)
                     s_attr.append(attr)
-                    s_person.append(len(persons) - 1)
+                    s_person.append(person_index)
                     s_price.append(price)
                     s_rec.append(rec)
                     s_pos.append(row[0])
@@ -310,9 +310,9 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
                     group, person = group_of.get(d["target_group"]), d["person"]
                     if group is None or type(person) is not str:
                         raise TypeError("target_group or person")
-                    inv_persons.append(person)
+                    inv_person = inv_persons.add(person)
                     o_group.append(group)
-                    o_person.append(len(inv_persons) - 1)
+                    o_person.append(inv_person)
                     o_day.append(day)
                     o_hi.append(high)
                     o_lo.append(low)

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from projections import investigations
 from projections.investigation_compact import Columns
 from projections.investigations import Key, Opening
-from services.audit.columns import last_per_group
+from services.audit.columns import Texts, last_per_group
 
 GROUPS: tuple[Any, ...] = ("children", "youth", "adults")  # investigation_compact's target group codes
 U64 = npt.NDArray[np.uint64]
@@ -75,7 +75,7 @@ class Investigations:
         for name, values in (("close_day", d), ("close_hi", h), ("close_lo", lo_)):
             g[name][c[keep]] = values[keep]
 
-    def into(self, cols: Columns, ids: dict[str, int], persons: list[str]) -> None:
+    def into(self, cols: Columns, ids: dict[str, int], persons: Texts) -> None:
         """Write the kept rows into the compact state (bulk when it is empty, else through its methods)."""
         n = len(ids)
         self._grow(n)
@@ -88,19 +88,11 @@ class Investigations:
         cols.open_id = (_array("Q", g["open_hi"]), _array("Q", g["open_lo"]))
         cols.close_id = (_array("Q", g["close_hi"]), _array("Q", g["close_lo"]))
         cols.group = _array("b", g["group"])
-        kept = np.flatnonzero(g["open_day"] != 0)
-        person_of = np.zeros(n, dtype=np.int32)
-        person_of[kept] = np.arange(len(kept))
-        chosen = [persons[i] for i in g["person"][kept].tolist()]
-        persons.clear()
-        cols.persons = bytearray("".join(chosen).encode())
-        cols.person_at = array("I", [0])
-        cols.person_at.frombytes(np.cumsum(np.fromiter((len(p.encode()) for p in chosen), dtype=np.uint32,
-                                                       count=len(chosen)), dtype=np.uint32).tobytes())
-        cols.person_of = _array("i", person_of)
+        cols.persons, cols.person_at = persons.data, persons.ends  # taken over: the same layout
+        cols.person_of = _array("i", g["person"])
 
     @staticmethod
-    def _merge(cols: Columns, ids: dict[str, int], persons: list[str], g: dict[str, Any]) -> None:
+    def _merge(cols: Columns, ids: dict[str, int], persons: Texts, g: dict[str, Any]) -> None:
         for inv, c in ids.items():
             if g["open_day"][c]:
                 eid = int(g["open_hi"][c]) * 2**64 + int(g["open_lo"][c])

@@ -92,7 +92,7 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
             keep.append(rows[idx])
     new = (_new(g.pids, before[0]), _new(g.invs, before[1]), _new(g.attrs, before[2]),
            [(value, unit) for value, _, unit in _new(g.prices, before[3])],
-           g.persons[before[4]:], g.inv_persons[before[5]:])
+           g.persons.raw(before[4]), g.inv_persons.raw(before[5]))
     hashed: Any
     if any(excluded):
         hashed = ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
@@ -163,10 +163,7 @@ class _Codes:
                 code = g.attrs[a] = len(g.attrs)
             self.attrs.append(code)
         self.prices += [g.price(value, unit) for value, unit in prices]
-        at = len(g.persons), len(g.inv_persons)
-        g.persons.extend(persons)
-        g.inv_persons.extend(inv_persons)
-        return at
+        return g.persons.extend_raw(*persons), g.inv_persons.extend_raw(*inv_persons)
 
 
 def _mapped(lut: list[int], codes: Any) -> Any:

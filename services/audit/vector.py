@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -91,7 +91,8 @@ def _mapped(column: Any, convert: Callable[[Any], int], bad: int) -> Any:
 
 def parse(lines: bytes, n: int) -> pa.Table | None:
     try:
-        table = pj.read_json(io.BytesIO(lines), read_options=_READ, parse_options=_PARSE)
+        table = pj.read_json(io.BytesIO(lines), read_options=_READ, parse_options=_PARSE,
+                             memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return table if table.num_rows == n else None
@@ -157,10 +158,6 @@ def halves(ids: Any) -> tuple[Any, Any, Any]:
             value = (value << np.uint64(4)) | part[:, i].astype(np.uint64)
         out.append(value)
     return out[0], out[1], good
-
-
-def _strings(column: Any, rows: Any) -> list[Any]:
-    return cast(list[Any], column.take(pa.array(rows)).to_pylist())
 
 
 def _combined(columns: list[Any], rows: Any, nulls: list[Any]) -> tuple[Any, list[tuple[Any, ...]]]:
@@ -236,8 +233,7 @@ def _placements(g: Gather, page: Page, data: Any, kind: Any, rec: Any, day: Any,
             inverse, tuples = _combined([data.field(f) for f in names], rows,
                                         [None, None, None, None, None, "unknown"])
             attrs = np.array([_code_t(g.attrs, a) for a in tuples], dtype=np.int64)
-            start = len(g.persons)
-            g.persons.extend(_strings(data.field("person"), rows))
+            start = g.persons.extend_arrow(data.field("person").take(pa.array(rows)))
             persons = start + np.arange(len(rows), dtype=np.int64)
             target[5:] = [attrs[inverse], persons, _prices(g, data, rows)]
         elif k == 1:
@@ -270,8 +266,7 @@ def _cases(g: Gather, page: Page, data: Any, kind: Any, day: Any, ok: Any, hi: A
     code = _codes_of(g.invs, data.field("investigation_id"), rows)
     opened = kind[rows] == 4
     o, c = rows[opened], rows[~opened]
-    start = len(g.inv_persons)
-    g.inv_persons.extend(_strings(data.field("person"), o))
+    start = g.inv_persons.extend_arrow(data.field("person").take(pa.array(o)))
     group = _mapped(data.field("target_group").take(pa.array(o)), lambda v: _GROUP[v], -1)
     page.o[:] = [code[opened], day[o], hi[o], lo[o], group, start + np.arange(len(o), dtype=np.int64)]
     page.c[:] = [code[~opened], day[c], hi[c], lo[c]]
