@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, Final
 
 from sqlalchemy import Connection, event, select, update
@@ -130,6 +131,21 @@ def _marks(conn: Connection, n: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
 
 
+ROWS_PER_STATEMENT: Final = 500  # 2 500 parameters: under SQLite's 32 766 and PostgreSQL's 65 535
+
+
+def _insert_facts(conn: Connection, table: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert-or-ignore the rows, several to a statement: `executemany` ran one statement per row, and
+    SQLite's Python driver then paid its per-statement overhead (reset, bind, step, GIL) per event;
+    500 rows to one INSERT measured ~18 % less CPU per row (docs/design.md "Read models")."""
+    one = f"({_marks(conn, len(FACT_COLUMNS))})"
+    head = f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES "
+    for at in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[at : at + ROWS_PER_STATEMENT]
+        sql = head + ", ".join([one] * len(part)) + " ON CONFLICT (position) DO NOTHING"
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+
+
 def write_batch(
     engine: Engine,
     facts: Mapping[str, Sequence[tuple[Any, ...]]],
@@ -141,9 +157,9 @@ def write_batch(
     Each projection's rows come in position order (the key order: fewer page splits);
     `services.readmodel.facts.decode_batch` builds them so.
 
-    Plain driver statements with `executemany` (one per table): SQLAlchemy's per-row parameter
-    processing cost more than the database work here. Both SQLite and PostgreSQL speak
-    `ON CONFLICT … DO NOTHING / DO UPDATE`.
+    Plain driver statements (SQLAlchemy's per-row parameter processing cost more than the database
+    work here), the fact rows `ROWS_PER_STATEMENT` to one multi-row INSERT (`_insert_facts`). Both
+    SQLite and PostgreSQL speak `ON CONFLICT … DO NOTHING / DO UPDATE`.
     """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # serialise against a rebuild's switch-over
@@ -153,13 +169,7 @@ def write_batch(
         for projection in names:
             rows = facts.get(projection)
             if rows:
-                table = fact_table(projection, live[projection]).name
-                values = _marks(conn, len(FACT_COLUMNS))
-                sql = (
-                    f"INSERT INTO {table} ({', '.join(FACT_COLUMNS)}) VALUES ({values}) "
-                    "ON CONFLICT (position) DO NOTHING"
-                )
-                conn.exec_driver_sql(sql, rows)
+                _insert_facts(conn, fact_table(projection, live[projection]).name, rows)
         move = (
             f'INSERT INTO projection_position (projection, partition, position, "offset", events) '
             f"VALUES ({_marks(conn, 5)}) ON CONFLICT (projection, partition) DO UPDATE SET "

@@ -24,7 +24,6 @@ from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import header_position, make_producer
 from services.kafka.topics import ensure_topics
-from services.readmodel.facts import Validated
 from services.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ from services.worker.health import watch_broker
 from services.worker.kafka_io import consumer_options, quietly, send_dead_letters
 from services.worker.projector import Chosen, Outcome, Plan, Projector
 from services.worker.validating import Pending, Validator, tune_gc
-from services.worker.writer import HelperWriter, engine_url
+from services.worker.writer import HelperWriter, InHelper, engine_url
 
 log = logging.getLogger("casestream.worker")
 
@@ -45,7 +44,7 @@ class _Selected:
     batch: dict[int, list[ConsumerRecord]]
     chosen: list[Chosen]
     validating: Pending | None  # validated here (and by helpers that send the rows back), or
-    helper: tuple[int, asyncio.Future[Validated]] | None  # by the helper that writes: (number, answer)
+    helper: InHelper | None  # or by the helper that writes (and the worker, for its share)
     generation: int  # of the assignment it was fetched under
 
     def cancel(self) -> None:
@@ -192,8 +191,10 @@ class BatchConsumer:
         return _Selected(batch, chosen, self.validator.start(chunks), None, self.generation)
 
     async def _handle(self, selected: _Selected, dead_producer: AIOKafkaProducer) -> None:
+        ready = True
         if selected.helper is not None:
-            decoded = await selected.helper[1]
+            assert self.writer is not None
+            decoded, ready = await self.writer.finish(selected.helper)
         else:
             assert self.validator is not None and selected.validating is not None
             decoded = await self.validator.finish(selected.validating)
@@ -206,21 +207,23 @@ class BatchConsumer:
             if selected.generation != self.generation:  # revoked meanwhile: not ours to commit now
                 return self._dropped(selected)
         if selected.helper is not None:
-            await self._commit_in_helper(selected, plan)
+            await self._commit_in_helper(selected, plan, ready)
         else:
             await self._commit_here(selected, plan)
 
     def _dropped(self, selected: _Selected) -> None:
         log.info("assignment changed while validating a batch: dropped, it is read again")
         if selected.helper is not None and self.writer is not None:
-            self.writer.discard(selected.helper[0])
+            self.writer.discard(selected.helper.number)
 
-    async def _commit_in_helper(self, selected: _Selected, plan: Plan) -> None:
-        """The helper writes the batch; the next batch is fetched while it does (at most one commit in
-        flight beside the one just asked for; the helper runs them in order)."""
+    async def _commit_in_helper(self, selected: _Selected, plan: Plan, ready: bool) -> None:
+        """The helper writes the batch (its own rows and the worker's, `plan.facts`); the next batch is
+        fetched while it does (at most one commit in flight beside the one just asked for; the helper
+        runs them in order)."""
         assert self.writer is not None and selected.helper is not None
-        written = self.writer.commit(selected.helper[0], plan.marks, plan.drop)
+        written = self.writer.commit(selected.helper.number, plan.marks, plan.drop, plan.facts)
         self._inflight.append(asyncio.ensure_future(self._after(written, selected, plan)))
+        self.writer.adapt(not ready or (not self._inflight[0].done() and len(self._inflight) > 1))
         await self._reap(1)
 
     async def _after(self, written: asyncio.Future[None], selected: _Selected, plan: Plan) -> None:

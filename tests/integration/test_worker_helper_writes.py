@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import marshal
 import os
 import signal
 import sqlite3
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -34,7 +36,7 @@ from services.readmodel.persist import PartitionMark, load_positions, open_readm
 from services.readmodel.source import applied_totals, bundle_from_readmodel
 from services.reports import bundle_from_store
 from services.store import open_store
-from services.worker.writer import HelperWriter
+from services.worker.writer import HelperWriter, _packed
 from tests.integration.pipeline_kit import Pipeline, assert_same_bundle, caught_up, history, wait_for
 
 KEY = bytes(range(32))
@@ -58,9 +60,11 @@ def _rows(path: Path) -> int:
 
 
 async def _commit(writer: HelperWriter, first: int, count: int) -> None:
-    number, validated = writer.start([_chunk(first, count)])
-    assert (await validated).facts == {}  # the rows stay in the helper
-    await writer.commit(number, _mark(first, count), frozenset())
+    batch = writer.start([_chunk(first, count)])  # the helper's part, and the worker's own tail
+    assert batch.local and (await batch.answer).facts == {}  # the helper's rows stay in the helper
+    validated, _ = await writer.finish(batch)
+    assert sorted(validated.positions) == list(range(first, first + count))
+    await writer.commit(batch.number, _mark(first, count), frozenset(), validated.facts)
 
 
 def test_batches_commit_in_order_and_a_failed_commit_stops_every_later_one(tmp_path: Path) -> None:
@@ -93,7 +97,7 @@ def test_batches_commit_in_order_and_a_failed_commit_stops_every_later_one(tmp_p
 
 HOLDER = """
 import os, sys, time
-from services.worker.writer import HelperWriter
+from services.worker.writer import HelperWriter, _packed
 writer = HelperWriter(sys.argv[1], None)
 writer.warm()
 time.sleep(60)
@@ -149,3 +153,13 @@ def test_the_other_commit_paths_equal_the_store_fold(
     finally:
         pipeline.stop_all()
         store.close()
+
+
+def test_batches_reach_the_helper_unchanged() -> None:
+    """The marshal packing carries every shape an item can have (no value, no header, a header beyond
+    64 bits, no signature), and anything marshal cannot carry goes as it is."""
+    chunks: list[Chunk] = [(0, [(b"{}", 1, b"s" * 16), (None, None, None), (b"x", 2**80, b"")]), (5, [])]
+    packed = _packed(chunks)
+    assert isinstance(packed, bytes) and marshal.loads(packed) == chunks
+    odd: list[Any] = [(0, [(object(), 1, None)])]
+    assert _packed(odd) is odd
