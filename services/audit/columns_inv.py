@@ -84,12 +84,14 @@ class Investigations:
             self._merge(cols, ids, persons, g)
             return
         cols.index = ids  # taken over, not copied: the caller lets go of it
-        cols.open_day, cols.close_day = _array("i", g["open_day"]), _array("i", g["close_day"])
-        cols.open_id = (_array("Q", g["open_hi"]), _array("Q", g["open_lo"]))
-        cols.close_id = (_array("Q", g["close_hi"]), _array("Q", g["close_lo"]))
-        cols.group = _array("b", g["group"])
+        del g
+        take = self.cols.pop  # each column released as it is converted
+        cols.open_day, cols.close_day = _array("i", take("open_day")[:n]), _array("i", take("close_day")[:n])
+        cols.open_id = (_array("Q", take("open_hi")[:n]), _array("Q", take("open_lo")[:n]))
+        cols.close_id = (_array("Q", take("close_hi")[:n]), _array("Q", take("close_lo")[:n]))
+        cols.group = _array("b", take("group")[:n])
         cols.persons, cols.person_at = persons.data, persons.ends  # taken over: the same layout
-        cols.person_of = _array("i", g["person"])
+        cols.person_of = _array("i", take("person")[:n])
 
     @staticmethod
     def _merge(cols: Columns, ids: dict[str, int], persons: Texts, g: dict[str, Any]) -> None:
