@@ -57,6 +57,8 @@ class State:
     arrivals: int = field(default=0, compare=False)  # tie-break counter, not part of the facts
     cache: dict[str, Placement | None] = field(default_factory=dict, compare=False, repr=False)
     compact: compact_facts.Columns | None = None  # kompakt läge (a replay): see projections.placement_compact
+    # compact mode: the placements resolved near the last period asked for (reports ask several times)
+    near: dict[Period, list[Placement]] = field(default_factory=dict, compare=False, repr=False)
 
     def resolved(self, near: Period | None = None) -> Iterator[Placement]:
         """Every placement as currently known (retracted facts ignored, corrections applied).
@@ -67,7 +69,13 @@ class State:
         hint: callers still test coverage; placements with full facts are always resolved).
         """
         if self.compact is not None:
-            yield from compact_facts.resolved(self.compact, self.placements, self.retracted, near)
+            if near is None:
+                yield from compact_facts.resolved(self.compact, self.placements, self.retracted)
+                return
+            if near not in self.near:  # kept until the state changes (`apply` and the replay clear it)
+                self.near = {near: list(compact_facts.resolved(self.compact, self.placements,
+                                                               self.retracted, near))}
+            yield from self.near[near]
             return
         for pid in sorted(self.placements):
             if pid not in self.cache:
@@ -79,6 +87,8 @@ class State:
 
 def apply(state: State, event: Event) -> State:
     """Add one event's facts to `state` (mutated in place and returned). Other event types are ignored."""
+    if state.near:
+        state.near.clear()
     if isinstance(event.data, EventRetracted):
         state.retracted.add(event.data.retracted_event_id)
         state.cache.clear()

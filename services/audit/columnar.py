@@ -204,6 +204,7 @@ class Gather:
         self.placements.into(state.care_costs.compact, self.pids, list(self.attrs), self.price_values,
                              self.persons)
         state.care_costs.cache.clear()
+        state.care_costs.near.clear()
         self.investigations.into(state.investigations.compact, self.invs, self.inv_persons)
         recount(state.investigations)
 
