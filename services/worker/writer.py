@@ -38,6 +38,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from services.readmodel.checkpoint import checkpoint_in_background
 from services.readmodel.facts import Chunk, Validated, decode_batch
 from services.readmodel.persist import PartitionMark, open_readmodel, write_batch
 from services.worker.validating import (
@@ -65,7 +66,9 @@ def _writer_start(parent: int, url: str) -> None:
     if os.getppid() != parent:  # the worker died before the prctl took effect
         os._exit(0)
     _decoder_start(parent)
-    _state.update(engine=open_readmodel(url), parent=parent, kept={})
+    engine = open_readmodel(url)
+    checkpoint_in_background(engine)  # SQLite: copying the WAL into the file is not the commit's job
+    _state.update(engine=engine, parent=parent, kept={})
 
 
 def _packed(chunks: list[Chunk]) -> bytes | list[Chunk]:
