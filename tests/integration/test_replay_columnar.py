@@ -9,6 +9,7 @@ and with pages the Arrow gather must refuse (a price in öre, a payload that doe
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope
 from services.store import open_store
 from tests.integration.test_replay_fast import PERIODS, history, store_of, summary
+from tests.unit import builders as b
+from tests.unit import event_builders_economy as eb
+from tests.unit.test_replay_compact import _day, _investigation, _placement
 
 
 def rebuilt(url: str, scope: Scope, *, listed: bool = True, decoded: bool = False,
@@ -134,3 +138,26 @@ def test_event_id_halves_match_the_integer_of_the_hex_digits() -> None:
     for i in (0, 1):
         value: Any = int(ids[i].replace("-", ""), 16)
         assert (int(hi[i]), int(lo[i])) == divmod(value, 2**64)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_random_histories_in_a_store_fold_alike_every_way(tmp_path: Path, seed: int,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The random histories of the compact-mode unit test (same-day repricings, second starts,
+    corrections, retractions of every kind, registration out of order), stored, in small pages."""
+    rng = random.Random(seed)
+    events = [b.unit_capacity_set("U1", "2021-01-01", 5)]
+    for n in range(40):
+        events += _placement(rng, f"pl:{n}") + _investigation(rng, n)
+        events.append(eb.case_actualised(f"case:{n}", _day(rng)))
+    rng.shuffle(events)
+    events += [b.retracted(e, "2022-06-01") for e in rng.sample(events, len(events) // 6)]
+    url = store_of(tmp_path / "store.db", events)
+    monkeypatch.setattr(columnar, "PAGE", 37)
+    monkeypatch.setattr(parallel, "RANGE", 41)
+    reference = summary(rebuilt(url, Scope(None), decoded=True))
+    columns = rebuilt(url, Scope(None))
+    assert columns.paths["columns"] >= 5 and summary(columns) == reference
+    assert summary(rebuilt(url, Scope(None), processes=2)) == reference
+    monkeypatch.setattr(vector, "gather", lambda *args: None)
+    assert summary(rebuilt(url, Scope(None))) == reference
