@@ -41,7 +41,6 @@ from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
 
 PAGE: Final = 20_000
-SPAN: Final = 80_000  # positions per page of a one-municipality scope
 _KINDS: Final = ("placement.started", "placement.repriced", "placement.ended", "case.actualised",
                  "investigation.opened", "investigation.closed")
 _GROUP: Final = {g: i for i, g in enumerate(GROUPS)}
@@ -71,17 +70,11 @@ def _fetch(engine: Engine, q: Any) -> list[tuple[Any, ...]]:
 def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
     """The rows in scope, a page at a time: (position, event id, appended_at, payload) as the driver gives.
 
-    For one municipality, pages are position ranges of `SPAN` read in primary-key order with the
-    municipality tested on each row: measured 1.8 times as fast here as walking the (municipality,
-    position) index, whose every entry costs a lookup into the table.
+    One municipality's rows come through the (municipality, position) index. Reading position ranges
+    in primary-key order and testing the municipality on each row was tried: 1.8 times as fast on the
+    1 M store, 3.5 times as slow on the 10 M one (40 s against 11.4 s for 1.44 M rows), where it reads
+    every other municipality's rows and those recorded after known-at too.
     """
-    if scope.municipality is not None:
-        top = store.head() if scope.upto is None else min(scope.upto, store.head())
-        for lo in range(0, top, SPAN):
-            rows = page_between(store._engine, scope, lo, min(lo + SPAN, top))
-            if rows:
-                yield rows
-        return
     after = 0
     while True:
         rows = _fetch(store._engine, _query(scope, after, None).limit(PAGE))  # the store's own engine

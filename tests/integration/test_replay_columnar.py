@@ -51,7 +51,6 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_each_way_of_reading_pages_equals_the_decoded_fold(store_url: str, way: str, page: int,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(columnar, "PAGE", page)
-    monkeypatch.setattr(columnar, "SPAN", page)  # a municipality's pages: position ranges
     if way == "python":
         monkeypatch.setattr(vector, "gather", lambda *args: None)
     head = open_store(store_url).head()
