@@ -1,9 +1,9 @@
 """The hot path: an aiokafka batch consumer in its own group, handing whole fetched batches to the projector.
 
-Faust's per-message stream machinery costs ~140 µs a message (../shared/BROKER.md), so the worker
-reads the case-events topic with `getmany` and gives every batch to the ONE projector step
-(`services.worker.projector`), which commits read model and positions together. Kafka offsets are
-never committed: the read model's position table is the consumer's progress.
+Faust's per-message stream machinery costs ~140 µs a message (../shared/BROKER.md), so the worker reads
+the topic with `getmany` and gives every batch to the ONE projector step (`services.worker.projector`;
+by default validated and written in the helper of `writer.py`), facts and positions in one
+transaction. Kafka offsets are never committed: the position table is the consumer's progress.
 
 On every partition assignment (start, rebalance with N workers, rejoin after a broker restart) the
 positions are reloaded and each partition is sought to its offset hint, the offset of the last
@@ -29,10 +29,10 @@ from services.settings import Settings
 if TYPE_CHECKING:
     from services.metrics.pipeline import PipelineMetrics
 from services.worker.health import watch_broker
-from services.worker.kafka_io import consumer_options, quietly, send_dead_letters
+from services.worker.kafka_io import consumer_options, quietly, record_metrics, send_dead_letters
 from services.worker.projector import Chosen, Outcome, Plan, Projector
 from services.worker.validating import Pending, Validator, tune_gc
-from services.worker.writer import HelperWriter, InHelper, engine_url
+from services.worker.writer import HelperWriter, InHelper, start_helpers
 
 log = logging.getLogger("casestream.worker")
 
@@ -43,8 +43,8 @@ class _Selected:
 
     batch: dict[int, list[ConsumerRecord]]
     chosen: list[Chosen]
-    validating: Pending | None  # validated here (and by helpers that send the rows back), or
-    helper: InHelper | None  # or by the helper that writes (and the worker, for its share)
+    validating: Pending | None  # validated here and by helpers that send the rows back, or
+    helper: InHelper | None  # by the helper that writes (and the worker, for its share)
     generation: int  # of the assignment it was fetched under
 
     def cancel(self) -> None:
@@ -121,7 +121,10 @@ class BatchConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         """One consumer session (a Kafka error ends it; the caller starts another). The validating helpers
         outlive a session and are closed when the worker stops."""
-        self._start_helpers()
+        s = self.settings  # the helper(s) spawn and warm up while the group join takes its seconds
+        self.validator, self.writer = start_helpers(
+            s.worker_decode_processes, s.worker_helper_writes, self.projector.engine, self.projector.key
+        )
         await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)
         self.consumer = consumer = AIOKafkaConsumer(**opts)
@@ -139,19 +142,6 @@ class BatchConsumer:
                 health.cancel()
             await quietly(consumer.stop())
             await quietly(dead_producer.stop())
-        self._close_helpers()
-
-    def _start_helpers(self) -> None:
-        """Spawn and warm the helper(s) while the group join takes its seconds."""
-        processes = self.settings.worker_decode_processes
-        if processes >= 1 and self.settings.worker_helper_writes:
-            self.writer = HelperWriter(engine_url(self.projector.engine), self.projector.key)
-            self.writer.warm()
-        else:
-            self.validator = Validator(processes, self.projector.key)
-            self.validator.warm()
-
-    def _close_helpers(self) -> None:
         for helper in (self.validator, self.writer):
             if helper is not None:
                 helper.close()
@@ -201,9 +191,8 @@ class BatchConsumer:
         if selected.generation != self.generation:
             return self._dropped(selected)
         plan = self.projector.assemble(selected.chosen, decoded)
-        outcome = plan.outcome
-        if outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
-            await send_dead_letters(dead_producer, self.settings.topic_dead_letter, outcome.dead)
+        if plan.outcome.dead:  # sent before the commit: a crash re-sends them, never loses one
+            await send_dead_letters(dead_producer, self.settings.topic_dead_letter, plan.outcome.dead)
             if selected.generation != self.generation:  # revoked meanwhile: not ours to commit now
                 return self._dropped(selected)
         if selected.helper is not None:
@@ -217,9 +206,8 @@ class BatchConsumer:
             self.writer.discard(selected.helper.number)
 
     async def _commit_in_helper(self, selected: _Selected, plan: Plan, ready: bool) -> None:
-        """The helper writes the batch (its own rows and the worker's, `plan.facts`); the next batch is
-        fetched while it does (at most one commit in flight beside the one just asked for; the helper
-        runs them in order)."""
+        """The helper writes the batch (its rows and the worker's, `plan.facts`) while the next one is
+        fetched: at most one commit in flight beside the one just asked for, run in order."""
         assert self.writer is not None and selected.helper is not None
         written = self.writer.commit(selected.helper.number, plan.marks, plan.drop, plan.facts)
         self._inflight.append(asyncio.ensure_future(self._after(written, selected, plan)))
@@ -242,10 +230,7 @@ class BatchConsumer:
                     self._inflight.pop(0)
 
     async def _commit_here(self, selected: _Selected, plan: Plan) -> None:
-        # Committed in a thread that the loop awaits at once: the loop stays free for heartbeats, the web
-        # page and a lock wait (another worker's commit, a rebuild's switch), and no Python work of
-        # the worker runs beside the commit — a commit thread overlapping it had to win the GIL back
-        # for every row it bound (measured 9-10 µs per event in that thread, ~5 µs for the inserts alone).
+        """In a thread the loop awaits at once: heartbeats and lock waits go on (design.md "Pipeline")."""
         inflight = asyncio.ensure_future(asyncio.to_thread(self.projector.commit, plan))
         self._inflight.append(inflight)
         try:
@@ -261,24 +246,5 @@ class BatchConsumer:
         self.totals.dead.extend(outcome.dead[-100:])
         self.batches += 1
         if self.metrics is not None:
-            self._measure(selected.batch, plan)
-
-    def _measure(self, batch: dict[int, list[ConsumerRecord]], plan: Plan) -> None:
-        """Counts, dead letters by reason, lag = fetch high watermark - next offset (never ListOffsets)."""
-        assert self.metrics is not None and self.consumer is not None
-        out = plan.outcome
-        for d in out.dead:
-            self.metrics.dead_lettered(d.kind)
-        if out.applied:
-            last = max(plan.marks.items(), key=lambda kv: kv[1].position, default=None)
-            self.metrics.projected(
-                "bundle",
-                out.applied,
-                newest_appended_at=out.newest_appended_at,
-                partition=last[0] if last else None,
-                position=last[1].position if last else None,
-            )
-        for partition, records in batch.items():
-            high = self.consumer.highwater(TopicPartition(self.topic, partition))
-            if high is not None and records:
-                self.metrics.lag(self.topic, partition, high, records[-1].offset + 1)
+            assert self.consumer is not None
+            record_metrics(self.metrics, self.consumer, self.topic, selected.batch, plan)

@@ -1,18 +1,22 @@
-"""The worker's Kafka plumbing: consumer settings, sending dead letters, stopping clients quietly."""
+"""The worker's Kafka plumbing: consumer settings, dead letters, batch metrics, stopping clients quietly."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 
 from services.kafka.producer import REASON_HEADER
 from services.settings import Settings
-from services.worker.projector import DeadLetter
+from services.worker.projector import DeadLetter, Plan
+
+if TYPE_CHECKING:
+    from services.metrics.pipeline import PipelineMetrics
 
 log = logging.getLogger("casestream.worker")
 
@@ -70,3 +74,29 @@ def _headers(d: DeadLetter) -> list[tuple[str, bytes]]:
         ("source_partition", str(d.partition).encode()),
         ("source_offset", str(d.offset).encode()),
     ]
+
+
+def record_metrics(
+    metrics: PipelineMetrics,
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    batch: dict[int, list[ConsumerRecord]],
+    plan: Plan,
+) -> None:
+    """Counts, dead letters by reason, lag = fetch high watermark - next offset (never ListOffsets)."""
+    out = plan.outcome
+    for d in out.dead:
+        metrics.dead_lettered(d.kind)
+    if out.applied:
+        last = max(plan.marks.items(), key=lambda kv: kv[1].position, default=None)
+        metrics.projected(
+            "bundle",
+            out.applied,
+            newest_appended_at=out.newest_appended_at,
+            partition=last[0] if last else None,
+            position=last[1].position if last else None,
+        )
+    for partition, records in batch.items():
+        high = consumer.highwater(TopicPartition(topic, partition))
+        if high is not None and records:
+            metrics.lag(topic, partition, high, records[-1].offset + 1)

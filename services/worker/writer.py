@@ -45,6 +45,7 @@ from services.worker.validating import (
     MAX_SHARE,
     START_SHARE,
     STEP,
+    Validator,
     _decoder_start,
     merge_validated,
     split_chunks,
@@ -139,6 +140,20 @@ class InHelper:
     number: int
     answer: asyncio.Future[Validated]
     local: list[Chunk]
+
+
+def start_helpers(
+    processes: int, helper_writes: bool, engine: Engine, key: bytes | None
+) -> tuple[Validator | None, HelperWriter | None]:
+    """The worker's helper(s), spawned and warming up: the helper that writes (one, the default), else
+    `Validator`'s helpers that send the rows back (or none: `processes` = 0)."""
+    if processes >= 1 and helper_writes:
+        writer = HelperWriter(engine_url(engine), key)
+        writer.warm()
+        return None, writer
+    validator = Validator(processes, key)
+    validator.warm()
+    return validator, None
 
 
 class HelperWriter:
