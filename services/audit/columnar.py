@@ -1,135 +1,32 @@
-"""The columnar replay loop over a SQL store: pages of stored rows gathered into columns, reduced with numpy.
+"""The columnar replay's state across pages (`Gather`) and its Python reading of a page (`gather`).
 
-Same inclusion, order and hashes as `services.audit.fast.run` (and so as the decoded fold): rows come
-page by page in position order, each payload is parsed once, and an event the raw fold accepts
-(`rawfold.RawFold.accepts`: latest version of a common type, no unknown key, no retraction target)
-is read from the parsed JSON with the same conversions. Instead of one call into the compact state
-per event, its values go into the page's plain lists; at the end of the page numpy keeps the latest
-start, end and repricing per placement and the earliest opening and latest closing per utredning
-(`services.audit.columns`, `columns_inv`), and the aktualiseringar are counted per day and cell.
-Every other event is decoded and applied the ordinary way, in position order. The two commute:
-the compact states keep extremes over order keys (µs, position, arrival; positions are unique, so
-an arrival number never decides), aktualiseringar add up, and the investigation counts are recounted
-from the resolved investigations at the end. A page with a payload that does not parse goes through
-`fast.run` whole. When no manifest is asked for, a page's bytes are hashed in one call.
-
-The cyclic garbage collector is paused while a page's JSON is parsed: millions of new, acyclic dicts
-would otherwise trigger full collections over the growing state (measured: 40 % of the parse time).
+`Gather` keeps what the pages share: the codes of placement and utredning ids, attribute tuples and
+prices (numbered in the order first seen), the persons, the conversion caches and the numpy
+accumulators (`services.audit.columns`, `columns_inv`); `finish` writes them into the compact states.
+`gather` reads the events of a page the raw fold accepts (`rawfold.RawFold.accepts`: latest version
+of a common type, no unknown key, no retraction target) from their parsed JSON with the raw fold's
+conversions into the page's plain lists (`Page`), and leaves the rest, by index, to be decoded. It is
+the path for a page Arrow's reader refuses (`services.audit.vector` is the usual one); the loop over
+pages is `services.audit.columnar_loop`, a page's fold `services.audit.columnar_page`.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import date
-from typing import Any, Final, cast
+from collections.abc import Callable
+from typing import Any, Final
 
-import numpy as np
-from sqlalchemy import Engine, String, select, type_coerce
-
-from events.timeutil import as_aware
-from projections import intake
 from projections.placement_compact import NONE, Attrs, micros
 from services.audit import fast, rawfold
 from services.audit.columns import Placements, Texts
 from services.audit.columns_inv import GROUPS, Investigations, recount
-from services.audit.source import Scope, Stored, utc
+from services.audit.source import Stored, utc
 from services.audit.trusted import decimal, recorded_time
-from services.store.sql import SqlStore
-from services.store.tables import events_table as ev
 
-PAGE: Final = 20_000
 _KINDS: Final = ("placement.started", "placement.repriced", "placement.ended", "case.actualised",
                  "investigation.opened", "investigation.closed")
 _GROUP: Final = {g: i for i, g in enumerate(GROUPS)}
 Take = Callable[[Stored, bool], None]
-
-
-def _query(scope: Scope, after: int, through: int | None) -> Any:
-    cutoff = None if scope.known_at is None else as_aware(scope.known_at)
-    q = select(ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
-               ev.c.payload).where(ev.c.position > after)
-    for bound in (scope.upto, through):
-        if bound is not None:
-            q = q.where(ev.c.position <= bound)
-    if cutoff is not None:
-        q = q.where(ev.c.recorded_at <= cutoff)
-    if scope.municipality is not None:
-        q = q.where(ev.c.municipality == scope.municipality)
-    return q.order_by(ev.c.position)
-
-
-def _fetch(engine: Engine, q: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:  # read-only query
-        # the DBAPI cursor's plain tuples: SQLAlchemy's Row objects cost ~2 µs a row here
-        return cast(list[tuple[Any, ...]], conn.execute(q).cursor.fetchall())
-
-
-def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows in scope, a page at a time: (position, event id, appended_at, payload) as the driver gives.
-
-    One municipality's rows come through the (municipality, position) index. Reading position ranges
-    in primary-key order and testing the municipality on each row was tried: 1.8 times as fast on the
-    1 M store, 3.5 times as slow on the 10 M one (40 s against 11.4 s for 1.44 M rows), where it reads
-    every other municipality's rows and those recorded after known-at too.
-    """
-    after = 0
-    while True:
-        rows = _fetch(store._engine, _query(scope, after, None).limit(PAGE))  # the store's own engine
-        if rows:
-            yield rows
-        if len(rows) < PAGE:
-            return
-        after = rows[-1][0]
-
-
-def page_between(engine: Engine, scope: Scope, after: int, through: int) -> list[tuple[Any, ...]]:
-    """The rows in scope with positions in (after, through], in position order."""
-    return _fetch(engine, _query(scope, after, through))
-
-
-def prefetched(source: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:
-    """`source`'s pages, read ahead by a thread (SQLite reads with the GIL released, beside the folding).
-
-    At most `depth` pages wait; an error in the reader is raised here; leaving early stops the reader.
-    """
-    pending: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            for page in source:
-                while not stop.is_set():
-                    try:
-                        pending.put(("page", page), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pending.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            pending.put(("error", exc))
-
-    reader = threading.Thread(target=read, name="replay-pages", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, value = pending.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while reader.is_alive():
-            try:
-                pending.get_nowait()
-            except queue.Empty:
-                reader.join(timeout=0.05)
 
 
 class Gather:
@@ -347,40 +244,3 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
     state.events += events
     state.last_position = max(state.last_position, last)
     return page, slow, excluded
-
-
-_S = ("rec", "pos", "arr", "day", "attr", "person", "price")
-_R = ("rec", "pos", "arr", "day", "price")
-_E = ("rec", "pos", "arr", "day")
-
-
-def _ints(names: tuple[str, ...], lists: list[list[int]]) -> dict[str, Any]:
-    return {name: np.array(values, dtype=np.int64) for name, values in zip(names, lists, strict=True)}
-
-
-def reduce(g: Gather, page: Page, state: Any) -> None:
-    """Fold a gathered page into the accumulators and the intake counts."""
-    size = len(g.pids)
-    if len(page.s[0]):
-        g.placements.start.reduce(np.array(page.s[0], dtype=np.int64), _ints(_S, page.s[1:]), size)
-    if len(page.r[0]):
-        g.placements.repriced(np.array(page.r[0], dtype=np.int64), _ints(_R, page.r[1:]), size)
-    if len(page.e[0]):
-        g.placements.end.reduce(np.array(page.e[0], dtype=np.int64), _ints(_E, page.e[1:]), size)
-    size = len(g.invs)
-    if len(page.o[0]):
-        code, day, hi, lo, group, person = page.o
-        g.investigations.opened(_i64(code), _i64(day), _u64(hi), _u64(lo), _i64(group), _i64(person), size)
-    if len(page.c[0]):
-        code, day, hi, lo = page.c
-        g.investigations.closed(_i64(code), _i64(day), _u64(hi), _u64(lo), size)
-    for (ordinal, cell), n in [*Counter(page.cells).items(), *page.counts]:
-        intake.permanent(state.intake, date.fromordinal(ordinal), cell, n)
-
-
-def _i64(values: Any) -> Any:
-    return np.asarray(values, dtype=np.int64)
-
-
-def _u64(values: Any) -> Any:
-    return np.asarray(values, dtype=np.uint64)

@@ -1,11 +1,16 @@
 """The page loop of the columnar replay: each page gathered on whole columns (Arrow), else with Python.
 
-For each page of stored rows (`columnar.pages`): the stored bytes joined by newlines (exactly what
+For each page of stored rows (`pages.pages`): the stored bytes joined by newlines (exactly what
 the events hash is over), then `vector.gather` reads them as columns; where Arrow cannot read the page
 as expected, each payload is parsed with orjson and read by `columnar.gather`; where a payload does
 not parse at all, the page goes through `fast.fold_rows` whole. The events the gather leaves are
-decoded and applied the ordinary way, in position order, after the page's columns are reduced (the
-two commute: see `services.audit.columnar`).
+decoded and applied the ordinary way, in position order, after the page's columns are reduced. The
+two commute: the compact states keep extremes over order keys (µs, position, arrival; positions are
+unique, so an arrival number never decides), aktualiseringar add up, and the investigation counts are
+recounted from the resolved investigations at the end.
+
+The cyclic garbage collector is paused during the replay: millions of new, acyclic values would
+otherwise trigger full collections over the growing state (measured: 40 % of the parse time).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import gc
 from typing import Any
 
 from services.audit import fast, parallel, rawfold
-from services.audit.columnar import Gather, Take, pages, prefetched
+from services.audit.columnar import Gather, Take
 from services.audit.columnar_page import fold_page
+from services.audit.pages import pages, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 

@@ -1,16 +1,21 @@
-"""One page of the columnar replay folded: gathered (on columns, with Python, or row by row), hashed, reduced.
+"""One page of the columnar replay folded: gathered (on columns, with Python, or row by row), hashed,
+reduced into the accumulators.
 
 Shared by the one-process loop (`columnar_loop`) and the reader processes' folding side (`parallel`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date
 from typing import Any
 
+import numpy as np
 import orjson
 
+from projections import intake
 from services.audit import fast, vector
-from services.audit.columnar import Gather, Take, gather, reduce
+from services.audit.columnar import Gather, Page, Take, gather
 from services.audit.digest import sha256_hex
 from services.audit.source import Stored, as_bytes, canonical_id, decoded, utc
 
@@ -75,3 +80,40 @@ def _digest(digest: Any, rows: list[tuple[Any, ...]], payloads: list[bytes], lin
     for row, raw, out in zip(rows, payloads, excluded, strict=True):
         if not out:
             digest.add(row[0], canonical_id(row[1]), raw)
+
+
+_S = ("rec", "pos", "arr", "day", "attr", "person", "price")
+_R = ("rec", "pos", "arr", "day", "price")
+_E = ("rec", "pos", "arr", "day")
+
+
+def _ints(names: tuple[str, ...], lists: list[list[int]]) -> dict[str, Any]:
+    return {name: np.array(values, dtype=np.int64) for name, values in zip(names, lists, strict=True)}
+
+
+def reduce(g: Gather, page: Page, state: Any) -> None:
+    """Fold a gathered page into the accumulators and the intake counts."""
+    size = len(g.pids)
+    if len(page.s[0]):
+        g.placements.start.reduce(np.array(page.s[0], dtype=np.int64), _ints(_S, page.s[1:]), size)
+    if len(page.r[0]):
+        g.placements.repriced(np.array(page.r[0], dtype=np.int64), _ints(_R, page.r[1:]), size)
+    if len(page.e[0]):
+        g.placements.end.reduce(np.array(page.e[0], dtype=np.int64), _ints(_E, page.e[1:]), size)
+    size = len(g.invs)
+    if len(page.o[0]):
+        code, day, hi, lo, group, person = page.o
+        g.investigations.opened(_i64(code), _i64(day), _u64(hi), _u64(lo), _i64(group), _i64(person), size)
+    if len(page.c[0]):
+        code, day, hi, lo = page.c
+        g.investigations.closed(_i64(code), _i64(day), _u64(hi), _u64(lo), size)
+    for (ordinal, cell), n in [*Counter(page.cells).items(), *page.counts]:
+        intake.permanent(state.intake, date.fromordinal(ordinal), cell, n)
+
+
+def _i64(values: Any) -> Any:
+    return np.asarray(values, dtype=np.int64)
+
+
+def _u64(values: Any) -> Any:
+    return np.asarray(values, dtype=np.uint64)

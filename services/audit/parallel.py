@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import create_engine
 
 from projections import bundle
-from services.audit import columnar, columnar_page, vector
+from services.audit import columnar, columnar_page, pages, vector
 from services.audit.columnar import Gather, Take
 from services.audit.digest import sha256_hex
 from services.audit.rawfold import RawFold
@@ -121,7 +121,7 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
     g, counted = Gather(fold), _Counted()
     try:
         for lo, hi in ranges:
-            rows = columnar.page_between(engine, scope, lo, hi)
+            rows = pages.page_between(engine, scope, lo, hi)
             message = _page(g, counted, rows, scope.municipality, listed) if rows else ("empty",)
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()

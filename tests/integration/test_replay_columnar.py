@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from projections.definitions import ALL_PROJECTIONS, CURRENT, Params, build
-from services.audit import columnar, digest, parallel, vector
+from services.audit import digest, pages, parallel, vector
 from services.audit.columns import last_per_group
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope
@@ -50,7 +50,7 @@ def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.mark.parametrize("page", [20_000, 333])
 def test_each_way_of_reading_pages_equals_the_decoded_fold(store_url: str, way: str, page: int,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columnar, "PAGE", page)
+    monkeypatch.setattr(pages, "PAGE", page)
     if way == "python":
         monkeypatch.setattr(vector, "gather", lambda *args: None)
     head = open_store(store_url).head()
@@ -85,7 +85,7 @@ def test_reader_processes_give_the_one_process_fold(store_url: str, listed: bool
 
 def test_the_events_hash_without_a_manifest_is_the_same(store_url: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columnar, "PAGE", 500)
+    monkeypatch.setattr(pages, "PAGE", 500)
     listed, bare = rebuilt(store_url, Scope(None)), rebuilt(store_url, Scope(None), listed=False)
     assert (bare.digest.sha256, bare.digest.count, bare.digest.first_position, bare.digest.last_position) == (
         listed.digest.sha256, listed.digest.count, listed.digest.first_position, listed.digest.last_position)
@@ -102,7 +102,7 @@ def test_pages_arrow_refuses_take_the_other_ways_and_agree(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.db"
     url = store_of(path, history(8, 0.05))
-    monkeypatch.setattr(columnar, "PAGE", 400)
+    monkeypatch.setattr(pages, "PAGE", 400)
     # a price in öre on one repricing: a JSON float, which Arrow cannot read as a whole number
     with sqlite3.connect(path) as conn:
         position, body = conn.execute(
@@ -153,7 +153,7 @@ def test_random_histories_in_a_store_fold_alike_every_way(tmp_path: Path, seed: 
     rng.shuffle(events)
     events += [b.retracted(e, "2022-06-01") for e in rng.sample(events, len(events) // 6)]
     url = store_of(tmp_path / "store.db", events)
-    monkeypatch.setattr(columnar, "PAGE", 37)
+    monkeypatch.setattr(pages, "PAGE", 37)
     monkeypatch.setattr(parallel, "RANGE", 41)
     reference = summary(rebuilt(url, Scope(None), decoded=True))
     columns = rebuilt(url, Scope(None))
