@@ -53,30 +53,16 @@ class Gather:
         self.paths: Counter[str] = Counter()  # pages read on whole columns / with Python / row by row
 
     def rec(self, value: Any) -> int:
-        us = self.recs.get(value)
-        if us is None:
-            us = micros(recorded_time(value))
-            if len(self.recs) > 50_000:
-                self.recs.clear()
-            self.recs[value] = us
-        return us
+        """A recorded_at JSON value as µs (NONE for None), as the raw fold converts it."""
+        return _memo(self.recs, 50_000, value, lambda v: micros(recorded_time(v)))
 
     def ordinal(self, value: Any) -> int:
         """The business day (its ordinal) of an occurred_at JSON value, as `Event.business_date`."""
-        day = rawfold.business_day(value).toordinal()
-        if len(self.ordinals) > 100_000:
-            self.ordinals.clear()
-        self.ordinals[value] = day
-        return day
+        return _memo(self.ordinals, 100_000, value, lambda v: rawfold.business_day(v).toordinal())
 
     def appended_us(self, value: Any) -> int:
-        us = self.appended.get(value)
-        if us is None:
-            us = micros(utc(value))
-            if len(self.appended) > 100_000:
-                self.appended.clear()
-            self.appended[value] = us
-        return us
+        """An appended_at column value as µs since 1970 UTC."""
+        return _memo(self.appended, 100_000, value, lambda v: micros(utc(v)))
 
     def price(self, value: Any, unit: Any) -> int:
         key = (value, type(value), unit)
@@ -97,6 +83,17 @@ class Gather:
         state.care_costs.near.clear()
         self.investigations.into(state.investigations.compact, self.invs, self.inv_persons)
         recount(state.investigations)
+
+
+def _memo(cache: dict[Any, int], bound: int, value: Any, convert: Callable[[Any], int]) -> int:
+    """`convert(value)`, remembered in `cache` (emptied when it holds `bound` values)."""
+    out = cache.get(value)
+    if out is None:
+        out = convert(value)
+        if len(cache) >= bound:
+            cache.clear()
+        cache[value] = out
+    return out
 
 
 def _code(table: dict[str, int], key: str) -> int:

@@ -1,12 +1,11 @@
-"""The fast rebuild loop of replay over a SQL store: raw rows, the raw fold, the decoded path for the rest.
+"""The row-by-row loop of replay: stored rows through the raw fold, the decoded path for the rest.
 
-Same inclusion, order and hashes as `services.audit.source.included` followed by the decoded fold
-(`services.audit.replay.rebuild`): rows come page by page in position order (recorded by known_at,
-of the municipality, up to the head), the municipality of each event is checked on the event too,
-and every included event's stored bytes go to the digest in position order. Each payload is parsed
-once; the raw fold (`services.audit.rawfold`) takes what it can, the rest is decoded from the same
-parse and handed to `take`, the decoded path. appended_at is parsed once per distinct value (an
-append batch shares one).
+The columnar replay (`services.audit.columnar_loop`) takes this way for a page with a payload that
+does not parse. Same inclusion, order and hashes as the decoded fold: the municipality of each event
+is checked on the event too, and every included event's stored bytes go to the digest in position
+order. Each payload is parsed once; the raw fold (`services.audit.rawfold`) takes what it can, the
+rest is decoded from the same parse and handed to `take`. appended_at is parsed once per distinct
+value (an append batch shares one).
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ from typing import Any, Protocol
 
 import orjson
 
-from events.timeutil import as_aware
 from projections.placement_compact import micros
 from services.audit import rawfold
-from services.audit.source import PAGE, Scope, Stored, as_bytes, canonical_id, decoded, sql_page, utc
-from services.store.sql import SqlStore
+from services.audit.source import Stored, as_bytes, canonical_id, decoded, utc
 
 Row = tuple[int, str, datetime, bytes, Any]
 
@@ -48,30 +45,10 @@ def converted(rows: Iterable[Sequence[Any]]) -> Iterator[Row]:
         yield position, canonical_id(event_id), when, raw, value
 
 
-def raw_rows(store: SqlStore, scope: Scope) -> Iterator[Row]:
-    """The rows in scope, converted (`converted`), page by page in position order."""
-    cutoff = None if scope.known_at is None else as_aware(scope.known_at)
-    after = 0
-    while True:
-        rows = sql_page(store, after, cutoff, scope.municipality)
-        for row in converted(rows):
-            if scope.upto is not None and row[0] > scope.upto:
-                return
-            yield row
-        if len(rows) < PAGE:
-            return
-        after = rows[-1][0]
-
-
-def run(store: SqlStore, scope: Scope, snap: Counted, fold: rawfold.RawFold, digest: Any,
-        take: Callable[[Stored], None]) -> None:
-    """Fold every included row: the raw fold where it can, else `take(decoded item)`."""
-    fold_rows(raw_rows(store, scope), scope.municipality, snap, fold, digest, take)
-
-
 def fold_rows(rows: Iterable[Row], muni: str | None, snap: Counted, fold: rawfold.RawFold, digest: Any,
               take: Callable[[Stored], None]) -> None:
-    """The loop of `run` over given rows (the columnar replay's path for a page that does not parse)."""
+    """Fold given rows: the raw fold where it can, else `take(decoded item)` (the columnar replay's path
+    for a page with a payload that does not parse)."""
     state = fold.state
     appended_at, appended_us = None, 0
     for position, event_id, appended, raw, value in rows:
