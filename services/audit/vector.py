@@ -22,6 +22,7 @@ blocks infer different types) makes `gather` return None, and the page takes `co
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -169,9 +170,29 @@ def _combined(columns: list[Any], rows: Any, nulls: list[Any]) -> tuple[Any, lis
         indices, table = _codes(column.take(pa.array(rows)), lambda v: v, None)
         parts.append(np.where(indices < 0, len(table), indices))
         tables.append([*table, null])
-    unique, inverse = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+    unique, inverse = _unique_rows(parts, [len(t) for t in tables])
     values = [tuple(tables[i][j] for i, j in enumerate(row)) for row in unique.tolist()]
     return inverse.reshape(-1), values
+
+
+def _unique_rows(parts: list[Any], radices: list[int]) -> tuple[Any, Any]:
+    """`np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)`, in the same (lexicographic) order.
+
+    The digits are combined into one int64 key per row (mixed radix, the first part most significant),
+    which sorts as the rows do: a 1-D unique is ~10 times as fast as one over rows. Where the key could
+    overflow, the rows are compared as such.
+    """
+    if math.prod(radices) >= 1 << 62:
+        return np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    for part, radix in zip(parts, radices, strict=True):
+        key = key * radix + part
+    keys, inverse = np.unique(key, return_inverse=True)
+    digits = []
+    for radix in reversed(radices):
+        keys, digit = np.divmod(keys, radix)
+        digits.append(digit)
+    return np.stack(digits[::-1], axis=1), inverse
 
 
 def gather(g: Gather, rows: list[tuple[Any, ...]], lines: bytes, snap: Any, muni: str | None,
@@ -257,9 +278,10 @@ def _cases(g: Gather, page: Page, data: Any, kind: Any, day: Any, ok: Any, hi: A
     if len(rows):
         inverse, cells = _combined([data.field(f) for f in ("channel", "target_group", "sex")], rows,
                                    [None, None, "unknown"])
-        pairs, counts = np.unique(np.stack([day[rows], inverse], axis=1), axis=0, return_counts=True)
-        found = zip(pairs.tolist(), counts.tolist(), strict=True)
-        page.counts.extend(((d, cells[c]), n) for (d, c), n in found)
+        keys, counts = np.unique(day[rows] * len(cells) + inverse, return_counts=True)  # (day, cell) in order
+        days, which = np.divmod(keys, len(cells))
+        found = zip(days.tolist(), which.tolist(), counts.tolist(), strict=True)
+        page.counts.extend(((d, cells[c]), n) for d, c, n in found)
     rows = np.flatnonzero(ok & (kind >= 4))
     if not len(rows):
         return

@@ -140,6 +140,19 @@ def test_event_id_halves_match_the_integer_of_the_hex_digits() -> None:
         assert (int(hi[i]), int(lo[i])) == divmod(value, 2**64)
 
 
+@pytest.mark.parametrize("radix", [7, 2**21])  # 2**21: three parts could overflow one key: rows compared
+def test_unique_rows_equals_numpys_unique_over_rows(radix: int) -> None:
+    rng = np.random.default_rng(radix)
+    parts = [rng.integers(0, radix, 400) for _ in range(3)]
+    parts[1][:200] = parts[1][200:]  # repeated rows
+    parts[0][:200], parts[2][:200] = parts[0][200:], parts[2][200:]
+    unique, inverse = vector._unique_rows(parts, [radix] * 3)
+    want, want_inverse = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
+    assert unique.tolist() == want.tolist()
+    assert inverse.reshape(-1).tolist() == want_inverse.reshape(-1).tolist()
+    assert len(unique) <= 200
+
+
 @pytest.mark.parametrize("seed", [0, 3])
 def test_random_histories_in_a_store_fold_alike_every_way(tmp_path: Path, seed: int,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
