@@ -11,11 +11,15 @@ recounted from the resolved investigations at the end.
 
 The cyclic garbage collector is paused during the replay: millions of new, acyclic values would
 otherwise trigger full collections over the growing state (measured: 40 % of the parse time).
+The interpreter's switch interval is shortened to 1 ms meanwhile: the folding thread drops the GIL in
+every Arrow and numpy call, and with the default 5 ms it then waited for the page reader's thread to
+hand it back (measured on the 1 M store: a rebuild 8.2 s -> 7.5 s).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
 
 from services.audit import fast, parallel, rawfold
@@ -34,8 +38,9 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     scope on a machine with two cores or more, else none: the pages are read in this process).
     """
     g = Gather(fold)
-    collecting = gc.isenabled()
-    gc.disable()  # see the module docstring; restored below
+    collecting, interval = gc.isenabled(), sys.getswitchinterval()
+    gc.disable()  # see the module docstring; both restored below
+    sys.setswitchinterval(min(interval, 0.001))
     try:
         if parallel.wanted(store, scope, processes):
             parallel.run(store, scope, g, snap, digest, take, processes or 2)
@@ -45,5 +50,6 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         g.finish(fold.state)
         snap.paths = g.paths
     finally:
+        sys.setswitchinterval(interval)
         if collecting:
             gc.enable()

@@ -119,18 +119,21 @@ def accepted(g: Gather, t: pa.Table, data: Any, n: int) -> tuple[Any, Any, Any, 
     for name in t.column_names:
         if name not in rawfold._ENVELOPE:
             ok &= _null_or(t.column(name))
-    fields = {data.type.field(i).name for i in range(data.type.num_fields)}
-    for name in fields:
-        present = ~_null_or(data.field(name))
-        for k in range(len(_KINDS)):
-            if name not in g.keys[k]:
-                ok &= ~(present & (kind == k))
+    fields = [data.type.field(i).name for i in range(data.type.num_fields)]
+    present = {name: ~_null_or(data.field(name)) for name in fields}  # each field's nulls found once
+    is_kind = [kind == k for k in range(len(_KINDS))]
     for k, needed in enumerate(_NEEDED):
+        allowed = g.keys[k]
+        bad = np.zeros(n, dtype=bool)
+        for name in fields:
+            if name not in allowed:
+                bad |= present[name]  # a key outside the type's model
         for name in needed:
-            if name not in fields:
-                ok &= kind != k
+            if name not in present:
+                bad[:] = True
             else:
-                ok &= ~((kind == k) & _null_or(data.field(name)))
+                bad |= ~present[name]  # a key the raw fold reads with d[key], absent or null
+        ok &= ~(is_kind[k] & bad)
     rec = _mapped(t.column("recorded_at"), g.rec, _BAD)
     day = _mapped(t.column("occurred_at"), g.ordinal, 0)
     ok &= (rec != _BAD) & (day != 0)
