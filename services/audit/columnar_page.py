@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from projections import intake
-from services.audit import fast, vector
+from services.audit import fast, manifest_block, vector
 from services.audit.columnar import Gather, Page, Take, gather
 from services.audit.digest import sha256_hex
 from services.audit.source import Stored, as_bytes, canonical_id, decoded, utc
@@ -73,9 +73,15 @@ def _digest(digest: Any, rows: list[tuple[Any, ...]], payloads: list[bytes], lin
     if not any(excluded):
         if not digest.listed and digest.on_event is None:
             digest.add_block(rows[0][0], rows[-1][0], len(rows), lines)
+            return
+        positions = [r[0] for r in rows]
+        made = manifest_block.lines(positions, [r[1] for r in rows], payloads) if digest.on_event is None \
+            else None
+        if made is not None:
+            digest.add_lines(positions[0], positions[-1], len(rows), lines, made)
         else:
-            digest.add_listed([r[0] for r in rows], [canonical_id(r[1]) for r in rows],
-                              [sha256_hex(p) for p in payloads], lines)
+            ids = [canonical_id(r[1]) for r in rows]
+            digest.add_listed(positions, ids, [sha256_hex(p) for p in payloads], lines)
         return
     for row, raw, out in zip(rows, payloads, excluded, strict=True):
         if not out:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -76,10 +77,13 @@ class EventDigest:
         self.on_event = on_event  # called with (position, event id, SHA-256) of each event, in order
         self._total = hashlib.sha256()
         self._manifest_hash = hashlib.sha256()
-        self._lines: list[str] = []  # manifest lines not yet hashed and written
+        self._lines: list[bytes] = []  # manifest lines not yet hashed and written
         self._file: gzip.GzipFile | None = None
+        self._writer: ThreadPoolExecutor | None = None  # compresses and writes the manifest beside the fold
+        self._written: Future[int] | None = None  # the block being written (one at a time, in order)
         if manifest is not None:
             self._file = gzip.GzipFile(manifest, "wb", compresslevel=1)  # closed by close() / __exit__
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="manifest")
         self.count = 0
         self.first_position: int | None = None
         self.last_position: int | None = None
@@ -92,7 +96,7 @@ class EventDigest:
         if self.on_event is not None:
             self.on_event(position, str(event_id), sha)
         if self.listed:
-            self._lines.append(f"{position}\t{event_id}\t{sha}\n")
+            self._lines.append(f"{position}\t{event_id}\t{sha}\n".encode())
             if len(self._lines) >= 4096:
                 self._flush()
         self._range(position, position, 1)
@@ -109,9 +113,18 @@ class EventDigest:
                 self.on_event(position, event_id, sha)
         if self.listed:
             self._lines.append("".join(f"{p}\t{e}\t{h}\n" for p, e, h in zip(positions, event_ids, shas,
-                                                                           strict=True)))
+                                                                           strict=True)).encode())
             self._flush()
         self._range(positions[0], positions[-1], len(positions))
+
+    def add_lines(self, first: int, last: int, count: int, lines: bytes, manifest: bytes) -> None:
+        """`add_listed` with the manifest lines already made (`manifest_block.lines`): `count` events."""
+        if not self.listed or self.on_event is not None:
+            raise ValueError("manifest lines are kept only by a listing digest without a per-event callback")
+        self._total.update(lines)
+        self._lines.append(manifest)
+        self._flush()
+        self._range(first, last, count)
 
     def add_block(self, first: int, last: int, count: int, lines: bytes) -> None:
         """Account for `count` events at once: `lines` = their stored bytes, each followed by a newline."""
@@ -131,12 +144,18 @@ class EventDigest:
         return self._total.hexdigest()
 
     def _flush(self) -> None:
-        """Hash and write the pending manifest lines (one call per block: gzip per line is slow)."""
-        block = "".join(self._lines).encode()
+        """Hash the pending manifest lines and hand them to the writer (one block: gzip per line is slow).
+
+        The writer thread compresses while the fold goes on (zlib drops the GIL: ~2.4 µs an event
+        measured here off the folding thread); a write error is raised at the next block or at close.
+        """
+        block = b"".join(self._lines)
         self._lines.clear()
         self._manifest_hash.update(block)
-        if self._file is not None:
-            self._file.write(block)
+        if self._file is not None and self._writer is not None and block:
+            if self._written is not None:
+                self._written.result()
+            self._written = self._writer.submit(self._file.write, block)
 
     @property
     def manifest_sha256(self) -> str:
@@ -147,10 +166,17 @@ class EventDigest:
         return self._manifest_hash.hexdigest()
 
     def close(self) -> None:
-        self._flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        try:
+            self._flush()
+            if self._written is not None:
+                self._written.result()
+        finally:
+            self._written = None
+            writer, file, self._writer, self._file = self._writer, self._file, None, None
+            if writer is not None:
+                writer.shutdown(wait=True)
+            if file is not None:
+                file.close()
 
     def __enter__(self) -> EventDigest:
         return self

@@ -1,0 +1,68 @@
+"""The page-at-once manifest lines (`services.audit.manifest_block`) equal the line-by-line ones."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from services.audit import manifest_block
+from services.audit.digest import EventDigest, read_manifest
+from services.audit.source import canonical_id
+
+
+def _one_by_one(positions: list[int], ids: list[str], payloads: list[bytes]) -> bytes:
+    return "".join(f"{p}\t{canonical_id(e)}\t{hashlib.sha256(x).hexdigest()}\n"
+                   for p, e, x in zip(positions, ids, payloads, strict=True)).encode()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_equal_the_line_by_line_manifest(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(60):
+        n = rng.randint(1, 40)
+        positions = [rng.randrange(10 ** rng.randint(1, 13)) for _ in range(n)]
+        if rng.random() < 0.7:
+            positions.sort()  # a page's positions ascend; any order must still come out right
+        ids = ["".join(rng.choice("0123456789abcdef-x") for _ in range(32)) for _ in range(n)]
+        payloads = [rng.randbytes(rng.randint(0, 60)) for _ in range(n)]
+        assert manifest_block.lines(positions, ids, payloads) == _one_by_one(positions, ids, payloads)
+
+
+def test_ids_of_another_form_are_left_to_the_line_by_line_way() -> None:
+    assert manifest_block.lines([1], ["é" * 32], [b"x"]) is None  # 32 characters, not 32 bytes
+    assert manifest_block.lines([1, 2], ["a" * 31, "a" * 33], [b"x", b"y"]) is None
+    assert manifest_block.lines([1], [object()], [b"x"]) is None  # a uuid from PostgreSQL, say
+    assert manifest_block.lines([-1], ["a" * 32], [b"x"]) is None
+    assert manifest_block.lines([], [], []) == b""
+
+
+def test_a_digest_given_made_lines_writes_and_hashes_the_same_manifest(tmp_path: Path) -> None:
+    positions, ids = [7, 8, 10], ["0f" * 16, "ab" * 16, "9c" * 16]
+    payloads = [b'{"a":1}', b'{"b":2}', b'{"c":3}']
+    lines = b"".join(p + b"\n" for p in payloads)
+    with EventDigest(tmp_path / "a.tsv.gz") as one:
+        for p, e, x in zip(positions, ids, payloads, strict=True):
+            one.add(p, canonical_id(e), x)
+    with EventDigest(tmp_path / "b.tsv.gz") as block:
+        made = manifest_block.lines(positions, ids, payloads)
+        assert made is not None
+        block.add_lines(7, 10, 3, lines, made)
+    assert (one.sha256, one.manifest_sha256, one.count) == (block.sha256, block.manifest_sha256, block.count)
+    assert list(read_manifest(tmp_path / "a.tsv.gz")) == list(read_manifest(tmp_path / "b.tsv.gz"))
+
+
+def test_a_manifest_that_cannot_be_written_fails_the_digest() -> None:
+    """The writer thread's error is not lost: /dev/full refuses every write (no space left)."""
+    digest = EventDigest(Path("/dev/full"))
+    made = manifest_block.lines(list(range(1, 2001)), ["ab" * 16] * 2000, [b"{}"] * 2000)
+    assert made is not None
+    with pytest.raises(OSError):
+        try:
+            digest.add_lines(1, 2000, 2000, b"{}\n" * 2000, made)
+            digest.add_lines(1, 2000, 2000, b"{}\n" * 2000, made)  # the first block's error, at the latest
+        finally:
+            digest.close()  # or here
+    assert digest._writer is None and digest._file is None  # the thread and the file are let go
