@@ -75,6 +75,9 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
 
+_ONE_DAY = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """An inclusive business period: `Period(2021-01-01, 2021-08-31)` has 243 days."""
@@ -93,7 +96,7 @@ class Period:
     @property
     def stop(self) -> date:
         """The first day after the period (exclusive bound)."""
-        return self.end + timedelta(days=1)
+        return self.end + _ONE_DAY
 
     def months(self) -> list[Month]:
         out: list[Month] = []

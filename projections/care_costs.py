@@ -161,12 +161,16 @@ class Figures:
     @staticmethod
     def of(period: Period, placements: Iterable[Placement]) -> Figures:
         """The sums over placements (each with at least one covered day in the period)."""
-        days, cost, persons = 0, Fraction(0), set[str]()
+        days, whole, part, persons = 0, 0, Fraction(0), set[str]()
         for p in placements:
             days += counted_care_days(p, period)
-            cost += p.cost(period)
+            cost = p.cost(period)
+            if cost.denominator == 1:
+                whole += cost.numerator  # int sums: Fraction's gcd per addition is slow by the thousand
+            else:
+                part += cost
             persons.add(p.person)
-        return Figures(period, days, cost, frozenset(persons))
+        return Figures(period, days, part + whole, frozenset(persons))
 
 
 def _dim_value(placement: Placement, dim: Dim) -> str | None:

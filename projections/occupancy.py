@@ -164,8 +164,13 @@ def _month(
     timeline: list[Capacity], stays: list[Placement], part: Period, month: Month, measure: Measure,
     data_through: date | None,
 ) -> MonthOccupancy:
-    occupied = sum(p.care_days(part) for p in stays)
-    individuals = len({p.person for p in stays if p.covered(part) is not None})
+    occupied, persons = 0, set()
+    for p in stays:  # one covered span per stay: its care days and whether its person counts
+        span = p.covered(part)
+        if span is not None:
+            occupied += (span[1] - span[0]).days
+            persons.add(p.person)
+    individuals = len(persons)
     available = available_place_days(timeline, part)
     percent: Fraction | None = None
     reported = data_through is None or part.end <= data_through

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -138,13 +139,16 @@ class Placement:
         span = self.covered(period)
         if span is None:
             return Fraction(0)
-        total = Fraction(0)
-        for a, b, seg in self._pieces(*span):
-            if seg.unit == "day":
-                total += Fraction(seg.price) * (b - a).days
+        whole, part = 0, Fraction(0)  # whole kronor in int arithmetic: Fraction's gcd per step was most
+        for a, b, seg in self._pieces(*span):  # of a year's report time on a large history
+            price = _exact(seg.price)
+            if seg.unit == "day" and type(price) is int:
+                whole += price * (b - a).days
+            elif seg.unit == "day":
+                part += price * (b - a).days
             else:
-                total += _monthly_cost(Fraction(seg.price), a, b)
-        return total
+                part += _monthly_cost(Fraction(price), a, b)
+        return part + whole
 
     def _pieces(self, lo: date, hi: date) -> Iterator[tuple[date, date, PriceSegment]]:
         for i, seg in enumerate(self.prices):
@@ -152,6 +156,13 @@ class Placement:
             a, b = max(lo, seg.start), min(hi, nxt)
             if a < b:
                 yield a, b, seg
+
+
+@lru_cache(maxsize=4096)
+def _exact(price: Decimal) -> int | Fraction:
+    """A price exactly: an int when whole, else a Fraction (remembered: a history has few prices)."""
+    value = Fraction(price)
+    return value.numerator if value.denominator == 1 else value
 
 
 def _monthly_cost(price: Fraction, lo: date, hi: date) -> Fraction:

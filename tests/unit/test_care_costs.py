@@ -279,3 +279,17 @@ def test_apply_mutates_and_returns_the_state_it_is_given() -> None:
     state = care_costs.State()
     assert care_costs.apply(state, placement_started("p", "2021-01-01", price=1)) is state
     assert care_costs.fold([], state) is state and len(state.placements) == 1
+
+
+def test_cost_sums_whole_and_fractional_prices_exactly() -> None:
+    """Whole kronor are summed as ints, öre and monthly parts as fractions: the total is the exact sum."""
+    events = [*stay("p", "2021-03-10", "2021-05-20", price=1000),
+              placement_repriced("p", "2021-03-20", "999.75"),  # öre: a fraction of a krona per day
+              placement_repriced("p", "2021-04-01", 1200),
+              placement_repriced("p", "2021-04-11", "30000", price_unit="month")]
+    cost = next(iter(care_costs.fold(events).resolved(JAN_AUG))).cost(JAN_AUG)
+    want = (Fraction(1000) * 10 + Fraction("999.75") * 12 + Fraction(1200) * 10
+            + Fraction(30000) * (Fraction(20, 30) + Fraction(19, 31)))
+    assert cost == want and type(cost) is Fraction
+    fig = figures(events, JAN_AUG)
+    assert fig.cost_sek == want and fig.care_days == 71
