@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import create_engine
 
 from projections import bundle
-from services.audit import columnar, columnar_page, pages, vector
+from services.audit import columnar, columnar_page, manifest_block, pages, vector
 from services.audit.columnar import Gather, Take
 from services.audit.digest import sha256_hex
 from services.audit.rawfold import RawFold
@@ -74,8 +74,8 @@ def _sizes(g: Gather) -> tuple[int, ...]:
     return len(g.pids), len(g.invs), len(g.attrs), len(g.prices), len(g.persons), len(g.inv_persons)
 
 
-def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, listed: bool) -> Any:
-    """What a reader sends for one page."""
+def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, listed: str) -> Any:
+    """What a reader sends for one page (`listed`: how the events are hashed, see `_hashing`)."""
     payloads = [r[3] if type(r[3]) is bytes else bytes(r[3]) for r in rows]
     lines = b"\n".join(payloads) + b"\n"
     before, state = _sizes(g), g.fold.state
@@ -99,7 +99,10 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
     if any(excluded):
         hashed = ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
                                                                              strict=True) if not out])
-    elif listed:
+    elif listed == "lines" and (made := manifest_block.lines([r[0] for r in rows], [r[1] for r in rows],
+                                                             payloads)) is not None:
+        hashed = ("lines", rows[0][0], rows[-1][0], len(rows), lines, made)  # the manifest lines made here
+    elif listed != "block":
         hashed = ("listed", [r[0] for r in rows], [canonical_id(r[1]) for r in rows],
                   [sha256_hex(p) for p in payloads], lines)
     else:
@@ -111,7 +114,7 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
     return ("page", page, keep, new, before[4:], hashed, account)
 
 
-def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], listed: bool,
+def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], listed: str,
             ranges: list[tuple[int, int]], out: Any) -> None:
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
@@ -203,6 +206,14 @@ def _hash(digest: Any, hashed: Any) -> None:
             digest.add(position, event_id, raw)
 
 
+def _hashing(digest: Any) -> str:
+    """How readers hash a page: "block" (the events hash only), "lines" (and the manifest lines, made by
+    the reader), "listed" (each event's id and SHA-256, for a per-event callback)."""
+    if digest.on_event is not None:
+        return "listed"
+    return "lines" if digest.listed else "block"
+
+
 def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tuple[int, Any]]:
     for i in range(count):
         k = i % len(readers)
@@ -223,7 +234,7 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
     Each reader is `python -m services.audit.parallel` (a fresh interpreter: no inherited engine,
     threads or state, whatever the calling program's main module is), told its task on stdin.
     """
-    listed = digest.listed or digest.on_event is not None
+    listed = _hashing(digest)
     ranges = _ranges(scope, store.head())
     url = store._engine.url.render_as_string(hide_password=False)
     readers: list[subprocess.Popen[bytes]] = []
@@ -259,7 +270,9 @@ def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, d
     at = codes.learn(g, new)
     _remap(page, codes, g.fold.state.care_costs.arrivals, at, persons_from)
     items = [decoded(pos, canonical_id(eid), utc(appended), bytes(raw)) for pos, eid, appended, raw in keep]
-    if hashed[0] == "listed":
+    if hashed[0] == "lines":
+        digest.add_lines(*hashed[1:])
+    elif hashed[0] == "listed":
         digest.add_listed(*hashed[1:])
     else:
         _hash(digest, hashed)

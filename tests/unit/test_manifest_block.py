@@ -52,6 +52,7 @@ def test_a_digest_given_made_lines_writes_and_hashes_the_same_manifest(tmp_path:
         block.add_lines(7, 10, 3, lines, made)
     assert (one.sha256, one.manifest_sha256, one.count) == (block.sha256, block.manifest_sha256, block.count)
     assert list(read_manifest(tmp_path / "a.tsv.gz")) == list(read_manifest(tmp_path / "b.tsv.gz"))
+    assert (tmp_path / "a.tsv.gz").read_bytes() == (tmp_path / "b.tsv.gz").read_bytes()  # no time in it
 
 
 def test_a_manifest_that_cannot_be_written_fails_the_digest() -> None:
