@@ -42,8 +42,9 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     gc.disable()  # see the module docstring; both restored below
     sys.setswitchinterval(min(interval, 0.001))
     try:
-        if parallel.wanted(store, scope, processes):
-            parallel.run(store, scope, g, snap, digest, take, processes or 2)
+        span = parallel.plan(store, scope, processes)
+        if span is not None:
+            parallel.run(store, scope, g, snap, digest, take, processes or 2, span)
         else:
             for rows in prefetched(pages(store, scope)):
                 fold_page(g, rows, scope.municipality, snap, digest, take)

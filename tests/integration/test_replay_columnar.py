@@ -83,6 +83,25 @@ def test_reader_processes_give_the_one_process_fold(store_url: str, listed: bool
                 sorted(one.municipalities), one.back_registered)
 
 
+def test_reader_plan_widens_a_municipalitys_ranges_by_its_share(store_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(store_url)
+    try:
+        head = store.head()
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+            rows = db.execute("SELECT count(*) FROM events WHERE municipality = '1880'").fetchone()[0]
+        assert 0 < rows < head  # the history has other municipalities' rows too
+        assert parallel.plan(store, Scope(None), None) is None  # small: one process
+        assert parallel.plan(store, Scope(None), 1) is None
+        assert parallel.plan(store, Scope(None), 2) == parallel.RANGE
+        assert parallel.plan(store, Scope(None, "1880"), 2) == parallel.RANGE * (head // rows)
+        monkeypatch.setattr(parallel, "LARGE_SHARE", rows)  # as many rows as a large scope has
+        assert parallel.plan(store, Scope(None, "1880"), None) == parallel.RANGE * (head // rows)
+        assert parallel.plan(store, Scope(None, "1880", upto=head // 2), None) is None  # fewer rows
+    finally:
+        store.close()
+
+
 def test_the_events_hash_without_a_manifest_is_the_same(store_url: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE", 500)
