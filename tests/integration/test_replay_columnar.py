@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from projections.definitions import ALL_PROJECTIONS, CURRENT, Params, build
-from services.audit import digest, pages, parallel, vector
+from services.audit import arrow_columns, digest, pages, parallel, vector
 from services.audit.columns import last_per_group
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope
@@ -152,7 +152,7 @@ def test_event_id_halves_match_the_integer_of_the_hex_digits() -> None:
 
     ids = ["0f0e0d0c-0b0a-4908-8706-050403020100", "ffffffff-ffff-4fff-bfff-ffffffffffff",
            "0f0e0d0c0b0a-4908-8706-0504-03020100", "0f0e0d0c-0b0a-4908-8706-05040302010g"]
-    hi, lo, good = vector.halves(pa.array(ids))
+    hi, lo, good = arrow_columns.halves(pa.array(ids))
     assert good.tolist() == [True, True, False, False]
     for i in (0, 1):
         value: Any = int(ids[i].replace("-", ""), 16)
@@ -165,7 +165,7 @@ def test_unique_rows_equals_numpys_unique_over_rows(radix: int) -> None:
     parts = [rng.integers(0, radix, 400) for _ in range(3)]
     parts[1][:200] = parts[1][200:]  # repeated rows
     parts[0][:200], parts[2][:200] = parts[0][200:], parts[2][200:]
-    unique, inverse = vector._unique_rows(parts, [radix] * 3)
+    unique, inverse = arrow_columns.unique_rows(parts, [radix] * 3)
     want, want_inverse = np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)
     assert unique.tolist() == want.tolist()
     assert inverse.reshape(-1).tolist() == want_inverse.reshape(-1).tolist()
