@@ -83,6 +83,23 @@ def test_reader_processes_give_the_one_process_fold(store_url: str, listed: bool
                 sorted(one.municipalities), one.back_registered)
 
 
+def test_reader_processes_give_each_event_to_a_per_event_callback(store_url: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify's digest (a callback per event) through readers: the same events, ids and hashes, in order."""
+    monkeypatch.setattr(parallel, "RANGE", 450)
+    scope = Scope(None, "1880")
+    seen: dict[int, list[tuple[int, str, str]]] = {1: [], 2: []}
+    for processes, out in seen.items():
+        store = open_store(store_url)
+        try:
+            rebuild(store, scope, ALL_PROJECTIONS,
+                    digest.EventDigest(on_event=lambda *event, out=out: out.append(event)),
+                    processes=processes)
+        finally:
+            store.close()
+    assert len(seen[2]) > 900 and seen[2] == seen[1]
+
+
 def test_reader_plan_widens_a_municipalitys_ranges_by_its_share(store_url: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     store = open_store(store_url)
