@@ -14,13 +14,21 @@ otherwise trigger full collections over the growing state (measured: 40 % of the
 The interpreter's switch interval is shortened to 1 ms meanwhile: the folding thread drops the GIL in
 every Arrow and numpy call, and with the default 5 ms it then waited for the page reader's thread to
 hand it back (measured on the 1 M store: a rebuild 8.2 s -> 7.5 s).
+
+Every 50 pages, and before the compact state is built, the heap's free pages are given back to the
+system (glibc's `malloc_trim`, through ctypes: no library does this one call; where the C library
+has none, nothing happens). Pages of several MB freed between the state's small allocations leave
+holes the allocator keeps: measured at 10 M events, peak RSS 940 against 992 MB at the same speed.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gc
 import sys
-from typing import Any
+from functools import cache
+from typing import Any, Final
 
 from services.audit import fast, parallel, rawfold
 from services.audit.columnar import Gather, Take
@@ -28,6 +36,24 @@ from services.audit.columnar_page import fold_page
 from services.audit.pages import pages, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
+
+TRIM_EVERY: Final = 50  # pages
+
+
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the system: True when some were (never where the C library
+    has no `malloc_trim`, see the module docstring)."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    return bool(trim(0)) if trim is not None else False
+
+
+@cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold, digest: Any,
@@ -46,8 +72,11 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         if span is not None:
             parallel.run(store, scope, g, snap, digest, take, processes or 2, span)
         else:
-            for rows in prefetched(pages(store, scope)):
+            for n, rows in enumerate(prefetched(pages(store, scope)), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
+                if n % TRIM_EVERY == 0:
+                    release_free_memory()
+        release_free_memory()
         g.finish(fold.state)
         snap.paths = g.paths
     finally:
