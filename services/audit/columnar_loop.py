@@ -24,7 +24,6 @@ holes the allocator keeps: measured at 10 M events, peak RSS 940 against 992 MB 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import sys
 from functools import cache
@@ -49,9 +48,10 @@ def release_free_memory() -> bool:
 
 @cache
 def _libc() -> Any:
-    name = ctypes.util.find_library("c")
+    """The C library the interpreter runs on (its own symbols). Not `ctypes.util.find_library`: that
+    starts `ldconfig`, a fork of this process, which at the end of a large replay is ~800 MB."""
     try:
-        return ctypes.CDLL(name) if name else None
+        return ctypes.CDLL(None)
     except OSError:
         return None
 
