@@ -39,7 +39,7 @@ def fold_page(g: Gather, rows: list[tuple[Any, ...]], muni: str | None, snap: fa
     g.paths["columns" if values is None else "python"] += 1
     page, slow, excluded = gathered
     items = decode_slow(rows, slow, excluded, payloads, values, muni)
-    _digest(digest, rows, payloads, lines, excluded)
+    add_hashed(digest, hashed_page(rows, payloads, lines, excluded, hashing(digest)))
     settle(g, page, items, take)
 
 
@@ -67,25 +67,42 @@ def settle(g: Gather, page: Any, items: list[Stored], take: Take) -> None:
         take(item, True)
 
 
-def _digest(digest: Any, rows: list[tuple[Any, ...]], payloads: list[bytes], lines: bytes,
-            excluded: list[bool]) -> None:
-    """The included rows' bytes into the digest, in position order (one call when no manifest is kept)."""
-    if not any(excluded):
-        if not digest.listed and digest.on_event is None:
-            digest.add_block(rows[0][0], rows[-1][0], len(rows), lines)
-            return
-        positions = [r[0] for r in rows]
-        made = manifest_block.lines(positions, [r[1] for r in rows], payloads) if digest.on_event is None \
-            else None
-        if made is not None:
-            digest.add_lines(positions[0], positions[-1], len(rows), lines, made)
-        else:
-            ids = [canonical_id(r[1]) for r in rows]
-            digest.add_listed(positions, ids, [sha256_hex(p) for p in payloads], lines)
-        return
-    for row, raw, out in zip(rows, payloads, excluded, strict=True):
-        if not out:
-            digest.add(row[0], canonical_id(row[1]), raw)
+def hashing(digest: Any) -> str:
+    """How a page is hashed for `digest`: "block" (the events hash only), "lines" (and the manifest
+    lines, made a page at a time), "listed" (each event's id and SHA-256, for a per-event callback)."""
+    if digest.on_event is not None:
+        return "listed"
+    return "lines" if digest.listed else "block"
+
+
+def hashed_page(rows: list[tuple[Any, ...]], payloads: list[bytes], lines: bytes, excluded: list[bool],
+                how: str) -> tuple[Any, ...]:
+    """What the digest needs of a page's included rows, `how` it hashes (see `hashing`); made here or
+    in a reader process (`services.audit.reader`), taken by `add_hashed`."""
+    if any(excluded):
+        return ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
+                                                                            strict=True) if not out])
+    if how == "block":
+        return ("block", rows[0][0], rows[-1][0], len(rows), lines)
+    positions = [r[0] for r in rows]
+    made = manifest_block.lines(positions, [r[1] for r in rows], payloads) if how == "lines" else None
+    if made is not None:
+        return ("lines", positions[0], positions[-1], len(rows), lines, made)
+    return ("listed", positions, [canonical_id(r[1]) for r in rows], [sha256_hex(p) for p in payloads], lines)
+
+
+def add_hashed(digest: Any, hashed: tuple[Any, ...]) -> None:
+    """A page's rows into the digest, in position order (one call unless some rows are excluded)."""
+    kind = hashed[0]
+    if kind == "block":
+        digest.add_block(*hashed[1:])  # refuses a digest that lists events
+    elif kind == "lines":
+        digest.add_lines(*hashed[1:])  # refuses a digest without a list or with a callback
+    elif kind == "listed":
+        digest.add_listed(*hashed[1:])
+    else:
+        for position, event_id, raw in hashed[1]:
+            digest.add(position, event_id, raw)
 
 
 _S = ("rec", "pos", "arr", "day", "attr", "person", "price")

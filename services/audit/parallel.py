@@ -124,25 +124,6 @@ def _remap(page: columnar.Page, codes: _Codes, base: int, persons_at: tuple[int,
         page.c[0] = _mapped(codes.invs, page.c[0])
 
 
-def _hash(digest: Any, hashed: Any) -> None:
-    kind = hashed[0]
-    if kind == "block" and not digest.listed and digest.on_event is None:
-        digest.add_block(*hashed[1:])
-    elif kind == "listed" or kind == "block":
-        raise ValueError("a reader hashed a page another way than the digest keeps it")
-    else:
-        for position, event_id, raw in hashed[1]:
-            digest.add(position, event_id, raw)
-
-
-def _hashing(digest: Any) -> str:
-    """How readers hash a page: "block" (the events hash only), "lines" (and the manifest lines, made by
-    the reader), "listed" (each event's id and SHA-256, for a per-event callback)."""
-    if digest.on_event is not None:
-        return "listed"
-    return "lines" if digest.listed else "block"
-
-
 def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tuple[int, Any]]:
     for i in range(count):
         k = i % len(readers)
@@ -164,7 +145,7 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
     Each reader is `python -m services.audit.reader` (a fresh interpreter: no inherited engine,
     threads or state, whatever the calling program's main module is), told its task on stdin.
     """
-    listed = _hashing(digest)
+    how = columnar_page.hashing(digest)
     ranges = _ranges(scope, store.head(), span)
     url = store._engine.url.render_as_string(hide_password=False)
     readers: list[subprocess.Popen[bytes]] = []
@@ -174,7 +155,7 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             readers.append(proc)
             assert proc.stdin is not None
-            pickle.dump((url, scope, sorted(g.fold.targets), sorted(g.fold.projections), listed,
+            pickle.dump((url, scope, sorted(g.fold.targets), sorted(g.fold.projections), how,
                          ranges[k::processes]), proc.stdin)
             proc.stdin.close()
         codes = _Codes()
@@ -200,12 +181,7 @@ def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, d
     at = codes.learn(g, new)
     _remap(page, codes, g.fold.state.care_costs.arrivals, at, persons_from)
     items = [decoded(pos, canonical_id(eid), utc(appended), bytes(raw)) for pos, eid, appended, raw in keep]
-    if hashed[0] == "lines":
-        digest.add_lines(*hashed[1:])
-    elif hashed[0] == "listed":
-        digest.add_listed(*hashed[1:])
-    else:
-        _hash(digest, hashed)
+    columnar_page.add_hashed(digest, hashed)
     state = g.fold.state
     state.events += events
     state.last_position = max(state.last_position, last)

@@ -20,9 +20,8 @@ from uuid import UUID
 from sqlalchemy import create_engine
 
 from projections import bundle
-from services.audit import manifest_block, pages, vector
+from services.audit import columnar_page, pages, vector
 from services.audit.columnar import Gather
-from services.audit.digest import sha256_hex
 from services.audit.rawfold import RawFold
 from services.audit.source import Scope, canonical_id, decoded, utc
 
@@ -48,8 +47,8 @@ def _sizes(g: Gather) -> tuple[int, ...]:
     return len(g.pids), len(g.invs), len(g.attrs), len(g.prices), len(g.persons), len(g.inv_persons)
 
 
-def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, listed: str) -> Any:
-    """What a reader sends for one page (`listed`: how the events are hashed, see `_hashing`)."""
+def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, how: str) -> Any:
+    """What a reader sends for one page (`how`: how the events are hashed, `columnar_page.hashing`)."""
     payloads = [r[3] if type(r[3]) is bytes else bytes(r[3]) for r in rows]
     lines = b"\n".join(payloads) + b"\n"
     before, state = _sizes(g), g.fold.state
@@ -69,18 +68,7 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
     new = (_new(g.pids, before[0]), _new(g.invs, before[1]), _new(g.attrs, before[2]),
            [(value, unit) for value, _, unit in _new(g.prices, before[3])],
            g.persons.raw(before[4]), g.inv_persons.raw(before[5]))
-    hashed: Any
-    if any(excluded):
-        hashed = ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
-                                                                             strict=True) if not out])
-    elif listed == "lines" and (made := manifest_block.lines([r[0] for r in rows], [r[1] for r in rows],
-                                                             payloads)) is not None:
-        hashed = ("lines", rows[0][0], rows[-1][0], len(rows), lines, made)  # the manifest lines made here
-    elif listed != "block":
-        hashed = ("listed", [r[0] for r in rows], [canonical_id(r[1]) for r in rows],
-                  [sha256_hex(p) for p in payloads], lines)
-    else:
-        hashed = ("block", rows[0][0], rows[-1][0], len(rows), lines)
+    hashed = columnar_page.hashed_page(rows, payloads, lines, excluded, how)
     account = (state.events - events, state.last_position, counted.municipalities - munis,
                counted.back_registered - back)
     for table in (g.pids, g.invs, g.attrs, g.prices, g.price_values, g.persons, g.inv_persons):
@@ -88,7 +76,7 @@ def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str |
     return ("page", page, keep, new, before[4:], hashed, account)
 
 
-def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], listed: str,
+def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], how: str,
             ranges: list[tuple[int, int]], out: Any) -> None:
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
@@ -99,7 +87,7 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
     try:
         for lo, hi in ranges:
             rows = pages.page_between(engine, scope, lo, hi)
-            message = _page(g, counted, rows, scope.municipality, listed) if rows else ("empty",)
+            message = _page(g, counted, rows, scope.municipality, how) if rows else ("empty",)
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except BaseException as exc:  # reported to the folding process, which raises it
@@ -112,8 +100,8 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
 
 def main() -> None:
     """`python -m services.audit.reader`: a reader, its task a pickle on stdin, its pages on stdout."""
-    url, scope, targets, projections, listed, ranges = pickle.load(sys.stdin.buffer)
-    _reader(url, scope, targets, projections, listed, ranges, sys.stdout.buffer)
+    url, scope, targets, projections, how, ranges = pickle.load(sys.stdin.buffer)
+    _reader(url, scope, targets, projections, how, ranges, sys.stdout.buffer)
 
 
 if __name__ == "__main__":
