@@ -17,40 +17,39 @@ from projections import intake
 from services.audit import fast, manifest_block, vector
 from services.audit.columnar import Gather, Page, Take, gather
 from services.audit.digest import sha256_hex
-from services.audit.source import Stored, as_bytes, canonical_id, decoded, utc
+from services.audit.page_rows import PageRows
+from services.audit.source import Stored, canonical_id, decoded, utc
 
 
-def fold_page(g: Gather, rows: list[tuple[Any, ...]], muni: str | None, snap: fast.Counted, digest: Any,
+def fold_page(g: Gather, rows: PageRows, muni: str | None, snap: fast.Counted, digest: Any,
               take: Take, *, columns: bool = True) -> None:
     """One page: gathered on whole columns (unless `columns` is False), else with Python, else row by row."""
-    payloads = [r[3] if type(r[3]) is bytes else as_bytes(r[3]) for r in rows]
-    lines = b"\n".join(payloads) + b"\n"
     cc = g.fold.state.care_costs
     values: list[Any] | None = None
-    gathered = vector.gather(g, rows, lines, snap, muni, cc.arrivals) if columns else None
+    gathered = vector.gather(g, rows, snap, muni, cc.arrivals) if columns else None
     if gathered is None:
         try:
-            values = [orjson.loads(raw) for raw in payloads]
+            values = [orjson.loads(raw) for raw in rows.payloads()]
         except orjson.JSONDecodeError:
             g.paths["rows"] += 1
             fast.fold_rows(fast.converted(rows), muni, snap, g.fold, digest, lambda item: take(item, False))
             return
-        gathered = gather(g, rows, values, snap, muni, cc.arrivals)
+        gathered = gather(g, list(rows), values, snap, muni, cc.arrivals)  # tuples: read one by one
     g.paths["columns" if values is None else "python"] += 1
     page, slow, excluded = gathered
-    items = decode_slow(rows, slow, excluded, payloads, values, muni)
-    add_hashed(digest, hashed_page(rows, payloads, lines, excluded, hashing(digest)))
+    items = decode_slow(rows, slow, excluded, values, muni)
+    add_hashed(digest, hashed_page(rows, excluded, hashing(digest)))
     settle(g, page, items, take)
 
 
-def decode_slow(rows: list[tuple[Any, ...]], slow: list[int], excluded: list[bool], payloads: list[bytes],
-                values: list[Any] | None, muni: str | None) -> list[Stored]:
+def decode_slow(rows: PageRows, slow: list[int], excluded: list[bool], values: list[Any] | None,
+                muni: str | None) -> list[Stored]:
     """The rows the gather left, decoded (marking as excluded those of another municipality)."""
     items = []
     for idx in slow:
-        pos, eid, appended, _ = rows[idx]
+        pos, eid, appended, raw = rows[idx]
         value = values[idx] if values is not None else None
-        item = decoded(pos, canonical_id(eid), utc(appended), payloads[idx], value)
+        item = decoded(pos, canonical_id(eid), utc(appended), raw, value)
         if muni is not None and item.event is not None and item.event.municipality != muni:
             excluded[idx] = True
         else:
@@ -75,20 +74,21 @@ def hashing(digest: Any) -> str:
     return "lines" if digest.listed else "block"
 
 
-def hashed_page(rows: list[tuple[Any, ...]], payloads: list[bytes], lines: bytes, excluded: list[bool],
-                how: str) -> tuple[Any, ...]:
+def hashed_page(rows: PageRows, excluded: list[bool], how: str) -> tuple[Any, ...]:
     """What the digest needs of a page's included rows, `how` it hashes (see `hashing`); made here or
     in a reader process (`services.audit.reader`), taken by `add_hashed`."""
     if any(excluded):
-        return ("rows", [(r[0], canonical_id(r[1]), p) for r, p, out in zip(rows, payloads, excluded,
-                                                                            strict=True) if not out])
+        return ("rows", [(r[0], canonical_id(r[1]), r[3]) for r, out in zip(rows, excluded, strict=True)
+                         if not out])
+    first, last = int(rows.positions[0]), int(rows.positions[-1])
     if how == "block":
-        return ("block", rows[0][0], rows[-1][0], len(rows), lines)
-    positions = [r[0] for r in rows]
-    made = manifest_block.lines(positions, [r[1] for r in rows], payloads) if how == "lines" else None
+        return ("block", first, last, len(rows), rows.lines)
+    payloads, ids = rows.payloads(), rows.id_list()
+    made = manifest_block.lines(rows.positions, ids, payloads) if how == "lines" else None
     if made is not None:
-        return ("lines", positions[0], positions[-1], len(rows), lines, made)
-    return ("listed", positions, [canonical_id(r[1]) for r in rows], [sha256_hex(p) for p in payloads], lines)
+        return ("lines", first, last, len(rows), rows.lines, made)
+    shas = [sha256_hex(p) for p in payloads]
+    return ("listed", rows.positions.tolist(), [canonical_id(i) for i in ids], shas, rows.lines)
 
 
 def add_hashed(digest: Any, hashed: tuple[Any, ...]) -> None:

@@ -1,19 +1,28 @@
 """Stored rows for the columnar replay, a page at a time, in position order (read ahead by a thread).
 
-Rows come through the DBAPI cursor as plain tuples (position, event id, appended_at, payload), the
-values as the driver gives them: SQLAlchemy's Row objects cost ~2 µs a row here.
+A page is a `PageRows` (columns, `services.audit.page_rows`). From a SQLite file the rows are read
+through ADBC (`adbc_driver_sqlite`, Apache Arrow's database connectivity: SQLite's rows into Arrow
+columns in C, with the GIL released), each payload followed by its newline in SQL so that the
+page's joined bytes are one Arrow buffer. Measured on the 10 M store: 1.4-1.5 µs of CPU a row
+against 2.7-3.2 through the DBAPI cursor, whose tuples are built holding the GIL (a thread spinning
+beside the reads kept 92 % of its pace with ADBC, 78 % with the cursor). Other databases (PostgreSQL)
+and a SQLite database in memory are read through the DBAPI cursor as plain tuples: SQLAlchemy's Row
+objects cost ~2 µs a row here.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import typing
 from collections.abc import Iterator
-from typing import Any, Final, cast
+from typing import Any, Final
+from urllib.parse import quote
 
-from sqlalchemy import Engine, String, select, type_coerce
+from sqlalchemy import Engine, LargeBinary, String, cast, literal_column, select, type_coerce
 
 from events.timeutil import as_aware
+from services.audit.page_rows import PageRows
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
@@ -21,10 +30,19 @@ from services.store.tables import events_table as ev
 PAGE: Final = 20_000
 
 
-def _query(scope: Scope, after: int, through: int | None) -> Any:
+def _columns(arrow: bool) -> list[Any]:
+    if not arrow:  # values as the driver gives them
+        return [ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
+                ev.c.payload]
+    # SQLite through ADBC: ids and times as text and each payload with its newline as a blob, whatever a
+    # row edited by hand holds (a TEXT payload, say): ADBC types a column by its values
+    return [ev.c.position, cast(ev.c.event_id, String), cast(ev.c.appended_at, String),
+            cast(ev.c.payload.op("||")(literal_column("x'0a'")), LargeBinary)]
+
+
+def _query(scope: Scope, after: int, through: int | None, *, arrow: bool = False) -> Any:
     cutoff = None if scope.known_at is None else as_aware(scope.known_at)
-    q = select(ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
-               ev.c.payload).where(ev.c.position > after)
+    q = select(*_columns(arrow)).where(ev.c.position > after)
     bounds = [b for b in (scope.upto, through) if b is not None]
     if bounds:  # one upper bound: given two, SQLite bounded the index range by one and tested the other
         q = q.where(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
@@ -35,14 +53,66 @@ def _query(scope: Scope, after: int, through: int | None) -> Any:
     return q.order_by(ev.c.position)
 
 
-def _fetch(engine: Engine, q: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:  # read-only query
-        # the DBAPI cursor's plain tuples: SQLAlchemy's Row objects cost ~2 µs a row here
-        return cast(list[tuple[Any, ...]], conn.execute(q).cursor.fetchall())
+class Reader:
+    """Reads pages of a store's rows: through ADBC from a SQLite file, else through the DBAPI cursor."""
+
+    def __init__(self, engine: Engine, *, arrow: bool | None = None) -> None:
+        """`arrow`: read through ADBC (None: for a SQLite file; False: the cursor, as for other databases)."""
+        self._engine = engine
+        self._adbc: Any = None
+        url = engine.url
+        file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        if arrow and not file:
+            raise ValueError(f"ADBC reads a SQLite file, not {url.render_as_string()}")
+        if file and arrow is not False:
+            import adbc_driver_sqlite.dbapi as adbc  # the SQLite store's reader (module docstring)
+
+            self._adbc = adbc.connect(f"file:{quote(str(url.database))}?mode=ro")  # read-only
+
+    def fetch(self, scope: Scope, after: int, through: int | None, limit: int | None = None) -> PageRows:
+        """The rows in scope with positions above `after` (up to `through`), in order, `limit` at most."""
+        q = _query(scope, after, through, arrow=self._adbc is not None)
+        if limit is not None:
+            q = q.limit(limit)
+        if self._adbc is None:
+            with self._engine.connect() as conn:  # read-only query
+                # the DBAPI cursor's plain tuples: SQLAlchemy's Row objects cost ~2 µs a row here
+                rows = conn.execute(q).cursor.fetchall()
+                return PageRows.from_tuples(typing.cast(list[tuple[Any, ...]], rows))
+        sql, params = _sqlite(self._engine, q)
+        cursor = self._adbc.cursor()
+        try:
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(PAGE)})
+            cursor.execute(sql, params)
+            return PageRows.from_arrow(cursor.fetch_arrow_table())
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        if self._adbc is not None:
+            self._adbc.close()
+            self._adbc = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows in scope, a page at a time: (position, event id, appended_at, payload) as the driver gives.
+def _sqlite(engine: Engine, q: Any) -> tuple[str, list[Any]]:
+    """A query as SQLite text and its parameters, bound as SQLAlchemy binds them (record times as the
+    store's text)."""
+    compiled = q.compile(dialect=engine.dialect)
+    given, params = compiled.construct_params(), []
+    for name in compiled.positiontup or ():
+        process = compiled.binds[name].type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        params.append(process(given[name]) if process is not None else given[name])
+    return str(compiled), params
+
+
+def pages(store: SqlStore, scope: Scope) -> Iterator[PageRows]:
+    """The rows in scope, a page at a time.
 
     One municipality's rows come through the (municipality, position) index. Reading position ranges
     in primary-key order and testing the municipality on each row was tried: 1.8 times as fast on the
@@ -50,21 +120,22 @@ def pages(store: SqlStore, scope: Scope) -> Iterator[list[tuple[Any, ...]]]:
     every other municipality's rows and those recorded after known-at too.
     """
     after = 0
-    while True:
-        rows = _fetch(store._engine, _query(scope, after, None).limit(PAGE))  # the store's own engine
-        if rows:
-            yield rows
-        if len(rows) < PAGE:
-            return
-        after = rows[-1][0]
+    with Reader(store._engine) as reader:  # the store's own engine
+        while True:
+            rows = reader.fetch(scope, after, None, PAGE)
+            if len(rows):
+                yield rows
+            if len(rows) < PAGE:
+                return
+            after = int(rows.positions[-1])
 
 
-def page_between(engine: Engine, scope: Scope, after: int, through: int) -> list[tuple[Any, ...]]:
+def page_between(reader: Reader, scope: Scope, after: int, through: int) -> PageRows:
     """The rows in scope with positions in (after, through], in position order."""
-    return _fetch(engine, _query(scope, after, through))
+    return reader.fetch(scope, after, through)
 
 
-def prefetched(source: Iterator[list[tuple[Any, ...]]], depth: int = 2) -> Iterator[list[tuple[Any, ...]]]:
+def prefetched(source: Iterator[PageRows], depth: int = 2) -> Iterator[PageRows]:
     """`source`'s pages, read ahead by a thread (SQLite reads with the GIL released, beside the folding).
 
     At most `depth` pages wait; an error in the reader is raised here; leaving early stops the reader.

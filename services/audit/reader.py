@@ -22,6 +22,7 @@ from sqlalchemy import create_engine
 from projections import bundle
 from services.audit import columnar_page, pages, vector
 from services.audit.columnar import Gather
+from services.audit.page_rows import PageRows
 from services.audit.rawfold import RawFold
 from services.audit.source import Scope, canonical_id, decoded, utc
 
@@ -47,28 +48,26 @@ def _sizes(g: Gather) -> tuple[int, ...]:
     return len(g.pids), len(g.invs), len(g.attrs), len(g.prices), len(g.persons), len(g.inv_persons)
 
 
-def _page(g: Gather, counted: _Counted, rows: list[tuple[Any, ...]], muni: str | None, how: str) -> Any:
+def _page(g: Gather, counted: _Counted, rows: PageRows, muni: str | None, how: str) -> Any:
     """What a reader sends for one page (`how`: how the events are hashed, `columnar_page.hashing`)."""
-    payloads = [r[3] if type(r[3]) is bytes else bytes(r[3]) for r in rows]
-    lines = b"\n".join(payloads) + b"\n"
     before, state = _sizes(g), g.fold.state
     events, back, munis = state.events, counted.back_registered, set(counted.municipalities)
-    gathered = vector.gather(g, rows, lines, counted, muni, 0)
+    gathered = vector.gather(g, rows, counted, muni, 0)
     if gathered is None:
         return ("rows", rows)
     page, slow, excluded = gathered
     keep = []
     for idx in slow:
-        pos, eid, appended, _ = rows[idx]
-        item = decoded(pos, canonical_id(eid), utc(appended), payloads[idx])
+        pos, eid, appended, raw = row = rows[idx]
+        item = decoded(pos, canonical_id(eid), utc(appended), raw)
         if muni is not None and item.event is not None and item.event.municipality != muni:
             excluded[idx] = True
         else:
-            keep.append(rows[idx])
+            keep.append(row)
     new = (_new(g.pids, before[0]), _new(g.invs, before[1]), _new(g.attrs, before[2]),
            [(value, unit) for value, _, unit in _new(g.prices, before[3])],
            g.persons.raw(before[4]), g.inv_persons.raw(before[5]))
-    hashed = columnar_page.hashed_page(rows, payloads, lines, excluded, how)
+    hashed = columnar_page.hashed_page(rows, excluded, how)
     account = (state.events - events, state.last_position, counted.municipalities - munis,
                counted.back_registered - back)
     for table in (g.pids, g.invs, g.attrs, g.prices, g.price_values, g.persons, g.inv_persons):
@@ -81,13 +80,14 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
     engine = create_engine(url)
+    source = pages.Reader(engine)
     fold = RawFold(bundle.compact(frozenset(UUID(t) for t in targets)), projections,
                    frozenset(UUID(t) for t in targets))
     g, counted = Gather(fold), _Counted()
     try:
         for lo, hi in ranges:
-            rows = pages.page_between(engine, scope, lo, hi)
-            message = _page(g, counted, rows, scope.municipality, how) if rows else ("empty",)
+            rows = pages.page_between(source, scope, lo, hi)
+            message = _page(g, counted, rows, scope.municipality, how) if len(rows) else ("empty",)
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except BaseException as exc:  # reported to the folding process, which raises it
@@ -95,6 +95,7 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
         out.flush()
         raise
     finally:
+        source.close()
         engine.dispose()
 
 

@@ -32,6 +32,7 @@ from projections.placement_compact import NONE
 from services.audit import arrow_columns as ac
 from services.audit import rawfold
 from services.audit.columnar import _KINDS, Gather, Page, _code
+from services.audit.page_rows import PageRows
 
 _NEEDED: Final = (  # the keys the raw fold reads with d[key], per kind (index in _KINDS)
     ("placement_id", "category", "target_group", "regime", "legal_basis", "person", "price_sek",
@@ -82,11 +83,11 @@ def accepted(g: Gather, t: pa.Table, data: Any, n: int) -> tuple[Any, Any, Any, 
 _GROUP: Final = {"children": 0, "youth": 1, "adults": 2}
 
 
-def gather(g: Gather, rows: list[tuple[Any, ...]], lines: bytes, snap: Any, muni: str | None,
+def gather(g: Gather, rows: PageRows, snap: Any, muni: str | None,
            base: int) -> tuple[Page, list[int], list[bool]] | None:
     """`columnar.gather` on whole columns (None: Arrow cannot read this page as expected)."""
     n = len(rows)
-    t = ac.parse(lines, n)
+    t = ac.parse(rows.lines, n)
     if t is None:
         return None
     data = t.column("data").combine_chunks()
@@ -108,7 +109,7 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], lines: bytes, snap: Any, muni
         excluded = ok & ~mine
         ok &= mine
     page = Page()
-    positions = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    positions = rows.positions
     _placements(g, page, data, kind, rec, day, ok, base, positions)
     _cases(g, page, data, kind, day, ok, hi, lo)
     _account(g, snap, t, rows, positions, rec, ok)
@@ -181,7 +182,7 @@ def _cases(g: Gather, page: Page, data: Any, kind: Any, day: Any, ok: Any, hi: A
     page.c[:] = [code[~opened], day[c], hi[c], lo[c]]
 
 
-def _account(g: Gather, snap: Any, t: pa.Table, rows: list[tuple[Any, ...]], positions: Any, rec: Any,
+def _account(g: Gather, snap: Any, t: pa.Table, rows: PageRows, positions: Any, rec: Any,
              ok: Any) -> None:
     """Events, last position, municipalities and back-registrations of the rows folded in columns."""
     taken = np.flatnonzero(ok)
@@ -191,8 +192,9 @@ def _account(g: Gather, snap: Any, t: pa.Table, rows: list[tuple[Any, ...]], pos
     state.events += len(taken)
     state.last_position = max(state.last_position, int(positions[taken[-1]]))
     snap.municipalities.update(pc.unique(t.column("municipality").take(pa.array(taken))).to_pylist())
-    apps = g.appended
-    appended = np.array([apps[a] if a in apps else g.appended_us(a) for a in (rows[i][2] for i in taken)],
-                        dtype=np.int64)
+    appended = ac.mapped(rows.appended.take(pa.array(taken)), g.appended_us, NONE)
+    if (appended == NONE).any():
+        at = int(positions[taken[int(np.argmax(appended == NONE))]])
+        raise ValueError(f"stored event at position {at}: appended_at is not a time the store writes")
     has = rec[taken] != NONE
     snap.back_registered += int(((appended - rec[taken] > 86_400_000_000) & has).sum())
