@@ -55,6 +55,18 @@ class Settings(BaseSettings):
         default=None, description="hex key (32-128 hex digits) the relay signs messages with and workers "
         "verify; unset = a random key kept in the read-model database (services/kafka/signing.py)")
 
+    # --- audit replay (issue 7): the page memo (services/audit/page_memo.py) ---------------------------
+    replay_memo: bool = Field(default=True, description="replay and diff keep gathered pages in a memo "
+                              "and take them from it (verify never does)")
+    replay_memo_dir: Path | None = Field(default=None, description="the page memo's folder; unset = "
+                                         "<var_dir>/replay-memo")
+
+    def replay_memo_folder(self) -> Path | None:
+        """The page memo's folder for replay and diff (None: no memo)."""
+        if not self.replay_memo:
+            return None
+        return self.replay_memo_dir if self.replay_memo_dir is not None else self.var_dir / "replay-memo"
+
     # --- UI (issue 5): the Streamlit front end -----------------------------------------------------------
     ui_host: str = Field(default="127.0.0.1", description="address the Streamlit UI listens on")
     ui_port: int = Field(default=8501, ge=0, le=65535, description="Streamlit UI port")

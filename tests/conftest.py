@@ -121,3 +121,16 @@ def pg_fresh_url(pg_server: PgServer) -> Iterator[str]:
     """A new, empty database for one test; dropped afterwards."""
     with _database(pg_server, "casestream_test") as url:
         yield url
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _replay_memo_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`casestream replay` keeps a page memo under var/ by default: in tests, in a temporary folder
+    (commands run in this process and in child processes alike read CASESTREAM_REPLAY_MEMO_DIR)."""
+    before = os.environ.get("CASESTREAM_REPLAY_MEMO_DIR")
+    os.environ["CASESTREAM_REPLAY_MEMO_DIR"] = str(tmp_path_factory.mktemp("replay-memo"))
+    yield
+    if before is None:
+        os.environ.pop("CASESTREAM_REPLAY_MEMO_DIR", None)
+    else:
+        os.environ["CASESTREAM_REPLAY_MEMO_DIR"] = before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +14,17 @@ from rich.table import Table
 from services.audit.compare import Change, shown
 from services.audit.diff import Cause, DiffResult
 
+if TYPE_CHECKING:
+    from services.settings import Settings
+
 KnownAt = Annotated[str, typer.Option("--known-at", help="as known at this record time (date = end of day)")]
 From = Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")]
 To = Annotated[str, typer.Option("--to", help="last day of the period, inclusive")]
 Municipality = Annotated[str | None, typer.Option("--municipality", help="only this kommunkod")]
 Db = Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")]
+UseMemo = Annotated[bool | None, typer.Option(
+    "--memo/--no-memo", help="take gathered pages from the page memo and keep them there (default: "
+    "CASESTREAM_REPLAY_MEMO, on); the figures and hashes are the same either way")]
 
 
 def _existing_store(db: str | None) -> str:
@@ -29,6 +35,13 @@ def _existing_store(db: str | None) -> str:
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise typer.BadParameter(f"no store at {url.removeprefix('sqlite:///')}", param_hint="--db")
     return url
+
+
+def _memo_folder(settings: Settings, wanted: bool | None) -> Path | None:
+    """The page memo's folder: as asked with --memo/--no-memo, else as the settings say."""
+    if wanted is None:
+        return settings.replay_memo_folder()
+    return settings.model_copy(update={"replay_memo": wanted}).replay_memo_folder()
 
 
 def _check_municipality(code: str | None) -> str | None:
@@ -52,7 +65,7 @@ def replay(
     from_: From, to: To, known_at: KnownAt,
     report: Annotated[list[str] | None, typer.Option("--report", help="repeatable; default all")] = None,
     out: Annotated[Path, typer.Option("--out", help="directory for tables and proof.json")] = Path("replay"),
-    municipality: Municipality = None, db: Db = None,
+    municipality: Municipality = None, db: Db = None, memo: UseMemo = None,
 ) -> None:
     """Rebuild report tables from the store as known at a record time, with a proof bundle."""
     from projections.definitions import Params
@@ -68,7 +81,7 @@ def replay(
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
         request = Request(names, period, at, muni, params)
-        proof = run_replay(app_.store, request, out)
+        proof = run_replay(app_.store, request, out, memo=_memo_folder(app_.settings, memo))
     finally:
         app_.close()
     ev = proof.events
@@ -110,7 +123,7 @@ def diff(
     from_: From, to: To,
     known_at: Annotated[list[str], typer.Option("--known-at", help="record times A and B (twice)")],
     report: Annotated[str, typer.Option("--report", help="report name")],
-    municipality: Municipality = None, db: Db = None,
+    municipality: Municipality = None, db: Db = None, memo: UseMemo = None,
 ) -> None:
     """A report as known at two record times side by side, and the events that explain each change."""
     from projections.definitions import Params
@@ -127,7 +140,8 @@ def diff(
     app_ = bootstrap(db=_existing_store(db))
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
-        result = run_diff(app_.store, report, period, a, b, municipality=muni, params=params)
+        result = run_diff(app_.store, report, period, a, b, municipality=muni, params=params,
+                          memo=_memo_folder(app_.settings, memo))
     finally:
         app_.close()
     out = Console(width=250)

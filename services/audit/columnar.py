@@ -50,6 +50,8 @@ class Gather:
         self.placements = Placements()
         self.investigations = Investigations()
         self.used = False
+        self.check_ids = False  # set for a page memo's gather: tell whether payload and stored ids agree
+        self.last_ids_agree = True  # (for the last page gathered, when `check_ids`)
         self.paths: Counter[str] = Counter()  # pages read on whole columns / with Python / row by row
 
     def rec(self, value: Any) -> int:

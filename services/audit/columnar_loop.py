@@ -26,12 +26,17 @@ from __future__ import annotations
 import ctypes
 import gc
 import sys
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any, Final
+from uuid import UUID
 
-from services.audit import fast, parallel, rawfold
+from projections import bundle
+from services.audit import fast, local_page, page_memo, parallel, rawfold
 from services.audit.columnar import Gather, Take
-from services.audit.columnar_page import fold_page
+from services.audit.columnar_page import decode_slow, fold_page, hashed_page, hashing
+from services.audit.page_rows import PageRows
 from services.audit.pages import pages, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
@@ -57,11 +62,13 @@ def _libc() -> Any:
 
 
 def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold, digest: Any,
-        take: Take, *, processes: int | None = None) -> None:
+        take: Take, *, processes: int | None = None, memo: Path | None = None) -> None:
     """Fold every included row: in columns where the raw fold accepts it, else `take(decoded, hashed)`.
 
     `processes`: reader processes for the pages (`services.audit.parallel`; default: two for a large
     scope on a machine with two cores or more, else none: the pages are read in this process).
+    `memo`: the folder of a page memo (`services.audit.page_memo`) to take gathered pages from and
+    keep them in; None: every page is parsed.
     """
     g = Gather(fold)
     collecting, interval = gc.isenabled(), sys.getswitchinterval()
@@ -70,7 +77,10 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     try:
         span = parallel.plan(store, scope, processes)
         if span is not None:
-            parallel.run(store, scope, g, snap, digest, take, processes or 2, span)
+            parallel.run(store, scope, g, snap, digest, take, processes or 2, span, memo)
+        elif memo is not None:
+            _memo_loop(store, scope, g, snap, digest, take, page_memo.Memo(
+                memo, scope.municipality, fold.projections, [UUID(t) for t in fold.targets]))
         else:
             for n, rows in enumerate(prefetched(pages(store, scope)), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
@@ -83,3 +93,35 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         sys.setswitchinterval(interval)
         if collecting:
             gc.enable()
+
+
+def _keyed(source: Iterator[PageRows], memo: page_memo.Memo) -> Iterator[tuple[PageRows, str | None]]:
+    for rows in source:
+        yield rows, memo.key(rows)  # in the reading thread: hashlib drops the GIL on a page's bytes
+
+
+def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
+               memo: page_memo.Memo) -> None:
+    """The page loop with a memo: each page taken from it, else gathered with codes of its own and kept."""
+    fold = g.fold
+    targets = frozenset(UUID(t) for t in fold.targets)
+    own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
+    own.check_ids = True
+    codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
+    for n, (rows, key) in enumerate(prefetched(_keyed(pages(store, scope), memo)), start=1):
+        local = memo.get(key) if key is not None else None
+        if local is None:
+            local = local_page.gather_local(own, rows, muni)
+            if local is None:  # Arrow cannot read it as expected: with Python
+                fold_page(g, rows, muni, snap, digest, take, columns=False)
+                continue
+            if key is not None:
+                memo.put(key, local)
+            g.paths["columns"] += 1
+        else:
+            g.paths["memo"] += 1
+        items = decode_slow(rows, local.slow, local.excluded, None, muni)
+        local_page.fold_local(g, codes, local, items, hashed_page(rows, local.excluded, how), snap, digest,
+                              take)
+        if n % TRIM_EVERY == 0:
+            release_free_memory()

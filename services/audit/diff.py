@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from events import Event
@@ -165,11 +166,12 @@ def _explain(store: EventStore, candidates: Iterable[tuple[Event, int, datetime]
 
 def diff(store: EventStore, name: str, period: Period, known_a: datetime, known_b: datetime, *,
          municipality: str | None = None, params: Params | None = None,
-         version: int | None = None) -> DiffResult:
+         version: int | None = None, memo: Path | None = None) -> DiffResult:
     """Report `name` as known at A and at B (A < B), the changed figures and the events explaining them.
 
     Both states are replay's own rebuilds up to the head when the diff started (the columnar path on
-    SQL stores); the candidates are the events recorded in (A, B], read by record time.
+    SQL stores, with the page memo in `memo` when given); the candidates are the events recorded in
+    (A, B], read by record time.
     """
     if known_b < known_a:
         known_a, known_b = known_b, known_a
@@ -178,7 +180,8 @@ def diff(store: EventStore, name: str, period: Period, known_a: datetime, known_
     projections, head = needs(name, version), store.head()
     states = []
     for known in (known_a, known_b):
-        snap = rebuild(store, Scope(known, municipality, upto=head), projections, EventDigest(listed=False))
+        snap = rebuild(store, Scope(known, municipality, upto=head), projections, EventDigest(listed=False),
+                       memo=memo)
         if snap.undecodable:
             bad = snap.undecodable[0]
             raise ValueError(f"event {bad.event_id} at position {bad.position} does not decode: {bad.error}")

@@ -97,6 +97,11 @@ class PageRows(Sequence[tuple[Any, ...]]):
         lines = self.lines
         return [lines[a:b - 1] for a, b in zip([0, *ends[:-1]], ends, strict=True)] if ends else []
 
+    @property
+    def ends(self) -> Any:
+        """Where each row's line ends in `lines` (after its newline), numpy int64."""
+        return self._ends
+
     def id_list(self) -> list[Any]:
         ids: list[Any] = self.ids.to_pylist()
         return ids

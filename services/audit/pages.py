@@ -16,7 +16,7 @@ import queue
 import threading
 import typing
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import Engine, LargeBinary, String, cast, literal_column, select, type_coerce
@@ -28,6 +28,7 @@ from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
 
 PAGE: Final = 20_000
+T = TypeVar("T")
 
 
 def _columns(arrow: bool) -> list[Any]:
@@ -135,7 +136,7 @@ def page_between(reader: Reader, scope: Scope, after: int, through: int) -> Page
     return reader.fetch(scope, after, through)
 
 
-def prefetched(source: Iterator[PageRows], depth: int = 2) -> Iterator[PageRows]:
+def prefetched(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     """`source`'s pages, read ahead by a thread (SQLite reads with the GIL released, beside the folding).
 
     At most `depth` pages wait; an error in the reader is raised here; leaving early stops the reader.

@@ -22,12 +22,12 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
 from sqlalchemy import func, select
 
-from services.audit import columnar, columnar_page
+from services.audit import columnar_page, local_page
 from services.audit.columnar import Gather, Take
 from services.audit.source import Scope, canonical_id, decoded, utc
 from services.store.sql import SqlStore
@@ -76,54 +76,6 @@ def _ranges(scope: Scope, head: int, span: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + span, top)) for lo in range(0, top, span)]
 
 
-class _Codes:
-    """A reader page's codes mapped to the folding process's."""
-
-    def __init__(self) -> None:
-        self.pids: list[int] = []
-        self.invs: list[int] = []
-        self.attrs: list[int] = []
-        self.prices: list[int] = []
-
-    def learn(self, g: Gather, new: tuple[list[Any], ...]) -> tuple[int, int]:
-        """Code the page's values (in the order the reader first saw them); where its persons go here."""
-        pids, invs, attrs, prices, persons, inv_persons = new
-        self.pids = [columnar._code(g.pids, pid) for pid in pids]
-        self.invs = [columnar._code(g.invs, inv) for inv in invs]
-        self.attrs, self.prices = [], []
-        for a in attrs:
-            code = g.attrs.get(a)
-            if code is None:
-                code = g.attrs[a] = len(g.attrs)
-            self.attrs.append(code)
-        self.prices += [g.price(value, unit) for value, unit in prices]
-        return g.persons.extend_raw(*persons), g.inv_persons.extend_raw(*inv_persons)
-
-
-def _mapped(lut: list[int], codes: Any) -> Any:
-    return np.asarray(lut, dtype=np.int64)[np.asarray(codes, dtype=np.int64)] if len(codes) else codes
-
-
-def _remap(page: columnar.Page, codes: _Codes, base: int, persons_at: tuple[int, int],
-           persons_from: tuple[int, int]) -> None:
-    """A reader's page in this process's codes, arrival numbers and person indices."""
-    for cols in (page.s, page.r, page.e):
-        if len(cols[0]):
-            cols[0] = _mapped(codes.pids, cols[0])
-            cols[3] = np.asarray(cols[3], dtype=np.int64) + base
-    if len(page.s[0]):
-        page.s[5] = _mapped(codes.attrs, page.s[5])
-        page.s[6] = np.asarray(page.s[6], dtype=np.int64) - persons_from[0] + persons_at[0]
-        page.s[7] = _mapped(codes.prices, page.s[7])
-    if len(page.r[0]):
-        page.r[5] = _mapped(codes.prices, page.r[5])
-    if len(page.o[0]):
-        page.o[0] = _mapped(codes.invs, page.o[0])
-        page.o[5] = np.asarray(page.o[5], dtype=np.int64) - persons_from[1] + persons_at[1]
-    if len(page.c[0]):
-        page.c[0] = _mapped(codes.invs, page.c[0])
-
-
 def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tuple[int, Any]]:
     for i in range(count):
         k = i % len(readers)
@@ -139,7 +91,7 @@ def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tu
 
 
 def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: Take, processes: int,
-        span: int = RANGE) -> None:
+        span: int = RANGE, memo: Path | None = None) -> None:
     """Fold the scope's pages, read and gathered by `processes` reader processes.
 
     Each reader is `python -m services.audit.reader` (a fresh interpreter: no inherited engine,
@@ -156,11 +108,14 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
             readers.append(proc)
             assert proc.stdin is not None
             pickle.dump((url, scope, sorted(g.fold.targets), sorted(g.fold.projections), how,
-                         ranges[k::processes]), proc.stdin)
+                         ranges[k::processes], memo), proc.stdin)
             proc.stdin.close()
-        codes = _Codes()
+        codes = local_page.Codes()
         for _, message in _messages(readers, len(ranges)):
             _fold(g, codes, message, scope.municipality, snap, digest, take)
+        for proc in readers:
+            if proc.wait() != 0:
+                raise RuntimeError(f"replay reader process exited with {proc.returncode}")
     finally:
         for proc in readers:
             if proc.poll() is None:
@@ -170,23 +125,14 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
                 proc.stdout.close()
 
 
-def _fold(g: Gather, codes: _Codes, message: Any, muni: str | None, snap: Any, digest: Any,
+def _fold(g: Gather, codes: local_page.Codes, message: Any, muni: str | None, snap: Any, digest: Any,
           take: Take) -> None:
     if message[0] == "empty":
         return
     if message[0] == "rows":
         columnar_page.fold_page(g, message[1], muni, snap, digest, take, columns=False)
         return
-    _, page, keep, new, persons_from, hashed, (events, last, munis, back) = message
-    at = codes.learn(g, new)
-    _remap(page, codes, g.fold.state.care_costs.arrivals, at, persons_from)
+    _, local, keep, hashed, memo = message
     items = [decoded(pos, canonical_id(eid), utc(appended), bytes(raw)) for pos, eid, appended, raw in keep]
-    columnar_page.add_hashed(digest, hashed)
-    state = g.fold.state
-    state.events += events
-    state.last_position = max(state.last_position, last)
-    snap.municipalities |= munis
-    snap.back_registered += back
-    g.paths["columns"] += 1
-    columnar_page.settle(g, page, items, take)
-
+    g.paths["memo" if memo else "columns"] += 1
+    local_page.fold_local(g, codes, local, items, hashed, snap, digest, take)

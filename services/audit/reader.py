@@ -14,80 +14,58 @@ from __future__ import annotations
 import gc
 import pickle
 import sys
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import create_engine
 
 from projections import bundle
-from services.audit import columnar_page, pages, vector
+from services.audit import columnar_page, local_page, page_memo, pages
 from services.audit.columnar import Gather
 from services.audit.page_rows import PageRows
 from services.audit.rawfold import RawFold
 from services.audit.source import Scope, canonical_id, decoded, utc
 
 
-class _Counted:
-    def __init__(self) -> None:
-        self.municipalities: set[str] = set()
-        self.back_registered = 0
-        self.paths: dict[str, int] = {}
-
-
-def _new(table: dict[Any, int], before: int) -> list[Any]:
-    """The keys given codes since the table held `before` (codes are handed out in order)."""
-    out = []
-    for key in reversed(table):
-        if table[key] < before:
-            break
-        out.append(key)
-    return out[::-1]
-
-
-def _sizes(g: Gather) -> tuple[int, ...]:
-    return len(g.pids), len(g.invs), len(g.attrs), len(g.prices), len(g.persons), len(g.inv_persons)
-
-
-def _page(g: Gather, counted: _Counted, rows: PageRows, muni: str | None, how: str) -> Any:
+def _page(g: Gather, rows: PageRows, muni: str | None, how: str, memo: page_memo.Memo | None) -> Any:
     """What a reader sends for one page (`how`: how the events are hashed, `columnar_page.hashing`)."""
-    before, state = _sizes(g), g.fold.state
-    events, back, munis = state.events, counted.back_registered, set(counted.municipalities)
-    gathered = vector.gather(g, rows, counted, muni, 0)
-    if gathered is None:
-        return ("rows", rows)
-    page, slow, excluded = gathered
+    key = memo.key(rows) if memo is not None else None
+    local = memo.get(key) if memo is not None and key is not None else None
+    taken = local is not None
+    if local is None:
+        local = local_page.gather_local(g, rows, muni)
+        if local is None:
+            return ("rows", rows)
+        if memo is not None and key is not None:
+            memo.put(key, local)
     keep = []
-    for idx in slow:
+    for idx in local.slow:
         pos, eid, appended, raw = row = rows[idx]
         item = decoded(pos, canonical_id(eid), utc(appended), raw)
         if muni is not None and item.event is not None and item.event.municipality != muni:
-            excluded[idx] = True
+            local.excluded[idx] = True
         else:
             keep.append(row)
-    new = (_new(g.pids, before[0]), _new(g.invs, before[1]), _new(g.attrs, before[2]),
-           [(value, unit) for value, _, unit in _new(g.prices, before[3])],
-           g.persons.raw(before[4]), g.inv_persons.raw(before[5]))
-    hashed = columnar_page.hashed_page(rows, excluded, how)
-    account = (state.events - events, state.last_position, counted.municipalities - munis,
-               counted.back_registered - back)
-    for table in (g.pids, g.invs, g.attrs, g.prices, g.price_values, g.persons, g.inv_persons):
-        table.clear()  # codes are the page's own: a reader keeps no table that grows with the history
-    return ("page", page, keep, new, before[4:], hashed, account)
+    return ("page", local, keep, columnar_page.hashed_page(rows, local.excluded, how), taken)
 
 
 def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], how: str,
-            ranges: list[tuple[int, int]], out: Any) -> None:
+            ranges: list[tuple[int, int]], memo_dir: Path | None, out: Any) -> None:
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
     engine = create_engine(url)
     source = pages.Reader(engine)
-    fold = RawFold(bundle.compact(frozenset(UUID(t) for t in targets)), projections,
-                   frozenset(UUID(t) for t in targets))
-    g, counted = Gather(fold), _Counted()
+    ids = frozenset(UUID(t) for t in targets)
+    g = Gather(RawFold(bundle.compact(ids), projections, ids))
+    memo = None
+    if memo_dir is not None:
+        g.check_ids = True
+        memo = page_memo.Memo(memo_dir, scope.municipality, projections, ids)
     try:
         for lo, hi in ranges:
             rows = pages.page_between(source, scope, lo, hi)
-            message = _page(g, counted, rows, scope.municipality, how) if len(rows) else ("empty",)
+            message = _page(g, rows, scope.municipality, how, memo) if len(rows) else ("empty",)
             pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except BaseException as exc:  # reported to the folding process, which raises it
@@ -101,8 +79,8 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
 
 def main() -> None:
     """`python -m services.audit.reader`: a reader, its task a pickle on stdin, its pages on stdout."""
-    url, scope, targets, projections, how, ranges = pickle.load(sys.stdin.buffer)
-    _reader(url, scope, targets, projections, how, ranges, sys.stdout.buffer)
+    url, scope, targets, projections, how, ranges, memo_dir = pickle.load(sys.stdin.buffer)
+    _reader(url, scope, targets, projections, how, ranges, memo_dir, sys.stdout.buffer)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,9 @@ from services.audit.proof import (
     dump,
 )
 from services.audit.rawfold import RawFold
-from services.audit.source import Scope, Stored, back_registered, included, retraction_targets
+from services.audit.source import Scope, Stored, back_registered, included, retraction_targets, sql_store
 from services.render import to_csv, to_json
 from services.store.base import EventStore
-from services.store.sql import SqlStore
 
 MODULES: dict[str, ModuleType] = {
     "care_costs": care_costs,
@@ -112,12 +111,15 @@ def rebuild(
     on_item: Callable[[Stored], None] | None = None,
     targets: frozenset[UUID] | None = None,
     processes: int | None = None,
+    memo: Path | None = None,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
 
     `targets`: the retraction targets to fold compactly around (default: those up to `scope.upto`);
     give every retraction in the store to fold later events into the same state afterwards.
     `processes`: reader processes for a SQL store (`services.audit.parallel`; None: by the scope's size).
+    `memo`: a page memo's folder (`services.audit.page_memo`): gathered pages taken from it and kept in
+    it, for a SQL store; None: every page is parsed.
     """
     projections = set(projections)
     targets = retraction_targets(store, scope.upto) if targets is None else targets
@@ -137,9 +139,10 @@ def rebuild(
         snap.municipalities.add(item.event.municipality)
         snap.back_registered += back_registered(item.event, item.appended_at)
 
-    if on_item is None and isinstance(store, SqlStore):
-        columnar_loop.run(store, scope, snap, RawFold(snap.state, projections, targets), digest, take,
-                          processes=processes)
+    sql = sql_store(store)
+    if on_item is None and sql is not None:
+        columnar_loop.run(sql, scope, snap, RawFold(snap.state, projections, targets), digest, take,
+                          processes=processes, memo=memo)
         return snap
     for item in included(store, scope):
         take(item)
@@ -206,14 +209,18 @@ def replay(
     out_dir: Path,
     registry: Mapping[DefinitionKey, Builder] = DEFINITIONS,
     code: CodeVersion | None = None,
+    memo: Path | None = None,
 ) -> Proof:
-    """Rebuild, write `<report>.json`, `<report>.csv`, the manifest and `proof.json` into `out_dir`."""
+    """Rebuild, write `<report>.json`, `<report>.csv`, the manifest and `proof.json` into `out_dir`.
+
+    `memo`: a page memo's folder to rebuild with (`services.audit.page_memo`; None: none).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     head = store.head()
     scope = Scope(request.known_at, request.municipality, upto=head)
     manifest_path = out_dir / "proof.events.tsv.gz"
     with dg.EventDigest(manifest_path) as digest:
-        snap = rebuild(store, scope, projections_for(request, registry), digest)
+        snap = rebuild(store, scope, projections_for(request, registry), digest, memo=memo)
     if snap.undecodable:
         bad = snap.undecodable[0]
         raise ValueError(f"event {bad.event_id} at position {bad.position} does not decode: {bad.error}")

@@ -7,8 +7,9 @@ proof names a fixed range). Reads page by position; nothing here holds more than
 The bytes hashed are the store's own. For the SQL stores they are read straight from the `payload`
 column (`services.store.tables`), so a row edited behind the store's back is hashed as it now is, and
 a payload that no longer decodes is reported with its position and event id instead of aborting the
-replay. Other stores (the in-memory fake) re-encode with `services.store.batch.payload`, the very
-function the stores write with.
+replay. A `SealingStore` (what `bootstrap` gives) passes every read through to its SQL store
+unchanged, so its SQL store is read (`sql_store`). Other stores (the in-memory fake) re-encode with
+`services.store.batch.payload`, the very function the stores write with.
 """
 
 from __future__ import annotations
@@ -28,10 +29,20 @@ from events.reference import EventRetracted
 from events.registry import ENVELOPES, upcast
 from events.timeutil import as_aware
 from services.audit.trusted import trusted
+from services.privacy.sealing import SealingStore
 from services.store.base import EventStore
 from services.store.batch import payload
 from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
+
+
+def sql_store(store: EventStore) -> SqlStore | None:
+    """The SQL store a replay reads: `store`, or the one beneath a `SealingStore` (which seals what is
+    appended and passes every read through unchanged); None for another kind of store."""
+    if isinstance(store, SealingStore):
+        store = store.inner
+    return store if isinstance(store, SqlStore) else None
+
 
 BACK_REGISTERED: Final = timedelta(days=1)  # recorded_at more than this before appended_at (§1)
 PAGE: Final = 5000
@@ -145,8 +156,9 @@ def stored(store: EventStore, *, after: int = 0, known_at: datetime | None = Non
     `municipality` narrows the SQL query by its column (a hint: `included` checks the event itself too).
     """
     cutoff = None if known_at is None else as_aware(known_at)
-    if isinstance(store, SqlStore):
-        yield from _sql_stored(store, after, cutoff, municipality)
+    sql = sql_store(store)
+    if sql is not None:
+        yield from _sql_stored(sql, after, cutoff, municipality)
         return
     for event in store.read_all(after=after, known_at=cutoff):
         assert event.position is not None and event.appended_at is not None
@@ -173,7 +185,8 @@ def recorded_between(store: EventStore, after: datetime, until: datetime, munici
     """The events recorded in (after, until], of the municipality (all when None), at or below position
     `upto`, in position order, decoded. SQL stores answer from the index on recorded_at."""
     lo, hi = as_aware(after), as_aware(until)
-    if not isinstance(store, SqlStore):
+    sql = sql_store(store)
+    if sql is None:
         for item in included(store, Scope(until, municipality, upto)):
             if item.event is None or item.event.recorded_at is None or item.event.recorded_at > lo:
                 yield item
@@ -182,7 +195,7 @@ def recorded_between(store: EventStore, after: datetime, until: datetime, munici
                ev.c.payload).where(ev.c.recorded_at > lo, ev.c.recorded_at <= hi, ev.c.position <= upto)
     if municipality is not None:
         q = q.where(ev.c.municipality == municipality)
-    with store._engine.connect() as conn:  # the store's own engine; read-only query
+    with sql._engine.connect() as conn:  # the store's own engine; read-only query
         rows = conn.execute(q.order_by(ev.c.position)).all()
     for position, event_id, appended_at, body in rows:
         item = _decoded(position, event_id, appended_at, body)
@@ -198,11 +211,12 @@ def retraction_targets(store: EventStore, upto: int | None = None) -> frozenset[
     that does not parse is skipped here (the replay names it when it reaches it).
     """
     out: set[UUID] = set()
-    if isinstance(store, SqlStore):
+    sql = sql_store(store)
+    if sql is not None:
         q = select(ev.c.payload).where(text("type = 'event.retracted'"))  # the partial index's predicate
         if upto is not None:
             q = q.where(ev.c.position <= upto)
-        with store._engine.connect() as conn:  # the store's own engine; read-only query
+        with sql._engine.connect() as conn:  # the store's own engine; read-only query
             for (body,) in conn.execute(q):
                 try:
                     out.add(UUID(orjson.loads(body)["data"]["retracted_event_id"]))

@@ -108,12 +108,23 @@ def gather(g: Gather, rows: PageRows, snap: Any, muni: str | None,
         mine = ac.to_np(pc.equal(t.column("municipality"), muni), False)
         excluded = ok & ~mine
         ok &= mine
+    if g.check_ids:
+        g.last_ids_agree = _ids_agree(eid, rows.ids)
     page = Page()
     positions = rows.positions
     _placements(g, page, data, kind, rec, day, ok, base, positions)
     _cases(g, page, data, kind, day, ok, hi, lo)
     _account(g, snap, t, rows, positions, rec, ok)
     return page, np.flatnonzero(~ok & ~excluded).tolist(), excluded.tolist()
+
+
+def _ids_agree(payload_ids: Any, stored_ids: Any) -> bool:
+    """Whether every payload's event id is its row's stored id, dashes aside (32 hex digits in SQLite,
+    a uuid's text in PostgreSQL); a payload without one is not a row the gather takes."""
+    a = pc.replace_substring(pc.utf8_lower(payload_ids), "-", "")
+    b = pc.replace_substring(pc.utf8_lower(stored_ids), "-", "")
+    same = pc.fill_null(pc.equal(a, b), True)  # a payload without an id: the gather leaves it anyway
+    return bool(pc.all(same).as_py()) and b.null_count == 0
 
 
 def _codes_of(table: dict[str, int], column: Any, rows: Any) -> Any:

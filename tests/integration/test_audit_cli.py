@@ -207,3 +207,32 @@ def test_verify_of_a_broken_proof_names_the_field(store: tuple[str, Clock], tmp_
     code, out = verify(db, proof_path)
     assert code == 2
     assert "not a casestream proof" in out and "known_at" in out
+
+
+def test_replay_with_and_without_the_page_memo_gives_the_same_proof(
+        store: tuple[str, Clock], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, _ = store
+    memo = tmp_path / "memo"
+    monkeypatch.setenv("CASESTREAM_REPLAY_MEMO_DIR", str(memo))
+    proofs = []
+    for run, flags in enumerate(([], [], ["--no-memo"])):
+        out = tmp_path / f"run{run}"
+        result = runner.invoke(cli(), ["replay", *PERIOD, "--known-at", B, "--out", str(out), "--db", db,
+                                       *flags])
+        assert result.exit_code == 0, result.output
+        proof = orjson.loads((out / "proof.json").read_bytes())
+        proofs.append((proof["events"], [(r["name"], r["rows_sha256"]) for r in proof["reports"]]))
+        if run == 0:
+            kept = sorted(memo.glob("*/*.page"))
+            assert len(kept) == 1  # one page: the store is small
+    assert proofs[0] == proofs[1] == proofs[2]
+    assert sorted(memo.glob("*/*.page")) == kept
+    monkeypatch.setenv("CASESTREAM_REPLAY_MEMO", "false")  # off in the settings: --memo turns it on
+    other = tmp_path / "other"
+    monkeypatch.setenv("CASESTREAM_REPLAY_MEMO_DIR", str(other))
+    assert runner.invoke(cli(), ["replay", *PERIOD, "--known-at", B, "--out", str(tmp_path / "x"),
+                                 "--db", db]).exit_code == 0
+    assert not other.exists()
+    assert runner.invoke(cli(), ["replay", *PERIOD, "--known-at", B, "--out", str(tmp_path / "y"),
+                                 "--db", db, "--memo"]).exit_code == 0
+    assert len(list(other.glob("*/*.page"))) == 1
