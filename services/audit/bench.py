@@ -12,7 +12,10 @@ replay's own, not the generator's):
   over it (a ratio measured in the same run);
 * peak RSS of those processes (ru_maxrss; with readers: the folding process and the largest reader);
 * as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
-  year for one municipality, as known at the end of that year, with manifest and proof written.
+  year for one municipality, as known at the end of that year, with manifest and proof written;
+* the same with the page memo (`services.audit.page_memo`, in a temporary folder beside the store):
+  a full rebuild that fills it, then in another fresh process one that takes it, and the as-of
+  replay filling and taking it, with the rates over those without the memo of the same run.
 
 The generator stands in for the simulator (services/simulator) so the bench does not depend on it.
 """
@@ -205,11 +208,46 @@ def _measure_two(db: str) -> dict[str, Any]:
             "reader_rss_mb": readers.ru_maxrss / 1024}
 
 
+def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str, Any]:
+    """Runs in a fresh process: the full rebuild with the page memo (filled or taken, one process),
+    then the as-of municipality-year replay twice with it (the first fills that scope's pages)."""
+    from projections.definitions import ALL_PROJECTIONS
+    from services.audit.digest import EventDigest
+    from services.audit.replay import rebuild
+    from services.audit.source import Scope
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=1,
+                       memo=Path(memo))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        asof = [_asof(store, municipality, year, Path(memo)) for _ in range(2)]
+    finally:
+        store.close()
+    return {"events": snap.digest.count, "s": wall, "cpu_s": cpu, "rss_mb": rss, "pages": dict(snap.paths),
+            "asof": asof}
+
+
+def _asof(store: Any, municipality: str, year: int, memo: Path | None) -> tuple[float, float, int]:
+    """The as-of replay of one municipality-year (3 reports, manifest and proof): wall s, CPU s, events."""
+    from services.audit.replay import Request, replay
+
+    request = Request(["external-purchases", "occupancy", "intake"], Period.year(year),
+                      end_of_day(date(year, 12, 31)), municipality)
+    with tempfile.TemporaryDirectory() as out:
+        t1, c1 = time.perf_counter(), time.process_time()
+        proof = replay(store, request, Path(out), memo=memo)
+        return time.perf_counter() - t1, time.process_time() - c1, proof.events.count
+
+
 def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
     """Runs in a fresh spawned process: full rebuild, then an as-of municipality-year replay."""
     from projections.definitions import ALL_PROJECTIONS
     from services.audit.digest import EventDigest
-    from services.audit.replay import Request, rebuild, replay
+    from services.audit.replay import rebuild
     from services.audit.source import Scope
     from services.store import open_store
 
@@ -219,16 +257,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
         snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=1)
         full, full_cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_full = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        request = Request(
-            ["external-purchases", "occupancy", "intake"],
-            Period.year(year),
-            end_of_day(date(year, 12, 31)),
-            municipality,
-        )
-        with tempfile.TemporaryDirectory() as out:
-            t1, c1 = time.perf_counter(), time.process_time()
-            proof = replay(store, request, Path(out))
-            asof, asof_cpu = time.perf_counter() - t1, time.process_time() - c1
+        asof, asof_cpu, asof_events = _asof(store, municipality, year, None)
     finally:
         store.close()
     return {
@@ -238,7 +267,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
         "rss_mb": rss_full,
         "asof_s": asof,
         "asof_cpu_s": asof_cpu,
-        "asof_events": proof.events.count,
+        "asof_events": asof_events,
         "pages": dict(snap.paths),
     }
 
@@ -272,6 +301,23 @@ def bench_replay(
         f"as-of replay of one municipality-year ({int(r['asof_events'])} events, 3 reports, proof) "
         f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU; full rebuild pages read {r['pages']}"
     )
+    with tempfile.TemporaryDirectory(dir=path.parent) as memo:  # the page memo, filled then taken
+        runs = []
+        for _ in range(2):
+            done = subprocess.run([*cmd, "memo", memo], capture_output=True, text=True, check=True)
+            runs.append(json.loads(done.stdout))
+        size = sum(f.stat().st_size for f in Path(memo).rglob("*.page"))
+    (cold, warm), n = runs, r["events"]
+    a_fill, a_take = cold["asof"][0], warm["asof"][1]
+    typer.echo(
+        f"page memo ({size / 2**20:,.0f} MB for {int(n)} events): full rebuild filling it "
+        f"{n / cold['s']:,.0f} events/s ({r['full_s'] / cold['s']:.2f} times the rate without), "
+        f"taking it {n / warm['s']:,.0f} events/s wall, {n / warm['cpu_s']:,.0f} events/s of CPU "
+        f"({r['full_s'] / warm['s']:.2f} times the rate without), peak RSS {warm['rss_mb']:.0f} MB, "
+        f"pages {warm['pages']}; as-of replay of one municipality-year filling it {a_fill[0]:.2f} s, "
+        f"taking it {a_take[0]:.2f} s wall, {a_take[1]:.2f} s CPU ({r['asof_s'] / a_take[0]:.2f} times "
+        f"as fast as without)"
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -288,5 +334,7 @@ def register(app: typer.Typer) -> None:
 if __name__ == "__main__":
     if sys.argv[4:] == ["two"]:
         typer.echo(json.dumps(_measure_two(sys.argv[1])))
+    elif sys.argv[4:5] == ["memo"]:
+        typer.echo(json.dumps(_measure_memo(sys.argv[1], sys.argv[5], sys.argv[2], int(sys.argv[3]))))
     else:
         typer.echo(json.dumps(_measure(sys.argv[1], sys.argv[2], int(sys.argv[3]))))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pyarrow as pa
 from sqlalchemy import create_engine
 
 from projections import bundle
@@ -54,6 +55,7 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
             ranges: list[tuple[int, int]], memo_dir: Path | None, out: Any) -> None:
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
+    pa.set_memory_pool(pa.system_memory_pool())  # as in the folding process (`columnar_loop`)
     engine = create_engine(url)
     source = pages.Reader(engine)
     ids = frozenset(UUID(t) for t in targets)
