@@ -117,18 +117,17 @@ def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, dig
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
     for n, (rows, key) in enumerate(prefetched(_keyed(pages(store, scope), memo)), start=1):
         local = memo.get(key) if key is not None else None
+        fresh = local is None
         if local is None:
             local = local_page.gather_local(own, rows, muni)
             if local is None:  # Arrow cannot read it as expected: with Python
                 fold_page(g, rows, muni, snap, digest, take, columns=False)
                 continue
-            if key is not None:
-                memo.put(key, local)
-            g.paths["columns"] += 1
-        else:
-            g.paths["memo"] += 1
+        g.paths["columns" if fresh else "memo"] += 1
+        if (local.keep_digests(rows, how) or fresh) and key is not None:
+            memo.put(key, local)  # before the fold, which maps its codes in place
         items = decode_slow(rows, local.slow, local.excluded, None, muni)
-        local_page.fold_local(g, codes, local, items, hashed_page(rows, local.excluded, how), snap, digest,
-                              take)
+        hashed = hashed_page(rows, local.excluded, how, local.digests)
+        local_page.fold_local(g, codes, local, items, hashed, snap, digest, take)
         if n % TRIM_EVERY == 0:
             release_free_memory()

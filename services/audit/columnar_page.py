@@ -74,21 +74,24 @@ def hashing(digest: Any) -> str:
     return "lines" if digest.listed else "block"
 
 
-def hashed_page(rows: PageRows, excluded: list[bool], how: str) -> tuple[Any, ...]:
+def hashed_page(rows: PageRows, excluded: list[bool], how: str,
+                digested: bytes | None = None) -> tuple[Any, ...]:
     """What the digest needs of a page's included rows, `how` it hashes (see `hashing`); made here or
-    in a reader process (`services.audit.reader`), taken by `add_hashed`."""
+    in a reader process (`services.audit.reader`), taken by `add_hashed`. `digested`: the payloads'
+    SHA-256 already taken (`manifest_block.digests`, kept by the page memo)."""
     if any(excluded):
         return ("rows", [(r[0], canonical_id(r[1]), r[3]) for r, out in zip(rows, excluded, strict=True)
                          if not out])
     first, last = int(rows.positions[0]), int(rows.positions[-1])
     if how == "block":
         return ("block", first, last, len(rows), rows.lines)
-    payloads, ids = rows.payloads(), rows.id_list()
-    made = manifest_block.lines(rows.positions, ids, payloads) if how == "lines" else None
-    if made is not None:
-        return ("lines", first, last, len(rows), rows.lines, made)
-    shas = [sha256_hex(p) for p in payloads]
-    return ("listed", rows.positions.tolist(), [canonical_id(i) for i in ids], shas, rows.lines)
+    if how == "lines":
+        payloads = None if digested is not None else rows.payloads()
+        made = manifest_block.lines(rows.positions, rows.ids, payloads, digested=digested)
+        if made is not None:
+            return ("lines", first, last, len(rows), rows.lines, made)
+    shas = [sha256_hex(p) for p in rows.payloads()]
+    return ("listed", rows.positions.tolist(), [canonical_id(i) for i in rows.id_list()], shas, rows.lines)
 
 
 def add_hashed(digest: Any, hashed: tuple[Any, ...]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from services.audit import columnar_page, vector
+from services.audit import columnar_page, manifest_block, vector
 from services.audit.columnar import Gather, Page, Take
 from services.audit.page_rows import PageRows
 from services.audit.source import Stored
@@ -38,7 +38,8 @@ class Local:
     tuples, (price, unit) pairs, persons and utredning persons as (bytes, lengths)); `account`: the
     events folded in columns, the last position among them, their municipalities, how many were
     registered back in time; `slow`: the rows left to the ordinary path; `excluded`: rows of another
-    municipality; `ids_agree`: every folded row's payload event id is its stored id.
+    municipality; `ids_agree`: every payload's event id is its row's stored id; `digests`: the
+    SHA-256 of every row's stored bytes, 32 bytes each, once a manifest needed them (`keep_digests`).
     """
 
     page: Page
@@ -47,6 +48,15 @@ class Local:
     new: tuple[Any, ...]
     account: tuple[int, int, set[str], int]
     ids_agree: bool
+    digests: bytes | None = None
+
+    def keep_digests(self, rows: PageRows, how: str) -> bool:
+        """Take the rows' SHA-256 when the digest writes manifest lines (`how`) and they are not kept
+        yet: True when they were taken now (the page's memo entry is then written again)."""
+        if how != "lines" or self.digests is not None:
+            return False
+        self.digests = manifest_block.digests(rows.payloads())
+        return True
 
 
 def _new(table: dict[Any, int], before: int) -> list[Any]:

@@ -207,6 +207,8 @@ def _encode(local: Local) -> tuple[dict[str, Any], dict[str, Any]]:
     arrays["inv_lengths"] = np.asarray(inv_lengths, dtype=np.int64)
     arrays["slow"] = np.asarray(local.slow, dtype=np.int64)
     arrays["excluded"] = np.asarray(local.excluded, dtype=bool)
+    if local.digests is not None:
+        arrays["digests"] = np.frombuffer(local.digests, dtype=np.uint8)
     return arrays, meta
 
 
@@ -223,5 +225,6 @@ def _decode(npz: dict[str, Any], meta: dict[str, Any]) -> Local:
     new = (meta["pids"], meta["invs"], [tuple(a) for a in meta["attrs"]], [tuple(p) for p in meta["prices"]],
            persons, inv_persons)
     events, last, munis, back = meta["account"]
+    digests = npz["digests"].tobytes() if "digests" in npz else None
     return Local(page, npz["slow"].tolist(), npz["excluded"].tolist(), new, (events, last, set(munis), back),
-                 True)
+                 True, digests)

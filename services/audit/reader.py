@@ -38,8 +38,8 @@ def _page(g: Gather, rows: PageRows, muni: str | None, how: str, memo: page_memo
         local = local_page.gather_local(g, rows, muni)
         if local is None:
             return ("rows", rows)
-        if memo is not None and key is not None:
-            memo.put(key, local)
+    if (local.keep_digests(rows, how) or not taken) and memo is not None and key is not None:
+        memo.put(key, local)
     keep = []
     for idx in local.slow:
         pos, eid, appended, raw = row = rows[idx]
@@ -48,7 +48,7 @@ def _page(g: Gather, rows: PageRows, muni: str | None, how: str, memo: page_memo
             local.excluded[idx] = True
         else:
             keep.append(row)
-    return ("page", local, keep, columnar_page.hashed_page(rows, local.excluded, how), taken)
+    return ("page", local, keep, columnar_page.hashed_page(rows, local.excluded, how, local.digests), taken)
 
 
 def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], how: str,

@@ -210,3 +210,35 @@ def test_the_key_covers_every_column_of_the_rows(tmp_path: Path) -> None:
     keys = {page_memo.Memo(tmp_path / "memo", None, ALL_PROJECTIONS, t).key(rows)
             for t in ([first], [second], [first, second], [uuid4()])}
     assert len(keys) == 4 and key in keys  # which rows are targets is in the key; a target elsewhere not
+
+
+def test_the_manifest_comes_from_kept_digests_once_a_manifest_needed_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store_of(tmp_path / "store.db", history(10, 0.05))
+    monkeypatch.setattr(pages, "PAGE", 300)
+    memo = tmp_path / "memo"
+    scope = Scope(None, "1880")
+
+    def with_manifest(name: str) -> Snapshot:
+        store = open_store(url)
+        try:
+            with digest.EventDigest(tmp_path / f"{name}.tsv.gz") as d:
+                return rebuild(store, scope, ALL_PROJECTIONS, d, processes=1, memo=memo)
+        finally:
+            store.close()
+
+    store = open_store(url)
+    try:  # filled without a manifest: no digests kept
+        rebuild(store, scope, ALL_PROJECTIONS, digest.EventDigest(listed=False), processes=1, memo=memo)
+    finally:
+        store.close()
+    sizes = {p: p.stat().st_size for p in _entries(memo)}
+    first = with_manifest("first")  # taken, then written again with the digests
+    grown = {p: p.stat().st_size for p in _entries(memo)}
+    assert grown.keys() == sizes.keys() and all(grown[p] >= sizes[p] + 32 for p in sizes)
+    stamps = {p: p.stat().st_mtime_ns for p in _entries(memo)}
+    second = with_manifest("second")  # the digests taken from the memo: nothing written
+    assert {p: p.stat().st_mtime_ns for p in _entries(memo)} == stamps
+    reference = summary(rebuilt(url, scope, decoded=True))
+    assert summary(first) == summary(second) == reference
+    assert (tmp_path / "first.tsv.gz").read_bytes() == (tmp_path / "second.tsv.gz").read_bytes()

@@ -67,3 +67,22 @@ def test_a_manifest_that_cannot_be_written_fails_the_digest() -> None:
         finally:
             digest.close()  # or here
     assert digest._writer is None and digest._file is None  # the thread and the file are let go
+
+
+def test_digests_given_and_arrow_ids_give_the_same_lines() -> None:
+    import pyarrow as pa
+
+    rng = random.Random(5)
+    positions = sorted(rng.sample(range(1, 10**7), 50))
+    ids = [rng.randbytes(16).hex() for _ in positions]
+    payloads = [rng.randbytes(rng.randint(0, 90)) for _ in positions]
+    want = _one_by_one(positions, ids, payloads)
+    digested = manifest_block.digests(payloads)
+    assert len(digested) == 32 * len(payloads)
+    assert manifest_block.lines(positions, ids, None, digested=digested) == want
+    assert manifest_block.lines(positions, pa.array(ids), payloads) == want
+    assert manifest_block.lines(positions[10:], pa.array(ids).slice(10), payloads[10:]) == _one_by_one(
+        positions[10:], ids[10:], payloads[10:])  # an array at an offset in its buffers
+    assert manifest_block.lines(positions, pa.array(["é" * 16 + "a" * 16] * 50), payloads) is None
+    assert manifest_block.lines(positions, pa.array([None, *ids[1:]]), payloads) is None
+    assert manifest_block.lines(positions, ids, None, digested=digested[:-1]) is None  # not one per event
