@@ -81,7 +81,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     sys.setswitchinterval(min(interval, 0.001))
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        span = parallel.plan(store, scope, processes)
+        span = parallel.plan(store, scope, processes, memo=memo is not None)
         if span is not None:
             parallel.run(store, scope, g, snap, digest, take, processes or 2, span, memo)
         elif memo is not None:

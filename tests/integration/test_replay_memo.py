@@ -242,3 +242,17 @@ def test_the_manifest_comes_from_kept_digests_once_a_manifest_needed_them(
     reference = summary(rebuilt(url, scope, decoded=True))
     assert summary(first) == summary(second) == reference
     assert (tmp_path / "first.tsv.gz").read_bytes() == (tmp_path / "second.tsv.gz").read_bytes()
+
+
+def test_with_a_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store_of(tmp_path / "store.db", history(3, 0.05))
+    monkeypatch.setattr(parallel, "LARGE", 1)  # every scope counts as large
+    monkeypatch.setattr(parallel, "LARGE_SHARE", 1)
+    store = open_store(url)
+    try:
+        for scope in (Scope(None), Scope(None, "1880")):
+            assert parallel.plan(store, scope, None) is not None
+            assert parallel.plan(store, scope, None, memo=True) is None
+            assert parallel.plan(store, scope, 2, memo=True) is not None
+    finally:
+        store.close()
