@@ -42,7 +42,7 @@ from services.audit import fast, local_page, page_memo, parallel, rawfold
 from services.audit.columnar import Gather, Take
 from services.audit.columnar_page import decode_slow, fold_page, hashed_page, hashing
 from services.audit.page_rows import PageRows
-from services.audit.pages import pages, prefetched
+from services.audit.pages import Reader, page_between, pages, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 
@@ -81,12 +81,15 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     sys.setswitchinterval(min(interval, 0.001))
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        span = parallel.plan(store, scope, processes, memo=memo is not None)
+        kept = None if memo is None else page_memo.Memo(memo, scope.municipality, fold.projections,
+                                                        [UUID(t) for t in fold.targets])
+        width = None if kept is None else parallel.span_of(store, scope)
+        warm = kept is not None and width is not None and _warm(store, scope, kept, width)
+        span = parallel.plan(store, scope, processes, warm=warm)
         if span is not None:
             parallel.run(store, scope, g, snap, digest, take, processes or 2, span, memo)
-        elif memo is not None:
-            _memo_loop(store, scope, g, snap, digest, take, page_memo.Memo(
-                memo, scope.municipality, fold.projections, [UUID(t) for t in fold.targets]))
+        elif kept is not None and width is not None:
+            _memo_loop(store, scope, g, snap, digest, take, kept, width)
         else:
             for n, rows in enumerate(prefetched(pages(store, scope)), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
@@ -102,20 +105,37 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
             gc.enable()
 
 
-def _keyed(source: Iterator[PageRows], memo: page_memo.Memo) -> Iterator[tuple[PageRows, str | None]]:
-    for rows in source:
-        yield rows, memo.key(rows)  # in the reading thread: hashlib drops the GIL on a page's bytes
+def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo
+            ) -> Iterator[tuple[PageRows, str | None]]:
+    """The scope's pages by position ranges, as reader processes read them (so one process and readers
+    keep the same pages in the memo), each with its memo key."""
+    with Reader(store._engine) as reader:
+        for lo, hi in parallel.ranges_of(scope, store.head(), span):
+            rows = page_between(reader, scope, lo, hi)
+            if len(rows):
+                yield rows, memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
+
+
+def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int) -> bool:
+    """Whether the memo holds the scope's first page (then the pages are read in this process)."""
+    with Reader(store._engine) as reader:
+        for lo, hi in parallel.ranges_of(scope, store.head(), span):
+            rows = page_between(reader, scope, lo, hi)
+            if len(rows):
+                key = memo.key(rows)
+                return key is not None and memo.holds(key)
+    return False
 
 
 def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
-               memo: page_memo.Memo) -> None:
+               memo: page_memo.Memo, span: int) -> None:
     """The page loop with a memo: each page taken from it, else gathered with codes of its own and kept."""
     fold = g.fold
     targets = frozenset(UUID(t) for t in fold.targets)
     own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
     own.check_ids = True
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
-    for n, (rows, key) in enumerate(prefetched(_keyed(pages(store, scope), memo)), start=1):
+    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo)), start=1):
         local = memo.get(key) if key is not None else None
         fresh = local is None
         if local is None:

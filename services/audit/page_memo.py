@@ -104,6 +104,9 @@ class Memo:
             h.update(part)
         return h.hexdigest()
 
+    def holds(self, key: str) -> bool:
+        return (self.folder / f"{key}{_SUFFIX}").is_file()
+
     def get(self, key: str) -> Local | None:
         path = self.folder / f"{key}{_SUFFIX}"
         try:

@@ -40,21 +40,19 @@ LARGE: Final = 5_000_000
 LARGE_SHARE: Final = 1_000_000  # a municipality's rows up to the scope's end (see `plan`)
 
 
-def plan(store: SqlStore, scope: Scope, processes: int | None, *, memo: bool = False) -> int | None:
+def plan(store: SqlStore, scope: Scope, processes: int | None, *, warm: bool = False) -> int | None:
     """Positions per reader range, or None: no reader processes (a database in memory, a small scope).
 
     `processes` None: readers for a whole-store scope of LARGE positions or more, or a municipality's
-    scope of LARGE_SHARE rows or more, on two cores or more; never with a page memo (`memo`), where
-    the pages mostly come parsed (measured on the 10 M store, as-of year from a filled memo:
-    12.1-12.8 s in one process, 14.0-14.3 s with two readers, on which the folding process waits).
-    A municipality's ranges are widened by the share of its rows, so that a range holds about RANGE
-    of them (measured on the 10 M store, as-of year of 1.44 M events: 1.19 times as fast as one
-    process; with ranges of RANGE positions, 1.0).
+    scope of LARGE_SHARE rows or more, on two cores or more; not when the page memo is `warm` (holds
+    the scope's first page), where the pages mostly come parsed (measured on the 10 M store, as-of
+    year from a filled memo: 12.1-12.8 s in one process, 14.0-14.3 s with two readers, on which the
+    folding process waits). Ranges are `span_of` the scope.
     """
     database = store._engine.url.database
     if store._engine.url.get_backend_name() == "sqlite" and database in (None, "", ":memory:"):
         return None
-    if (processes is not None and processes <= 1) or (processes is None and memo):
+    if (processes is not None and processes <= 1) or (processes is None and warm):
         return None
     many = processes is not None or (os.cpu_count() or 1) >= 2
     top = scope.upto or store.head()
@@ -65,6 +63,21 @@ def plan(store: SqlStore, scope: Scope, processes: int | None, *, memo: bool = F
     rows = _rows_of(store, scope.municipality, top)  # through the (municipality, position) index alone
     if processes is None and rows < LARGE_SHARE:
         return None
+    return _span(top, rows)
+
+
+def span_of(store: SqlStore, scope: Scope) -> int:
+    """Positions per range: RANGE for a whole store; for a municipality's scope widened by the share of
+    its rows, so that a range holds about RANGE of them (measured on the 10 M store, as-of year of
+    1.44 M events with readers: 1.19 times as fast as one process; with ranges of RANGE positions, 1.0).
+    """
+    if scope.municipality is None:
+        return RANGE
+    top = scope.upto or store.head()
+    return _span(top, _rows_of(store, scope.municipality, top))
+
+
+def _span(top: int, rows: int) -> int:
     return RANGE * max(1, top // max(rows, 1))
 
 
@@ -74,7 +87,8 @@ def _rows_of(store: SqlStore, municipality: str, top: int) -> int:
         return int(conn.execute(q).scalar_one())
 
 
-def _ranges(scope: Scope, head: int, span: int) -> list[tuple[int, int]]:
+def ranges_of(scope: Scope, head: int, span: int) -> list[tuple[int, int]]:
+    """The scope's position ranges (lo, hi] of `span` positions, from 0 to its end."""
     top = head if scope.upto is None else min(head, scope.upto)
     return [(lo, min(lo + span, top)) for lo in range(0, top, span)]
 
@@ -101,7 +115,7 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
     threads or state, whatever the calling program's main module is), told its task on stdin.
     """
     how = columnar_page.hashing(digest)
-    ranges = _ranges(scope, store.head(), span)
+    ranges = ranges_of(scope, store.head(), span)
     url = store._engine.url.render_as_string(hide_password=False)
     readers: list[subprocess.Popen[bytes]] = []
     try:

@@ -43,7 +43,7 @@ def _entries(memo: Path) -> list[Path]:
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE", 333)  # placements and utredningar span pages
-    monkeypatch.setattr(parallel, "RANGE", 333)  # readers' ranges are the one process's pages then
+    monkeypatch.setattr(parallel, "RANGE", 333)  # the memo's pages, in one process and in readers
 
 
 @pytest.mark.usefixtures("small_pages")
@@ -104,7 +104,7 @@ def test_a_new_retraction_makes_its_targets_page_a_new_entry(tmp_path: Path,
         events.append(eb.case_actualised(f"case:{n}", _day(rng)))
     rng.shuffle(events)
     url = store_of(tmp_path / "store.db", events)
-    monkeypatch.setattr(pages, "PAGE", 37)
+    monkeypatch.setattr(parallel, "RANGE", 37)  # the memo's pages are ranges of positions
     memo = tmp_path / "memo"
     cold = memoised(url, Scope(None), memo)
     store = open_store(url)
@@ -136,7 +136,7 @@ def test_a_row_whose_stored_id_is_not_its_payloads_is_not_kept(tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "store.db"
     url = store_of(path, history(8, 0.05))
-    monkeypatch.setattr(pages, "PAGE", 200)
+    monkeypatch.setattr(parallel, "RANGE", 200)
     with sqlite3.connect(path) as db:
         db.execute("UPDATE events SET event_id = ? WHERE position = 250", (uuid4().hex,))
     memo = tmp_path / "memo"
@@ -150,7 +150,7 @@ def test_a_row_whose_stored_id_is_not_its_payloads_is_not_kept(tmp_path: Path,
 def test_a_damaged_memo_file_is_a_miss_and_is_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     url = store_of(tmp_path / "store.db", history(9, 0.05))
-    monkeypatch.setattr(pages, "PAGE", 300)
+    monkeypatch.setattr(parallel, "RANGE", 300)
     memo = tmp_path / "memo"
     reference = summary(memoised(url, Scope(None), memo))
     entries = _entries(memo)
@@ -215,7 +215,7 @@ def test_the_key_covers_every_column_of_the_rows(tmp_path: Path) -> None:
 def test_the_manifest_comes_from_kept_digests_once_a_manifest_needed_them(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = store_of(tmp_path / "store.db", history(10, 0.05))
-    monkeypatch.setattr(pages, "PAGE", 300)
+    monkeypatch.setattr(parallel, "RANGE", 300)
     memo = tmp_path / "memo"
     scope = Scope(None, "1880")
 
@@ -244,7 +244,7 @@ def test_the_manifest_comes_from_kept_digests_once_a_manifest_needed_them(
     assert (tmp_path / "first.tsv.gz").read_bytes() == (tmp_path / "second.tsv.gz").read_bytes()
 
 
-def test_with_a_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_a_warm_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = store_of(tmp_path / "store.db", history(3, 0.05))
     monkeypatch.setattr(parallel, "LARGE", 1)  # every scope counts as large
     monkeypatch.setattr(parallel, "LARGE_SHARE", 1)
@@ -252,7 +252,7 @@ def test_with_a_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: pytest
     try:
         for scope in (Scope(None), Scope(None, "1880")):
             assert parallel.plan(store, scope, None) is not None
-            assert parallel.plan(store, scope, None, memo=True) is None
-            assert parallel.plan(store, scope, 2, memo=True) is not None
+            assert parallel.plan(store, scope, None, warm=True) is None
+            assert parallel.plan(store, scope, 2, warm=True) is not None
     finally:
         store.close()
