@@ -209,8 +209,9 @@ def _measure_two(db: str) -> dict[str, Any]:
 
 
 def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str, Any]:
-    """Runs in a fresh process: the full rebuild with the page memo (filled or taken, one process),
-    then the as-of municipality-year replay twice with it (the first fills that scope's pages)."""
+    """Runs in a fresh process: the full rebuild with the page memo, as `casestream replay` runs it
+    (filling it: reader processes for a large store; taking it: one process), then the as-of
+    municipality-year replay twice with it (the first fills that scope's pages)."""
     from projections.definitions import ALL_PROJECTIONS
     from services.audit.digest import EventDigest
     from services.audit.replay import rebuild
@@ -220,15 +221,15 @@ def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str,
     store = open_store(db)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=1,
-                       memo=Path(memo))
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), memo=Path(memo))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        readers = resource.getrusage(resource.RUSAGE_CHILDREN)  # before the proof's git starts
         asof = [_asof(store, municipality, year, Path(memo)) for _ in range(2)]
     finally:
         store.close()
     return {"events": snap.digest.count, "s": wall, "cpu_s": cpu, "rss_mb": rss, "pages": dict(snap.paths),
-            "asof": asof}
+            "asof": asof, "reader_rss_mb": readers.ru_maxrss / 1024}
 
 
 def _asof(store: Any, municipality: str, year: int, memo: Path | None) -> tuple[float, float, int]:
@@ -311,7 +312,9 @@ def bench_replay(
     a_fill, a_take = cold["asof"][0], warm["asof"][1]
     typer.echo(
         f"page memo ({size / 2**20:,.0f} MB for {int(n)} events): full rebuild filling it "
-        f"{n / cold['s']:,.0f} events/s ({r['full_s'] / cold['s']:.2f} times the rate without), "
+        f"{n / cold['s']:,.0f} events/s ({r['full_s'] / cold['s']:.2f} times the rate without; peak RSS "
+        f"{cold['rss_mb']:.0f} MB" + (f" + {cold['reader_rss_mb']:.0f} MB per reader at most" if cold[
+            "reader_rss_mb"] else ", no readers") + "), "
         f"taking it {n / warm['s']:,.0f} events/s wall, {n / warm['cpu_s']:,.0f} events/s of CPU "
         f"({r['full_s'] / warm['s']:.2f} times the rate without), peak RSS {warm['rss_mb']:.0f} MB, "
         f"pages {warm['pages']}; as-of replay of one municipality-year filling it {a_fill[0]:.2f} s, "

@@ -34,3 +34,7 @@ def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path)
     assert re.search(r"full rebuild 2000 events in [\d.]+ s wall = [\d,]+ events/s", result.output)
     assert re.search(r"peak RSS \d+ MB", result.output)
     assert re.search(r"as-of replay of one municipality-year \(\d+ events", result.output)
+    memo = re.search(r"page memo \(\d+ MB for 2000 events\): full rebuild filling it [\d,]+ events/s .* "
+                     r"taking it [\d,]+ events/s wall.*pages \{'memo': (\d+)\}", result.output)
+    assert memo is not None and int(memo.group(1)) >= 1, result.output  # the second rebuild took the memo
+    assert not list(tmp_path.glob("tmp*")), "the bench's memo folder is removed"
