@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import sys
 from collections.abc import Iterator
 from functools import cache
@@ -47,6 +48,7 @@ from services.audit.source import Scope
 from services.store.sql import SqlStore
 
 TRIM_EVERY: Final = 50  # pages
+log = logging.getLogger(__name__)
 
 
 def release_free_memory() -> bool:
@@ -81,8 +83,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     sys.setswitchinterval(min(interval, 0.001))
     pa.set_memory_pool(pa.system_memory_pool())
     try:
-        kept = None if memo is None else page_memo.Memo(memo, scope.municipality, fold.projections,
-                                                        [UUID(t) for t in fold.targets])
+        kept = None if memo is None else _opened(memo, scope, fold)
         width = None if kept is None else parallel.span_of(store, scope)
         warm = kept is not None and width is not None and _warm(store, scope, kept, width)
         span = parallel.plan(store, scope, processes, warm=warm)
@@ -103,6 +104,16 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         sys.setswitchinterval(interval)
         if collecting:
             gc.enable()
+
+
+def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo | None:
+    """The page memo in `folder`, or None (with a warning) where it cannot be made: the replay is the
+    same without it."""
+    try:
+        return page_memo.Memo(folder, scope.municipality, fold.projections, [UUID(t) for t in fold.targets])
+    except OSError as exc:
+        log.warning("replay page memo: cannot use %s (%s); replaying without it", folder, exc)
+        return None
 
 
 def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo

@@ -83,6 +83,7 @@ class Memo:
         self._context = hashlib.sha256(code.encode() + b"\0" + context).digest()
         self._targets = pa.array(sorted(t.hex for t in targets), pa.string())
         self.hits = self.misses = 0
+        self.unwritable = False
 
     def key(self, rows: PageRows) -> str | None:
         """The page's key (None: a page the memo does not keep, with a stored id or time missing).
@@ -122,18 +123,34 @@ class Memo:
         return local
 
     def put(self, key: str, local: Local) -> None:
-        """Keep a gathered page (before it is folded: folding maps its codes in place)."""
-        if not local.ids_agree:
+        """Keep a gathered page (before it is folded: folding maps its codes in place).
+
+        A page that cannot be written (a full disk, a folder made read-only) is not kept, and nothing
+        more is written by this memo: the replay goes on without keeping pages (said once, as a
+        warning)."""
+        if not local.ids_agree or self.unwritable:
             return
         data = _pack(*_encode(local))
-        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
+        except OSError as exc:
+            self._cannot_write(exc)
+            return
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
             os.replace(tmp, self.folder / f"{key}{_SUFFIX}")  # whole or not at all
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            self._cannot_write(exc)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def _cannot_write(self, exc: OSError) -> None:
+        self.unwritable = True
+        log.warning("replay page memo: cannot write in %s (%s); this replay keeps no more pages",
+                    self.folder, exc)
 
 
 def _prune(root: Path, keep: Path) -> None:

@@ -256,3 +256,23 @@ def test_with_a_warm_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: p
             assert parallel.plan(store, scope, 2, warm=True) is not None
     finally:
         store.close()
+
+
+def test_a_memo_that_cannot_be_made_or_written_leaves_the_replay_as_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    url = store_of(tmp_path / "store.db", history(11, 0.05))
+    monkeypatch.setattr(parallel, "RANGE", 300)
+    reference = summary(rebuilt(url, Scope(None), decoded=True))
+    blocked = tmp_path / "a-file"
+    blocked.write_bytes(b"not a folder")
+    assert summary(memoised(url, Scope(None), blocked)) == reference
+    assert "cannot use" in caplog.text and blocked.read_bytes() == b"not a folder"
+
+    def full_disk(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    memo = tmp_path / "memo"
+    monkeypatch.setattr(page_memo.tempfile, "mkstemp", full_disk)
+    caplog.clear()
+    assert summary(memoised(url, Scope(None), memo)) == reference
+    assert caplog.text.count("cannot write") == 1 and not _entries(memo)  # said once, nothing half-written
