@@ -60,7 +60,8 @@ log = logging.getLogger(__name__)
 
 @cache
 def code_fingerprint() -> str:
-    """SHA-256 over the source of the packages a replay's figures come from, and its libraries."""
+    """SHA-256 over the source of the packages a replay's figures come from, and its libraries (taken
+    when this module is imported, so a file edited while a replay runs does not name its entries)."""
     h = hashlib.sha256(FORMAT)
     root = Path(__file__).resolve().parents[2]
     for package in ("events", "projections", "services"):
@@ -248,3 +249,6 @@ def _decode(npz: dict[str, Any], meta: dict[str, Any]) -> Local:
     digests = npz["digests"].tobytes() if "digests" in npz else None
     return Local(page, npz["slow"].tolist(), npz["excluded"].tolist(), new, (events, last, set(munis), back),
                  True, digests)
+
+
+code_fingerprint()

@@ -27,6 +27,20 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def _copy(strings: pa.Array) -> pa.Array:
+    """A string array in buffers of its own (its values, validity and offsets copied)."""
+    n = len(strings)
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * strings.offset)
+    data = strings.buffers()[2]
+    body = b"" if data is None else data.to_pybytes()[int(offsets[0]):int(offsets[-1])]
+    valid = None
+    if strings.null_count:
+        valid = pa.py_buffer(np.packbits(strings.is_valid().to_numpy(zero_copy_only=False),
+                                         bitorder="little").tobytes())
+    return pa.Array.from_buffers(pa.string(), n, [valid, pa.py_buffer((offsets - offsets[0]).tobytes()),
+                                                  pa.py_buffer(body)], null_count=strings.null_count)
+
+
 class PageRows(Sequence[tuple[Any, ...]]):
     """A page's rows in position order; `rows[i]` is (position, event id, appended_at, stored bytes)."""
 
@@ -60,8 +74,9 @@ class PageRows(Sequence[tuple[Any, ...]]):
                                 offset=4 * body.offset)
         first = int(offsets[0])
         lines = body.buffers()[2].to_pybytes()[first:int(offsets[-1])]
-        ids, appended = (table.column(k).combine_chunks() for k in (1, 2))
-        return cls(table.column(0).to_numpy().astype(np.int64, copy=False), ids, appended, lines,
+        # copies all: an array imported from the driver keeps its whole batch (the payloads) alive
+        ids, appended = (_copy(table.column(k).combine_chunks()) for k in (1, 2))
+        return cls(table.column(0).to_numpy().astype(np.int64), ids, appended, lines,
                    offsets[1:].astype(np.int64) - first)
 
     def __len__(self) -> int:
