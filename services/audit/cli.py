@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -81,7 +82,8 @@ def replay(
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
         request = Request(names, period, at, muni, params)
-        proof = run_replay(app_.store, request, out, memo=_memo_folder(app_.settings, memo))
+        folder, read = _memo_folder(app_.settings, memo), Counter[str]()
+        proof = run_replay(app_.store, request, out, memo=folder, pages_read=read)
     finally:
         app_.close()
     ev = proof.events
@@ -91,6 +93,9 @@ def replay(
         typer.echo(f"  {r.name} v{r.definition_version}: {out / r.files['json'].file}, "
                    f"{out / r.files['csv'].file}; rows SHA-256 {r.rows_sha256}")
     typer.echo(f"proof: {out / 'proof.json'}")
+    if folder is not None and read.total():
+        typer.echo(f"page memo {folder}: {read['memo']} of {read.total()} pages taken from it "
+                   "(the same figures and hashes without it: --no-memo)")
     if at > proof.replayed_at:
         typer.echo("OBS: --known-at lies in the future: events registered before it but appended later will "
                    "change these figures (verify names them)")

@@ -9,6 +9,7 @@ placements and cases, units, sums), not the events.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -210,10 +211,12 @@ def replay(
     registry: Mapping[DefinitionKey, Builder] = DEFINITIONS,
     code: CodeVersion | None = None,
     memo: Path | None = None,
+    pages_read: Counter[str] | None = None,
 ) -> Proof:
     """Rebuild, write `<report>.json`, `<report>.csv`, the manifest and `proof.json` into `out_dir`.
 
     `memo`: a page memo's folder to rebuild with (`services.audit.page_memo`; None: none).
+    `pages_read`: counts how the pages were read (on columns, from the memo, ...), for the caller.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     head = store.head()
@@ -221,6 +224,8 @@ def replay(
     manifest_path = out_dir / "proof.events.tsv.gz"
     with dg.EventDigest(manifest_path) as digest:
         snap = rebuild(store, scope, projections_for(request, registry), digest, memo=memo)
+    if pages_read is not None:
+        pages_read.update(snap.paths)
     if snap.undecodable:
         bad = snap.undecodable[0]
         raise ValueError(f"event {bad.event_id} at position {bad.position} does not decode: {bad.error}")
