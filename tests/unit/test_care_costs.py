@@ -293,3 +293,17 @@ def test_cost_sums_whole_and_fractional_prices_exactly() -> None:
     assert cost == want and type(cost) is Fraction
     fig = figures(events, JAN_AUG)
     assert fig.cost_sek == want and fig.care_days == 71
+
+
+def test_figures_sum_costs_of_many_denominators_exactly() -> None:
+    """Figures.of sums per denominator: the total equals Fraction's own sum over the placements."""
+    events = []
+    for k, (price, unit) in enumerate([(1000, "day"), ("999.75", "day"), ("1234.33", "day"),
+                                       ("30000", "month"), ("41999.5", "month"), (700, "day")]):
+        events += stay(f"p{k}", f"2021-0{k + 1}-0{k + 2}", f"2021-0{k + 3}-1{k}", price=1000)
+        events.append(placement_repriced(f"p{k}", f"2021-0{k + 2}-15", price, price_unit=unit))
+    placements = list(care_costs.fold(events).resolved(JAN_AUG))
+    want = sum((p.cost(JAN_AUG) for p in placements), Fraction(0))
+    fig = care_costs.Figures.of(JAN_AUG, placements)
+    assert len(placements) == 6 and fig.cost_sek == want and type(fig.cost_sek) is Fraction
+    assert want.denominator > 1  # öre and part months: not whole kronor
