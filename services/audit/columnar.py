@@ -35,6 +35,7 @@ class Gather:
     def __init__(self, fold: rawfold.RawFold) -> None:
         self.fold = fold
         self.kinds = {t: i for i, t in enumerate(_KINDS) if t in fold.handlers}
+        self.chosen = [fold.chosen[t] for t in _KINDS]  # else read and converted, but only counted
         self.versions = [fold.versions.get(t) for t in _KINDS]
         self.keys = [rawfold._KEYS[t] for t in _KINDS]
         self.pids: dict[str, int] = {}
@@ -137,7 +138,7 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
     e_code, e_rec, e_pos, e_arr, e_day = page.e
     o_code, o_day, o_hi, o_lo, o_group, o_person = page.o
     c_code, c_day, c_hi, c_lo = page.c
-    cells, persons, inv_persons = page.cells, g.persons, g.inv_persons
+    cells, persons, inv_persons, chosen = page.cells, g.persons, g.inv_persons, g.chosen
     care, events, back, seen, last = base, 0, 0, set(), 0
     for idx, v in enumerate(values):
         t = v.get("type") if type(v) is dict else None
@@ -174,36 +175,40 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
                     person, price = d["person"], g.price(d["price_sek"], d["price_unit"])
                     if type(person) is not str:
                         raise TypeError("person")
-                    attr = attrs.get(key)
-                    if attr is None:
-                        attr = attrs[key] = len(attrs)
-                    person_index = persons.add(person)
-                    s_attr.append(attr)
-                    s_person.append(person_index)
-                    s_price.append(price)
-                    s_rec.append(rec)
-                    s_pos.append(row[0])
-                    s_arr.append(care)
-                    s_day.append(day)
-                    s_code.append(_code(pids, pid))
+                    if chosen[0]:
+                        attr = attrs.get(key)
+                        if attr is None:
+                            attr = attrs[key] = len(attrs)
+                        person_index = persons.add(person)
+                        s_attr.append(attr)
+                        s_person.append(person_index)
+                        s_price.append(price)
+                        s_rec.append(rec)
+                        s_pos.append(row[0])
+                        s_arr.append(care)
+                        s_day.append(day)
+                        s_code.append(_code(pids, pid))
                 elif k == 1:
-                    r_price.append(g.price(d["price_sek"], d["price_unit"]))
-                    r_rec.append(rec)
-                    r_pos.append(row[0])
-                    r_arr.append(care)
-                    r_day.append(day)
-                    r_code.append(_code(pids, pid))
-                else:
+                    price = g.price(d["price_sek"], d["price_unit"])
+                    if chosen[1]:
+                        r_price.append(price)
+                        r_rec.append(rec)
+                        r_pos.append(row[0])
+                        r_arr.append(care)
+                        r_day.append(day)
+                        r_code.append(_code(pids, pid))
+                elif chosen[2]:
                     e_rec.append(rec)
                     e_pos.append(row[0])
                     e_arr.append(care)
                     e_day.append(day)
                     e_code.append(_code(pids, pid))
-                care += 1
+                care += chosen[k]
             elif k == 3:
                 cell = (d["channel"], d["target_group"], d.get("sex", "unknown"))
                 hash(cell)
-                cells.append((day, cell))
+                if chosen[3]:
+                    cells.append((day, cell))
             else:
                 inv = d["investigation_id"]
                 if type(inv) is not str:
@@ -213,14 +218,15 @@ def gather(g: Gather, rows: list[tuple[Any, ...]], values: list[Any], snap: fast
                     group, person = group_of.get(d["target_group"]), d["person"]
                     if group is None or type(person) is not str:
                         raise TypeError("target_group or person")
-                    inv_person = inv_persons.add(person)
-                    o_group.append(group)
-                    o_person.append(inv_person)
-                    o_day.append(day)
-                    o_hi.append(high)
-                    o_lo.append(low)
-                    o_code.append(_code(invs, inv))
-                else:
+                    if chosen[4]:
+                        inv_person = inv_persons.add(person)
+                        o_group.append(group)
+                        o_person.append(inv_person)
+                        o_day.append(day)
+                        o_hi.append(high)
+                        o_lo.append(low)
+                        o_code.append(_code(invs, inv))
+                elif chosen[5]:
                     c_day.append(day)
                     c_hi.append(high)
                     c_lo.append(low)

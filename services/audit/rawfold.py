@@ -25,6 +25,7 @@ from events.timeutil import local_date
 from projections import bundle, intake, investigations
 from projections.investigations import Opening
 from projections.placement_compact import NONE, Attrs, micros
+from services.audit.columns_inv import GROUPS
 from services.audit.trusted import business_time, decimal, recorded_time
 
 _ENVELOPE: Final = frozenset({"event_id", "type", "version", "stream_id", "municipality", "occurred_at",
@@ -62,12 +63,16 @@ class RawFold:
         self.projections = frozenset(chosen)
         self.state = state
         self.targets = frozenset(str(t) for t in targets)
-        handlers: dict[str, Handler] = {
+        # every raw type has a handler: one whose projection is not chosen reads and converts the same
+        # fields (so it accepts exactly what it would fold) and changes nothing; the event is counted.
+        # Decoding such events one by one only to count them made a one-report rebuild 3.5-4.4 times
+        # as slow as one of every report (1 M store: 23-30 s against 6.7 s)
+        self.handlers: dict[str, Handler] = {
             "placement.started": self._started, "placement.repriced": self._repriced,
             "placement.ended": self._ended, "case.actualised": self._actualised,
             "investigation.opened": self._opened, "investigation.closed": self._closed,
         }
-        self.handlers = {t: h for t, h in handlers.items() if _PROJECTION[t] in chosen}
+        self.chosen = {t: _PROJECTION[t] in chosen for t in self.handlers}
         self.versions = {t: LATEST[t].VERSION for t in self.handlers}
 
     def accepts(self, value: Any) -> bool:
@@ -102,6 +107,10 @@ class RawFold:
         attrs: Attrs = (d["category"], d["target_group"], d["regime"], d.get("unit_id"), d["legal_basis"],
                         d.get("sex", "unknown"))
         person, price, unit, pid = d["person"], decimal(d["price_sek"]), d["price_unit"], d["placement_id"]
+        if type(pid) is not str or type(person) is not str:
+            raise TypeError("placement_id or person")  # as the columnar gathers refuse them
+        if not self.chosen["placement.started"]:
+            return
         cols = self.state.care_costs.compact
         assert cols is not None
         cols.started(pid, self._order(rec, position), day.toordinal(), attrs, person, price, unit)
@@ -109,6 +118,10 @@ class RawFold:
     def _repriced(self, v: dict[str, Any], d: dict[str, Any], position: int, eid: str, day: date,
                   rec: int) -> None:
         price, unit, pid = decimal(d["price_sek"]), d["price_unit"], d["placement_id"]
+        if type(pid) is not str:
+            raise TypeError("placement_id")
+        if not self.chosen["placement.repriced"]:
+            return
         cols = self.state.care_costs.compact
         assert cols is not None
         cols.repriced(pid, self._order(rec, position), day.toordinal(), price, unit)
@@ -116,6 +129,10 @@ class RawFold:
     def _ended(self, v: dict[str, Any], d: dict[str, Any], position: int, eid: str, day: date,
                rec: int) -> None:
         pid = d["placement_id"]
+        if type(pid) is not str:
+            raise TypeError("placement_id")
+        if not self.chosen["placement.ended"]:
+            return
         cols = self.state.care_costs.compact
         assert cols is not None
         cols.ended(pid, self._order(rec, position), day.toordinal())
@@ -123,18 +140,26 @@ class RawFold:
     def _actualised(self, v: dict[str, Any], d: dict[str, Any], position: int, eid: str, day: date,
                     rec: int) -> None:
         cell = (d["channel"], d["target_group"], d.get("sex", "unknown"))
-        intake.permanent(self.state.intake, day, cell)
+        hash(cell)  # as intake.permanent would (a list in a field is refused)
+        if self.chosen["case.actualised"]:
+            intake.permanent(self.state.intake, day, cell)
 
     def _opened(self, v: dict[str, Any], d: dict[str, Any], position: int, eid: str, day: date,
                 rec: int) -> None:
         opening = Opening(day, d["target_group"], d["person"])
         inv, key = d["investigation_id"], int(eid.replace("-", ""), 16)
-        investigations.permanent(self.state.investigations, inv, key, opening, day)
+        if opening.target_group not in GROUPS or type(opening.person) is not str or type(inv) is not str:
+            raise TypeError("target_group, person or investigation_id")  # as the columnar gathers
+        if self.chosen["investigation.opened"]:
+            investigations.permanent(self.state.investigations, inv, key, opening, day)
 
     def _closed(self, v: dict[str, Any], d: dict[str, Any], position: int, eid: str, day: date,
                 rec: int) -> None:
         inv, key = d["investigation_id"], int(eid.replace("-", ""), 16)
-        investigations.permanent(self.state.investigations, inv, key, None, day)
+        if type(inv) is not str:
+            raise TypeError("investigation_id")
+        if self.chosen["investigation.closed"]:
+            investigations.permanent(self.state.investigations, inv, key, None, day)
 
 
 def back_registered_us(appended_us: int, recorded_us: int) -> bool:

@@ -112,8 +112,9 @@ def gather(g: Gather, rows: PageRows, snap: Any, muni: str | None,
         g.last_ids_agree = _ids_agree(eid, rows.ids)
     page = Page()
     positions = rows.positions
-    _placements(g, page, data, kind, rec, day, ok, base, positions)
-    _cases(g, page, data, kind, day, ok, hi, lo)
+    folded = ok & np.array([*g.chosen, False], dtype=bool)[kind]  # the others are counted only
+    _placements(g, page, data, kind, rec, day, folded, base, positions)
+    _cases(g, page, data, kind, day, folded, hi, lo)
     _account(g, snap, t, rows, positions, rec, ok)
     return page, np.flatnonzero(~ok & ~excluded).tolist(), excluded.tolist()
 
