@@ -147,16 +147,12 @@ def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, dig
     own.check_ids = True
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
     for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo)), start=1):
-        local = memo.get(key) if key is not None else None
-        fresh = local is None
-        if local is None:
-            local = local_page.gather_local(own, rows, muni)
-            if local is None:  # Arrow cannot read it as expected: with Python
-                fold_page(g, rows, muni, snap, digest, take, columns=False)
-                continue
-        g.paths["columns" if fresh else "memo"] += 1
-        if (local.keep_digests(rows, how) or fresh) and key is not None:
-            memo.put(key, local)  # before the fold, which maps its codes in place
+        found = page_memo.gathered(memo, key, own, rows, muni, how)
+        if found is None:  # Arrow cannot read it as expected: with Python
+            fold_page(g, rows, muni, snap, digest, take, columns=False)
+            continue
+        local, taken = found
+        g.paths["memo" if taken else "columns"] += 1
         items = decode_slow(rows, local.slow, local.excluded, None, muni)
         hashed = hashed_page(rows, local.excluded, how, local.digests)
         local_page.fold_local(g, codes, local, items, hashed, snap, digest, take)

@@ -59,16 +59,6 @@ class Local:
         return True
 
 
-def _new(table: dict[Any, int], before: int) -> list[Any]:
-    """The keys given codes since the table held `before` (codes are handed out in order)."""
-    out = []
-    for key in reversed(table):
-        if table[key] < before:
-            break
-        out.append(key)
-    return out[::-1]
-
-
 def gather_local(g: Gather, rows: PageRows, muni: str | None) -> Local | None:
     """Gather a page on whole columns, `g`'s codes emptied after it (None: Arrow cannot read it).
 
@@ -83,8 +73,8 @@ def gather_local(g: Gather, rows: PageRows, muni: str | None) -> Local | None:
         if gathered is None:
             return None
         page, slow, excluded = gathered
-        new = (_new(g.pids, 0), _new(g.invs, 0), _new(g.attrs, 0),
-               [(value, unit) for value, _, unit in _new(g.prices, 0)],
+        new = (list(g.pids), list(g.invs), list(g.attrs),  # the tables hold this page's values alone,
+               [(value, unit) for value, _, unit in g.prices],  # in the order their codes were given
                g.persons.raw(0), g.inv_persons.raw(0))
         account = (state.events, state.last_position, counted.municipalities, counted.back_registered)
         return Local(page, slow, excluded, new, account, g.last_ids_agree)

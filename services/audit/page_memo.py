@@ -45,8 +45,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from services.audit.columnar import Page
-from services.audit.local_page import Local
+from services.audit.columnar import Gather, Page
+from services.audit.local_page import Local, gather_local
 from services.audit.page_rows import PageRows
 
 FORMAT: Final = b"casestream replay page memo 1"
@@ -154,6 +154,22 @@ class Memo:
                     self.folder, exc)
 
 
+def gathered(memo: Memo | None, key: str | None, own: Gather, rows: PageRows, muni: str | None,
+             how: str) -> tuple[Local, bool] | None:
+    """A page with codes of its own, from the memo or gathered (then kept), and whether it came from
+    the memo; None: Arrow cannot read the page as expected. Its rows' SHA-256 are taken and kept
+    when the digest writes manifest lines (`how`) and the memo did not have them yet."""
+    local = memo.get(key) if memo is not None and key is not None else None
+    taken = local is not None
+    if local is None:
+        local = gather_local(own, rows, muni)
+        if local is None:
+            return None
+    if (local.keep_digests(rows, how) or not taken) and memo is not None and key is not None:
+        memo.put(key, local)  # before the fold, which maps its codes in place
+    return local, taken
+
+
 def _prune(root: Path, keep: Path) -> None:
     """Remove the entries of other code (folders named by a code fingerprint)."""
     for other in root.iterdir():
@@ -233,22 +249,22 @@ def _encode(local: Local) -> tuple[dict[str, Any], dict[str, Any]]:
     return arrays, meta
 
 
-def _decode(npz: dict[str, Any], meta: dict[str, Any]) -> Local:
+def _decode(columns: dict[str, Any], meta: dict[str, Any]) -> Local:
     page = Page()
     for name, width in _KINDS:
-        setattr(page, name, [npz[f"{name}{k}"].astype(np.uint64 if (name, k) in _UNSIGNED else np.int64)
+        setattr(page, name, [columns[f"{name}{k}"].astype(np.uint64 if (name, k) in _UNSIGNED else np.int64)
                              for k in range(width)])
     page.cells = [(d, tuple(cell)) for d, cell in meta["cells"]]
     page.counts = [((d, tuple(cell)), n) for d, cell, n in meta["counts"]]
     page.care = int(meta["care"])
-    persons = (npz["persons"].tobytes(), npz["person_lengths"])
-    inv_persons = (npz["inv_persons"].tobytes(), npz["inv_lengths"])
+    persons = (columns["persons"].tobytes(), columns["person_lengths"])
+    inv_persons = (columns["inv_persons"].tobytes(), columns["inv_lengths"])
     new = (meta["pids"], meta["invs"], [tuple(a) for a in meta["attrs"]], [tuple(p) for p in meta["prices"]],
            persons, inv_persons)
     events, last, munis, back = meta["account"]
-    digests = npz["digests"].tobytes() if "digests" in npz else None
-    return Local(page, npz["slow"].tolist(), npz["excluded"].tolist(), new, (events, last, set(munis), back),
-                 True, digests)
+    digests = columns["digests"].tobytes() if "digests" in columns else None
+    return Local(page, columns["slow"].tolist(), columns["excluded"].tolist(), new,
+                 (events, last, set(munis), back), True, digests)
 
 
 code_fingerprint()

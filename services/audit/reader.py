@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlalchemy import create_engine
 
 from projections import bundle
-from services.audit import columnar_page, local_page, page_memo, pages
+from services.audit import columnar_page, page_memo, pages
 from services.audit.columnar import Gather
 from services.audit.page_rows import PageRows
 from services.audit.rawfold import RawFold
@@ -31,15 +31,10 @@ from services.audit.source import Scope, canonical_id, decoded, utc
 
 def _page(g: Gather, rows: PageRows, muni: str | None, how: str, memo: page_memo.Memo | None) -> Any:
     """What a reader sends for one page (`how`: how the events are hashed, `columnar_page.hashing`)."""
-    key = memo.key(rows) if memo is not None else None
-    local = memo.get(key) if memo is not None and key is not None else None
-    taken = local is not None
-    if local is None:
-        local = local_page.gather_local(g, rows, muni)
-        if local is None:
-            return ("rows", rows)
-    if (local.keep_digests(rows, how) or not taken) and memo is not None and key is not None:
-        memo.put(key, local)
+    found = page_memo.gathered(memo, memo.key(rows) if memo is not None else None, g, rows, muni, how)
+    if found is None:
+        return ("rows", rows)
+    local, taken = found
     keep = []
     for idx in local.slow:
         pos, eid, appended, raw = row = rows[idx]
