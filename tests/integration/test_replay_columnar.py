@@ -41,6 +41,16 @@ def rebuilt(url: str, scope: Scope, *, listed: bool = True, decoded: bool = Fals
         store.close()
 
 
+def random_history(rng: random.Random) -> list[Any]:
+    """40 placements, utredningar and aktualiseringar of the compact-mode unit test, shuffled."""
+    events: list[Any] = [b.unit_capacity_set("U1", "2021-01-01", 5)]
+    for n in range(40):
+        events += _placement(rng, f"pl:{n}") + _investigation(rng, n)
+        events.append(eb.case_actualised(f"case:{n}", _day(rng)))
+    rng.shuffle(events)
+    return events
+
+
 @pytest.fixture(scope="module")
 def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return store_of(tmp_path_factory.mktemp("columnar") / "store.db", history(7, 0.1))
@@ -195,11 +205,7 @@ def test_random_histories_in_a_store_fold_alike_every_way(tmp_path: Path, seed: 
     """The random histories of the compact-mode unit test (same-day repricings, second starts,
     corrections, retractions of every kind, registration out of order), stored, in small pages."""
     rng = random.Random(seed)
-    events = [b.unit_capacity_set("U1", "2021-01-01", 5)]
-    for n in range(40):
-        events += _placement(rng, f"pl:{n}") + _investigation(rng, n)
-        events.append(eb.case_actualised(f"case:{n}", _day(rng)))
-    rng.shuffle(events)
+    events = random_history(rng)
     events += [b.retracted(e, "2022-06-01") for e in rng.sample(events, len(events) // 6)]
     url = store_of(tmp_path / "store.db", events)
     monkeypatch.setattr(pages, "PAGE", 37)

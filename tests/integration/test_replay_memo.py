@@ -22,10 +22,9 @@ from services.audit import digest, page_memo, pages, parallel
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope
 from services.store import open_store
-from tests.integration.test_replay_columnar import _day, _investigation, _placement, rebuilt
+from tests.integration.test_replay_columnar import random_history, rebuilt
 from tests.integration.test_replay_fast import history, store_of, summary
 from tests.unit import builders as b
-from tests.unit import event_builders_economy as eb
 
 
 def memoised(url: str, scope: Scope, memo: Path, *, processes: int = 1) -> Snapshot:
@@ -98,11 +97,7 @@ def test_rows_edited_after_the_memo_was_filled_are_read_again(tmp_path: Path) ->
 def test_a_new_retraction_makes_its_targets_page_a_new_entry(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(2)
-    events = [b.unit_capacity_set("U1", "2021-01-01", 5)]
-    for n in range(40):
-        events += _placement(rng, f"pl:{n}") + _investigation(rng, n)
-        events.append(eb.case_actualised(f"case:{n}", _day(rng)))
-    rng.shuffle(events)
+    events = random_history(rng)
     url = store_of(tmp_path / "store.db", events)
     monkeypatch.setattr(parallel, "RANGE", 37)  # the memo's pages are ranges of positions
     memo = tmp_path / "memo"
