@@ -88,7 +88,8 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         warm = kept is not None and width is not None and _warm(store, scope, kept, width)
         span = parallel.plan(store, scope, processes, warm=warm)
         if span is not None:
-            parallel.run(store, scope, g, snap, digest, take, processes or 2, span, memo)
+            parallel.run(store, scope, g, snap, digest, take, processes or 2, span,
+                         memo if kept is not None else None)  # readers open the memo only if this could
         elif kept is not None and width is not None:
             _memo_loop(store, scope, g, snap, digest, take, kept, width)
         else:

@@ -261,6 +261,7 @@ def test_a_memo_that_cannot_be_made_or_written_leaves_the_replay_as_it_is(
     blocked = tmp_path / "a-file"
     blocked.write_bytes(b"not a folder")
     assert summary(memoised(url, Scope(None), blocked)) == reference
+    assert summary(memoised(url, Scope(None), blocked, processes=2)) == reference  # readers too
     assert "cannot use" in caplog.text and blocked.read_bytes() == b"not a folder"
 
     def full_disk(*args: object, **kwargs: object) -> tuple[int, str]:
