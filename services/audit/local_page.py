@@ -27,7 +27,6 @@ class Counted:
     def __init__(self) -> None:
         self.municipalities: set[str] = set()
         self.back_registered = 0
-        self.paths: dict[str, int] = {}
 
 
 @dataclass(slots=True)

@@ -83,7 +83,6 @@ class Memo:
         context = orjson.dumps([municipality, sorted(projections)])
         self._context = hashlib.sha256(code.encode() + b"\0" + context).digest()
         self._targets = pa.array(sorted(t.hex for t in targets), pa.string())
-        self.hits = self.misses = 0
         self.unwritable = False
 
     def key(self, rows: PageRows) -> str | None:
@@ -114,13 +113,10 @@ class Memo:
         try:
             local = _decode(*_unpack(path.read_bytes()))
         except FileNotFoundError:
-            self.misses += 1
             return None
         except (OSError, ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError) as exc:
             log.warning("replay page memo: %s does not read back (%s); the page is parsed again", path, exc)
-            self.misses += 1
             return None
-        self.hits += 1
         return local
 
     def put(self, key: str, local: Local) -> None:
