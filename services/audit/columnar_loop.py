@@ -30,7 +30,8 @@ import ctypes
 import gc
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -118,7 +119,7 @@ def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo
 
 
 def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo
-            ) -> Iterator[tuple[PageRows, str | None]]:
+            ) -> Generator[tuple[PageRows, str | None], None, None]:
     """The scope's pages by position ranges, as reader processes read them (so one process and readers
     keep the same pages in the memo), each with its memo key."""
     with Reader(store._engine) as reader:
@@ -130,13 +131,9 @@ def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo
 
 def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int) -> bool:
     """Whether the memo holds the scope's first page (then the pages are read in this process)."""
-    with Reader(store._engine) as reader:
-        for lo, hi in parallel.ranges_of(scope, store.head(), span):
-            rows = page_between(reader, scope, lo, hi)
-            if len(rows):
-                key = memo.key(rows)
-                return key is not None and memo.holds(key)
-    return False
+    with closing(_ranged(store, scope, span, memo)) as keyed:
+        _, key = next(keyed, (None, None))
+    return key is not None and memo.holds(key)
 
 
 def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
