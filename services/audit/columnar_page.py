@@ -86,11 +86,13 @@ def hashed_page(rows: PageRows, excluded: list[bool], how: str,
     if how == "block":
         return ("block", first, last, len(rows), rows.lines)
     if how == "lines":
-        payloads = None if digested is not None else rows.payloads()
-        made = manifest_block.lines(rows.positions, rows.ids, payloads, digested=digested)
+        digested = digested if digested is not None else manifest_block.digests(rows.payloads())
+        made = manifest_block.lines(rows.positions, rows.ids, None, digested=digested)
         if made is not None:
             return ("lines", first, last, len(rows), rows.lines, made)
-    shas = [sha256_hex(p) for p in rows.payloads()]
+    # ids of another form (PostgreSQL's uuids), or a per-event callback: each event's id and SHA-256
+    shas = ([digested[i:i + 32].hex() for i in range(0, len(digested), 32)] if digested is not None
+            else [sha256_hex(p) for p in rows.payloads()])  # taken once, also when the lines were not made
     return ("listed", rows.positions.tolist(), [canonical_id(i) for i in rows.id_list()], shas, rows.lines)
 
 
