@@ -40,8 +40,10 @@ from events.envelope import Event
 from events.reference import EventRetracted
 from events.timeutil import Period
 from events.vocabulary import COST_ONLY, MONTHLY_PRICED, REPORT_LINES, PriceUnit, report_group
+from projections import placement_batch
 from projections import placement_compact as compact_facts
 from projections.lines import LineFigures, LineKey
+from projections.placement_batch import Plain
 from projections.placement_facts import Fact, Placement, fact_of, resolve
 
 Scope = Literal["external", "own_units", "all"]
@@ -57,8 +59,8 @@ class State:
     arrivals: int = field(default=0, compare=False)  # tie-break counter, not part of the facts
     cache: dict[str, Placement | None] = field(default_factory=dict, compare=False, repr=False)
     compact: compact_facts.Columns | None = None  # kompakt läge (a replay): see projections.placement_compact
-    # compact mode: the placements resolved near the last period asked for (reports ask several times)
-    near: dict[Period, list[Placement]] = field(default_factory=dict, compare=False, repr=False)
+    # compact mode: what was read off near the last period asked for (reports ask several times)
+    near: dict[Period, Near] = field(default_factory=dict, compare=False, repr=False)
 
     def resolved(self, near: Period | None = None) -> Iterator[Placement]:
         """Every placement as currently known (retracted facts ignored, corrections applied).
@@ -72,10 +74,11 @@ class State:
             if near is None:
                 yield from compact_facts.resolved(self.compact, self.placements, self.retracted)
                 return
-            if near not in self.near:  # kept until the state changes (`apply` and the replay clear it)
-                self.near = {near: list(compact_facts.resolved(self.compact, self.placements,
-                                                               self.retracted, near))}
-            yield from self.near[near]
+            kept = self._near(near)
+            if kept.placements is None:
+                kept.placements = list(compact_facts.resolved(self.compact, self.placements,
+                                                              self.retracted, near))
+            yield from kept.placements
             return
         for pid in sorted(self.placements):
             if pid not in self.cache:
@@ -83,6 +86,30 @@ class State:
             placement = self.cache[pid]
             if placement is not None:
                 yield placement
+
+    def split(self, period: Period) -> tuple[Plain | None, list[Placement]]:
+        """The placements that may cover `period`: in compact mode its plain rows on columns and the
+        others resolved (`projections.placement_batch`), else (None, every placement). Callers still
+        test coverage and scope of the placements; every figure is a sum, union or maximum over both."""
+        if self.compact is None:
+            return None, list(self.resolved())
+        kept = self._near(period)
+        if kept.split is None:
+            kept.split = placement_batch.split(self.compact, self.placements, self.retracted, period)
+        return kept.split
+
+    def _near(self, period: Period) -> Near:
+        if period not in self.near:  # kept until the state changes (`apply` and the replay clear it)
+            self.near = {period: Near()}
+        return self.near[period]
+
+
+@dataclass(slots=True)
+class Near:
+    """What was read off a compact state near one period: resolved placements, the batch split."""
+
+    placements: list[Placement] | None = None
+    split: tuple[Plain, list[Placement]] | None = None
 
 
 def apply(state: State, event: Event) -> State:
@@ -214,37 +241,62 @@ def own_regime_share(
 def line_figures(state: State, period: Period) -> dict[LineKey, LineFigures]:
     """The externa-köp lines' figures over the period: every report line, plus any other line with data."""
     report_keys = [LineKey(line.category, line.target_group) for line in REPORT_LINES]
+    plain, others = state.split(period)
     by_line: dict[LineKey, list[Placement]] = {k: [] for k in report_keys}
-    for p in covered_placements(state, period, "external"):
-        by_line.setdefault(LineKey(p.category, p.target_group), []).append(p)
-    keys = report_keys + sorted(k for k in by_line if k not in set(report_keys))
-    return {k: _line(k, by_line[k], period) for k in keys}
+    for p in others:
+        if in_scope(p, "external") and p.covered(period) is not None:
+            by_line.setdefault(LineKey(p.category, p.target_group), []).append(p)
+    codes: dict[LineKey, list[int]] = {}
+    if plain is not None:
+        for code in plain.codes():
+            a = plain.attrs[code]
+            if a[3] is None:  # no unit_id: external (`in_scope`)
+                codes.setdefault(LineKey(a[0], a[1]), []).append(code)
+    keys = report_keys + sorted(k for k in by_line.keys() | codes.keys() if k not in set(report_keys))
+    return {k: _line(k, by_line.get(k, []), _rows(plain, codes.get(k)), period) for k in keys}
 
 
-def _line(key: LineKey, placements: list[Placement], period: Period) -> LineFigures:
+def _rows(plain: Plain | None, codes: list[int] | None) -> Plain | None:
+    return None if plain is None or codes is None else plain.of_codes(codes)
+
+
+def _line(key: LineKey, placements: list[Placement], rows: Plain | None, period: Period) -> LineFigures:
     fig = Figures.of(period, placements)
-    price, unit = latest_price(key, placements, period)
-    return LineFigures(key, period, fig.care_days, fig.cost_sek, len(fig.persons), price, unit)
+    days, cost, persons = fig.care_days, fig.cost_sek, len(fig.persons)
+    if rows is not None:
+        days += 0 if key.category in COST_ONLY else rows.care_days()
+        cost += rows.cost()
+        persons = rows.distinct_persons(fig.persons)
+    price, unit = latest_price(key, placements, period, rows)
+    return LineFigures(key, period, days, cost, persons, price, unit)
 
 
 def latest_price(
-    key: LineKey, placements: Sequence[Placement], period: Period
+    key: LineKey, placements: Sequence[Placement], period: Period, rows: Plain | None = None
 ) -> tuple[Decimal | None, PriceUnit | None]:
     """The price in effect on the line's last covered day in the period.
 
     With several placements on that day: the mean of their prices in the line's own unit (month for
     monthly-priced lines, else day); if none has that unit, the mean of the other unit's prices.
+    `rows`: more of the line's placements, plain rows on columns (day prices only).
     """
     lasts = [d for d in (p.last_covered_day(period) for p in placements) if d is not None]
+    plain_last = None if rows is None else rows.last_covered_day()
+    if plain_last is not None:
+        lasts.append(plain_last)
     if not lasts:
         return None, None
     day: date = max(lasts)
     segs = [p.price_on(day) for p in placements if p.covered(period) and p.start <= day
             and (p.stop is None or day < p.stop)]
+    plain_prices = [] if rows is None else rows.prices_on(day)
     own: PriceUnit = "month" if key.category in MONTHLY_PRICED else "day"
-    unit: PriceUnit = own if any(s.unit == own for s in segs) else ("day" if own == "month" else "month")
+    has_own = any(s.unit == own for s in segs) or (own == "day" and bool(plain_prices))
+    unit: PriceUnit = own if has_own else ("day" if own == "month" else "month")
     prices = [Fraction(s.price) for s in segs if s.unit == unit]
-    mean = sum(prices, Fraction(0)) / len(prices)
+    whole = sum(plain_prices) if unit == "day" else 0
+    count = len(prices) + (len(plain_prices) if unit == "day" else 0)
+    mean = (sum(prices, Fraction(0)) + whole) / count
     return Decimal(mean.numerator) / Decimal(mean.denominator), unit
 
 

@@ -24,7 +24,7 @@ Placements come from the `care_costs` state (placements with a `unit_id`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -47,6 +47,7 @@ from projections.occupancy_totals import (
     by_kind,
     group_occupancy,
 )
+from projections.placement_batch import Plain
 from projections.placement_facts import Placement
 
 __all__ = [
@@ -141,10 +142,12 @@ def monthly_occupancy(
     measures: Mapping[UnitKind, Measure] | None = None, data_through: date | None = None,
 ) -> dict[str, UnitOccupancy]:
     """Occupancy per unit and month of the period (units with places in the period, by unit id)."""
+    plain, others = placements.split(period)
     stays: dict[str, list[Placement]] = {}
-    for p in care_costs.covered_placements(placements, period, "own_units"):
+    for p in _own_stays(others, period):
         assert p.unit_id is not None
         stays.setdefault(p.unit_id, []).append(p)
+    codes = _unit_codes(plain)
     out: dict[str, UnitOccupancy] = {}
     for unit_id in sorted(units.units):
         timeline = units.timeline(unit_id)
@@ -153,24 +156,49 @@ def monthly_occupancy(
         latest = timeline[-1]
         measure = (measures or {}).get(latest.kind, "place_days")
         mine = stays.get(unit_id, [])
-        months = tuple(_month(timeline, mine, period.month_part(m), m, measure, data_through)
-                       for m in period.months())
+        rows = None if plain is None or unit_id not in codes else plain.of_codes(codes[unit_id])
+        months = tuple(_month(timeline, _occupied(mine, rows, period.month_part(m)), period.month_part(m), m,
+                              measure, data_through) for m in period.months())
         places = places_on(timeline, period.end)
         out[unit_id] = UnitOccupancy(unit_id, latest.name, latest.kind, places, months)
     return out
 
 
-def _month(
-    timeline: list[Capacity], stays: list[Placement], part: Period, month: Month, measure: Measure,
-    data_through: date | None,
-) -> MonthOccupancy:
+def _own_stays(placements: list[Placement], period: Period) -> Iterator[Placement]:
+    """The placements in an own unit with a covered day in the period (`care_costs.in_scope`)."""
+    return (p for p in placements if p.unit_id is not None and p.covered(period) is not None)
+
+
+def _unit_codes(plain: Plain | None) -> dict[str, list[int]]:
+    """The attribute codes of the plain rows in each own unit."""
+    out: dict[str, list[int]] = {}
+    if plain is not None:
+        for code in plain.codes():
+            unit_id = plain.attrs[code][3]
+            if unit_id is not None:
+                out.setdefault(unit_id, []).append(code)
+    return out
+
+
+def _occupied(stays: list[Placement], rows: Plain | None, part: Period) -> tuple[int, int]:
+    """(occupied place-days, distinct individuals) in `part`: each stay's covered span and person."""
     occupied, persons = 0, set()
     for p in stays:  # one covered span per stay: its care days and whether its person counts
         span = p.covered(part)
         if span is not None:
             occupied += (span[1] - span[0]).days
             persons.add(p.person)
-    individuals = len(persons)
+    if rows is None:
+        return occupied, len(persons)
+    inside = rows.within(part)
+    return occupied + inside.care_days(), inside.distinct_persons(persons)
+
+
+def _month(
+    timeline: list[Capacity], counted: tuple[int, int], part: Period, month: Month, measure: Measure,
+    data_through: date | None,
+) -> MonthOccupancy:
+    occupied, individuals = counted
     available = available_place_days(timeline, part)
     percent: Fraction | None = None
     reported = data_through is None or part.end <= data_through
@@ -183,5 +211,6 @@ def _month(
 def unknown_units(units: State, placements: care_costs.State, period: Period) -> list[str]:
     """Units with placements in the period but no places set: their stays count in no occupancy."""
     known = {u for u in units.units if units.timeline(u)}
-    found = {p.unit_id for p in care_costs.covered_placements(placements, period, "own_units")}
+    plain, others = placements.split(period)
+    found = {p.unit_id for p in _own_stays(others, period)} | _unit_codes(plain).keys()
     return sorted(u for u in found if u is not None and u not in known)
