@@ -44,7 +44,7 @@ from services.audit import fast, local_page, page_memo, parallel, rawfold
 from services.audit.columnar import Gather, Take
 from services.audit.columnar_page import decode_slow, fold_page, hashed_page, hashing
 from services.audit.page_rows import PageRows
-from services.audit.pages import Reader, page_between, pages, prefetched
+from services.audit.pages import Reader, bounded, page_between, pages, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 
@@ -85,16 +85,19 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     pa.set_memory_pool(pa.system_memory_pool())
     try:
         kept = None if memo is None else _opened(memo, scope, fold)
+        # ranges are as wide for every known-at time (so the memo's pages are shared by them); the
+        # reads stop at the scope's last included row
         width = None if kept is None else parallel.span_of(store, scope)
-        warm = kept is not None and width is not None and _warm(store, scope, kept, width)
+        read = bounded(store, scope)
+        warm = kept is not None and width is not None and _warm(store, read, kept, width)
         span = parallel.plan(store, scope, processes, warm=warm)
         if span is not None:
-            parallel.run(store, scope, g, snap, digest, take, processes or 2, span,
+            parallel.run(store, read, g, snap, digest, take, processes or 2, span,
                          memo if kept is not None else None)  # readers open the memo only if this could
         elif kept is not None and width is not None:
-            _memo_loop(store, scope, g, snap, digest, take, kept, width)
+            _memo_loop(store, read, g, snap, digest, take, kept, width)
         else:
-            for n, rows in enumerate(prefetched(pages(store, scope)), start=1):
+            for n, rows in enumerate(prefetched(pages(store, read)), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
                 if n % TRIM_EVERY == 0:
                     release_free_memory()

@@ -16,10 +16,11 @@ import queue
 import threading
 import typing
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
-from sqlalchemy import Engine, LargeBinary, String, cast, literal_column, select, type_coerce
+from sqlalchemy import Engine, LargeBinary, String, cast, func, literal_column, select, type_coerce
 
 from events.timeutil import as_aware
 from services.audit.page_rows import PageRows
@@ -42,16 +43,38 @@ def _columns(arrow: bool) -> list[Any]:
 
 
 def _query(scope: Scope, after: int, through: int | None, *, arrow: bool = False) -> Any:
-    cutoff = None if scope.known_at is None else as_aware(scope.known_at)
-    q = select(*_columns(arrow)).where(ev.c.position > after)
+    return select(*_columns(arrow)).where(*_included(scope, after, through)).order_by(ev.c.position)
+
+
+def _included(scope: Scope, after: int, through: int | None) -> list[Any]:
+    """The conditions on a row in `scope` with a position in (after, through]."""
+    out = [ev.c.position > after]
     bounds = [b for b in (scope.upto, through) if b is not None]
     if bounds:  # one upper bound: given two, SQLite bounded the index range by one and tested the other
-        q = q.where(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
-    if cutoff is not None:
-        q = q.where(ev.c.recorded_at <= cutoff)
+        out.append(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
+    if scope.known_at is not None:
+        out.append(ev.c.recorded_at <= as_aware(scope.known_at))
     if scope.municipality is not None:
-        q = q.where(ev.c.municipality == scope.municipality)
-    return q.order_by(ev.c.position)
+        out.append(ev.c.municipality == scope.municipality)
+    return out
+
+
+def bounded(store: SqlStore, scope: Scope) -> Scope:
+    """`scope` with `upto` at its last included position, for a municipality as known at a time.
+
+    The pages of such a scope come through the (municipality, position) index, each row tested for
+    its record time; past the last included row every row of the municipality up to the head was
+    still read and refused (on the 10 M store, as known at the end of 2022: 1.06 M rows, 2.5 s of
+    the 6.7 s the reads took). The (municipality, recorded_at) index answers the last included
+    position from its entries alone (~0.2 µs an included row). A whole store's scope is left as it
+    is: its last position by record time would scan the recorded_at index over every row up to it.
+    """
+    if scope.municipality is None or scope.known_at is None:
+        return scope
+    q = select(func.max(ev.c.position)).where(*_included(scope, 0, None))
+    with store._engine.connect() as conn:  # read-only query
+        last = conn.execute(q).scalar_one_or_none()
+    return replace(scope, upto=0 if last is None else int(last))
 
 
 class Reader:

@@ -73,8 +73,10 @@ events_table = Table(
     Column("payload", LargeBinary, nullable=False),
     Index("ix_events_stream", "stream_id", "stream_version", unique=True),
     Index("ix_events_recorded_at", "recorded_at"),
-    # read paths of replays: one municipality in position order, and the (few) retractions
+    # read paths of replays: one municipality in position order, its last row recorded by a time
+    # (services.audit.pages.bounded), and the (few) retractions
     Index("ix_events_municipality", "municipality", "position"),
+    Index("ix_events_municipality_recorded", "municipality", "recorded_at", postgresql_include=["position"]),
     Index("ix_events_retractions", "position", sqlite_where=text("type = 'event.retracted'"),
           postgresql_where=text("type = 'event.retracted'")),
 )

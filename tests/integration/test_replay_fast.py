@@ -108,10 +108,11 @@ def test_opening_an_older_store_file_adds_the_read_indexes(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         conn.execute("DROP INDEX ix_events_municipality")
         conn.execute("DROP INDEX ix_events_retractions")
+        conn.execute("DROP INDEX ix_events_municipality_recorded")
         before = conn.execute("SELECT count(*), sum(length(payload)) FROM events").fetchone()
     store = open_store(url)
     store.close()
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert conn.execute("SELECT count(*), sum(length(payload)) FROM events").fetchone() == before
-    assert {"ix_events_municipality", "ix_events_retractions"} <= names
+    assert {"ix_events_municipality", "ix_events_retractions", "ix_events_municipality_recorded"} <= names

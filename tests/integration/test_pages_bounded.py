@@ -1,0 +1,110 @@
+"""A municipality's scope as known at a time is read up to its last included row (`pages.bounded`).
+
+The bound comes from the (municipality, recorded_at) index. It must be exactly the last position a
+row of the scope has (a row registered late, appended after rows recorded later, included), on
+SQLite and PostgreSQL, and a replay read up to it must give the decoded fold, which reads every row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from events import Event
+from events.timeutil import STOCKHOLM, end_of_day
+from services.audit.pages import bounded
+from services.audit.source import Scope, sql_store
+from services.store import open_store
+from tests.integration.test_replay_fast import both, history, store_of, summary
+from tests.unit import builders as b
+
+LATE = datetime(2021, 9, 1, 9, tzinfo=STOCKHOLM)
+
+
+def _late_registrations() -> list[Event]:
+    """Placements of both municipalities recorded in spring, appended after everything else."""
+    out = []
+    for n, muni in enumerate(("1880", "1881", "1880")):
+        day = date(2021, 3, 10 + n)
+        out.append(b.placement_started(f"late:{n}", day, price=1500, recorded_at=datetime(
+            day.year, day.month, day.day, 10, tzinfo=STOCKHOLM)).model_copy(update={"municipality": muni}))
+    return out
+
+
+def _truth(url: str, scope: Scope) -> int:
+    """The last included position by a plain SQL scan of every row (0: none)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT position, municipality, recorded_at FROM events")).all()
+    finally:
+        engine.dispose()
+    cutoff = scope.known_at.astimezone(UTC) if scope.known_at is not None else None
+    found = [pos for pos, muni, rec in rows if muni == scope.municipality
+             and (cutoff is None or _utc(rec) <= cutoff) and (scope.upto is None or pos <= scope.upto)]
+    return max(found, default=0)
+
+
+def _utc(value: object) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _append(url: str, events: list[Event]) -> None:
+    store = open_store(url, clock=lambda: LATE + timedelta(days=30))
+    try:
+        store.append(events)
+    finally:
+        store.close()
+
+
+def _check_bounds(url: str) -> None:
+    store = open_store(url)
+    try:
+        head, sql = store.head(), sql_store(store)
+        assert sql is not None
+        for known in (date(2021, 1, 31), date(2021, 3, 10), date(2021, 5, 31), date(2020, 6, 1)):
+            for muni in ("1880", "1881", "0999"):
+                for upto in (head, head - 2, head // 2):
+                    scope = Scope(end_of_day(known), muni, upto=upto)
+                    assert bounded(sql, scope) == Scope(scope.known_at, muni, upto=_truth(url, scope))
+        spring = Scope(end_of_day(date(2021, 3, 31)), "1880", upto=head)
+        assert bounded(sql, spring).upto == head  # the late registration appended last
+        assert bounded(sql, Scope(end_of_day(date(2021, 3, 31)), "1881", upto=head)).upto == head - 1
+        for unbounded in (Scope(end_of_day(date(2021, 3, 31))), Scope(None, "1880", upto=head)):
+            assert bounded(sql, unbounded) == unbounded  # a whole store, or no record time: as given
+    finally:
+        store.close()
+
+
+def test_the_bound_is_the_last_included_row_on_sqlite(tmp_path: Path) -> None:
+    url = store_of(tmp_path / "store.db", history(6, 0.05))
+    _append(url, _late_registrations())
+    _check_bounds(url)
+    head = open_store(url).head()
+    scope = Scope(end_of_day(date(2021, 4, 30)), "1880", upto=head)
+    store = open_store(url)
+    try:
+        sql = sql_store(store)
+        assert sql is not None
+        assert bounded(sql, Scope(end_of_day(date(2021, 4, 30)), "1881", upto=head - 2)).upto < head - 40
+    finally:
+        store.close()
+    fast, slow = both(url, scope)
+    assert fast.digest.last_position == head and fast.digest.count > 50
+    assert summary(fast) == summary(slow)
+
+
+@pytest.mark.usefixtures("pg_server")
+def test_the_bound_is_the_last_included_row_on_postgresql(pg_fresh_url: str) -> None:
+    events = history(6, 0.02)
+    store = open_store(pg_fresh_url, clock=lambda: datetime(2021, 8, 1, tzinfo=UTC))
+    try:
+        store.append(events)
+    finally:
+        store.close()
+    _append(pg_fresh_url, _late_registrations())
+    _check_bounds(pg_fresh_url)
