@@ -1,8 +1,9 @@
-"""A municipality's scope as known at a time is read up to its last included row (`pages.bounded`).
+"""A municipality's scope as known at a time is read no further than its last row (`pages.bounded`).
 
-The bound comes from the (municipality, recorded_at) index. It must be exactly the last position a
-row of the scope has (a row registered late, appended after rows recorded later, included), on
-SQLite and PostgreSQL, and a replay read up to it must give the decoded fold, which reads every row.
+The bound comes from the (municipality, recorded_at) index. It must be exactly the last position of
+a row of the municipality recorded by known-at (a row registered late, appended after rows recorded
+later, included), or the scope's own upper position if lower, on SQLite and PostgreSQL; and a replay
+read up to it must give the decoded fold, which reads every row.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _late_registrations() -> list[Event]:
 
 
 def _truth(url: str, scope: Scope) -> int:
-    """The last included position by a plain SQL scan of every row (0: none)."""
+    """The last position of the municipality recorded by known-at, by a plain scan of every row (0:
+    none), or the scope's own bound if that is lower."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -44,8 +46,8 @@ def _truth(url: str, scope: Scope) -> int:
         engine.dispose()
     cutoff = scope.known_at.astimezone(UTC) if scope.known_at is not None else None
     found = [pos for pos, muni, rec in rows if muni == scope.municipality
-             and (cutoff is None or _utc(rec) <= cutoff) and (scope.upto is None or pos <= scope.upto)]
-    return max(found, default=0)
+             and (cutoff is None or _utc(rec) <= cutoff)]
+    return min(max(found, default=0), scope.upto if scope.upto is not None else 2**62)
 
 
 def _utc(value: object) -> datetime:
@@ -90,7 +92,7 @@ def test_the_bound_is_the_last_included_row_on_sqlite(tmp_path: Path) -> None:
     try:
         sql = sql_store(store)
         assert sql is not None
-        assert bounded(sql, Scope(end_of_day(date(2021, 4, 30)), "1881", upto=head - 2)).upto < head - 40
+        assert bounded(sql, Scope(end_of_day(date(2021, 2, 28)), "1881", upto=head)).upto < head - 40
     finally:
         store.close()
     fast, slow = both(url, scope)
