@@ -308,9 +308,20 @@ def investigations(state: State) -> list[Investigation]:
     return [resolve(state, inv_id) for inv_id in sorted(ids)]
 
 
+def _candidates(state: State, test: compact_facts.Test) -> list[Investigation]:
+    """The investigations a search may find, by id: every one, or in compact mode those with full facts
+    and the compact rows whose kept days pass `test` (which keeps at least every row the search finds)."""
+    if state.compact is None:
+        return investigations(state)
+    ids = state.facts.keys() | set(state.compact.ids_where(test))
+    return [resolve(state, inv_id) for inv_id in sorted(ids)]
+
+
 def overdue(state: State, day: date, limit_days: int = DEFAULT_LIMIT_DAYS) -> list[Investigation]:
     """Investigations open on `day` whose age (day − opening day) exceeds `limit_days`."""
-    return [i for i in investigations(state)
+    d = day.toordinal()
+    found = _candidates(state, lambda o, c: (o != 0) & (o <= d) & ((c == 0) | (c > d)) & (d - o > limit_days))
+    return [i for i in found
             if i.opened is not None and i.open_on(day) and (day - i.opened.day).days > limit_days]
 
 
@@ -327,5 +338,5 @@ def unique_persons(state: State, period: Period) -> frozenset[str]:
 
 def inconsistent(state: State) -> list[Investigation]:
     """Closings without a known opening, or dated before it: counted nowhere in the durations."""
-    return [i for i in investigations(state)
-            if i.closed is not None and (i.opened is None or i.closed < i.opened.day)]
+    found = _candidates(state, lambda o, c: (c != 0) & ((o == 0) | (c < o)))
+    return [i for i in found if i.closed is not None and (i.opened is None or i.closed < i.opened.day)]
