@@ -49,6 +49,8 @@ class Plain:
 
     period: Period
     attrs: list[Attrs]  # by code, the state's own list
+    index: dict[str, int]  # placement_id -> compact row, the state's own dict
+    row: Ints  # compact row
     code: Ints  # attribute code
     person: Ints  # person number: equal numbers for equal person tokens (see `persons`)
     start: Ints  # start day (ordinal)
@@ -62,8 +64,8 @@ class Plain:
 
     def where(self, mask: npt.NDArray[np.bool_]) -> Plain:
         """The rows where `mask` holds."""
-        return Plain(self.period, self.attrs, self.code[mask], self.person[mask], self.start[mask],
-                     self.stop[mask], self.lo[mask], self.hi[mask], self.reprice_day[mask],
+        return Plain(self.period, self.attrs, self.index, self.row[mask], self.code[mask], self.person[mask],
+                     self.start[mask], self.stop[mask], self.lo[mask], self.hi[mask], self.reprice_day[mask],
                      self.first_price[mask], self.new_price[mask], self.persons)
 
     def within(self, part: Period) -> Plain:
@@ -99,6 +101,23 @@ class Plain:
         later = self.reprice_day[running] <= d
         return np.where(later, self.new_price[running], self.first_price[running]).tolist()  # type: ignore[no-any-return]
 
+    def placement_ids(self) -> list[str]:
+        """The rows' placement ids."""
+        at = {row: i for i, row in enumerate(self.row.tolist())}
+        out = [""] * len(at)
+        for pid, row in self.index.items():
+            i = at.get(row)
+            if i is not None:
+                out[i] = pid
+        return out
+
+    def person_tokens(self) -> list[str]:
+        """The rows' person tokens."""
+        token = [b""] * len(self.persons)
+        for text, number in self.persons.items():
+            token[number] = text
+        return [token[number].decode() for number in self.person.tolist()]
+
     def distinct_persons(self, others: Iterable[str] = ()) -> int:
         """Distinct persons of these rows and of the `others` (person tokens of resolved placements)."""
         mine: set[int | str] = set(np.unique(self.person).tolist())
@@ -124,7 +143,8 @@ def split(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID]
     lo, hi = np.maximum(start[rows], first), np.minimum(stop[rows], last + 1)
     keep = rows[lo < hi]
     persons: dict[bytes, int] = {}
-    out = Plain(period, cols.attrs, _ints(cols.start[4])[keep], _person_numbers(cols, keep, persons),
+    out = Plain(period, cols.attrs, cols.index, keep, _ints(cols.start[4])[keep],
+                _person_numbers(cols, keep, persons),
                 start[keep], stop[keep], np.maximum(start[keep], first), np.minimum(stop[keep], last + 1),
                 reprice_day[keep], value[first_code[keep]], value[reprice_code[keep]], persons)
     return out, list(_others(cols, full, retracted, other))

@@ -6,9 +6,9 @@ repricing day, whole-krona day prices) beside every kind of row it must leave to
 targets); repricings before the start, on it and after the period; departures before, on and after
 the period's first day; open placements; persons in several placements, plain and not; external
 lines of every category and own units with and without places. For each, over periods from a
-single day to two years, the externa-köp line figures, the monthly occupancy and the unknown units
-of the compact state must equal those of the ordinary fold (which resolves every placement to an
-object), and the split must have put rows on both sides.
+single day to two years, the externa-köp line figures, the monthly occupancy, the unknown units and
+the unique LVU / LVM individuals of the compact state must equal those of the ordinary fold (which
+resolves every placement to an object), and the split must have put rows on both sides.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from events import Event
 from events.reference import EventRetracted
 from events.timeutil import STOCKHOLM, Period
 from events.vocabulary import UnitKind
-from projections import bundle, care_costs, occupancy
+from projections import bundle, care_costs, lvu_lvm, occupancy
 from projections.lines import LineKey
 from projections.occupancy_totals import Measure
 from tests.unit import builders as b
@@ -66,6 +66,7 @@ def _placement(rng: random.Random, n: int, persons: list[str]) -> list[Event]:
                                regime="own" if own else "purchased",
                                unit_id=rng.choice(UNITS) if own else None,
                                target_group=rng.choice(("children", "youth", "adults")),
+                               legal_basis=rng.choice(("SoL", "LVU", "LVM")),
                                sex=rng.choice(("female", "male")))]
     for _ in range(rng.choice((0, 1, 1, 1, 2))):
         day = start + timedelta(days=rng.choice((-2, 0, 3, 40, 400)))
@@ -112,6 +113,8 @@ def test_batch_figures_equal_the_object_path(seed: int) -> None:
         sides[1] += len(others)
         lines = care_costs.line_figures(small.care_costs, period)
         assert lines == care_costs.line_figures(full.care_costs, period)
+        assert lvu_lvm.unique_individuals(small.care_costs, period) == \
+            lvu_lvm.unique_individuals(full.care_costs, period)
         assert occupancy.unknown_units(small.occupancy, small.care_costs, period) == \
             occupancy.unknown_units(full.occupancy, full.care_costs, period)
         chosen: dict[UnitKind, Measure] = {"long_stay": "individuals"}
@@ -163,3 +166,24 @@ def test_a_repricing_on_the_last_covered_day_is_the_price_in_effect() -> None:
     cost = 364 * 100 + 300 + 306 * 200 + 120 * 5000
     assert (line.care_days, line.cost_sek, line.persons) == (365 + 306 + 120, Fraction(cost), 2)
     assert care_costs.line_figures(small.care_costs, year) == care_costs.line_figures(full.care_costs, year)
+
+
+def test_a_person_in_two_placements_started_the_same_day_takes_the_sex_of_the_higher_id() -> None:
+    """LVU individuals by sex: one person, placements of the same start day with different sexes
+    (plain rows and a row left to the objects, a monthly price); the highest placement id decides."""
+    day = "2021-04-01"
+    events = [b.placement_started("pl:1", day, person="PER-x", legal_basis="LVU", sex="female", price=900),
+              b.placement_started("pl:3", day, person="PER-x", legal_basis="LVU", sex="male", price=900),
+              b.placement_started("pl:2", day, person="PER-x", legal_basis="LVU", sex="female", price=9000,
+                                  price_unit="month"),
+              b.placement_started("pl:4", day, person="PER-y", legal_basis="LVU", sex="female", price=9000,
+                                  price_unit="month"),
+              b.placement_started("pl:0", day, person="PER-y", legal_basis="LVU", sex="male", price=900)]
+    full, small = bundle.fold(events), bundle.fold(events, bundle.compact(frozenset()))
+    year = Period.year(2021)
+    plain, others = small.care_costs.split(year)
+    assert plain is not None and len(plain.code) == 3 and len(others) == 2
+    found = lvu_lvm.unique_individuals(small.care_costs, year)["LVU"]
+    assert found.by_sex == {"female": frozenset({"PER-y"}), "male": frozenset({"PER-x"})}
+    assert lvu_lvm.unique_individuals(full.care_costs, year) == \
+        lvu_lvm.unique_individuals(small.care_costs, year)
