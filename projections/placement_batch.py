@@ -89,7 +89,9 @@ class Plain:
         """Kostnad in whole SEK: each price × its covered days."""
         first = np.maximum(np.minimum(self.hi, self.reprice_day) - self.lo, 0)
         later = np.maximum(self.hi - np.maximum(self.lo, self.reprice_day), 0)
-        return int((self.first_price * first).sum() + (self.new_price * later).sum())
+        # each product fits 64 bits (a price within _LIMIT, days within the calendar); their sum is
+        # taken with Python's integers, which do not overflow
+        return sum((self.first_price * first + self.new_price * later).tolist())
 
     def last_covered_day(self) -> date | None:
         return None if not len(self.hi) else date.fromordinal(int(self.hi.max()) - 1)
