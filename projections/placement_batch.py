@@ -105,13 +105,7 @@ class Plain:
 
     def placement_ids(self) -> list[str]:
         """The rows' placement ids."""
-        at = {row: i for i, row in enumerate(self.row.tolist())}
-        out = [""] * len(at)
-        for pid, row in self.index.items():
-            i = at.get(row)
-            if i is not None:
-                out[i] = pid
-        return out
+        return _placement_ids(self.index, self.row)
 
     def person_tokens(self) -> list[str]:
         """The rows' person tokens."""
@@ -143,11 +137,11 @@ def split(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID]
     other = np.flatnonzero(near & ~plain)
     rows = np.flatnonzero(plain)
     lo, hi = np.maximum(start[rows], first), np.minimum(stop[rows], last + 1)
-    keep = rows[lo < hi]
+    covered = lo < hi
+    keep = rows[covered]
     persons: dict[bytes, int] = {}
     out = Plain(period, cols.attrs, cols.index, keep, _ints(cols.start[4])[keep],
-                _person_numbers(cols, keep, persons),
-                start[keep], stop[keep], np.maximum(start[keep], first), np.minimum(stop[keep], last + 1),
+                _person_numbers(cols, keep, persons), start[keep], stop[keep], lo[covered], hi[covered],
                 reprice_day[keep], value[first_code[keep]], value[reprice_code[keep]], persons)
     return out, list(_others(cols, full, retracted, other))
 
@@ -182,10 +176,19 @@ def _person_numbers(cols: Columns, rows: Ints, persons: dict[bytes, int]) -> Int
 def _others(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
             rows: Ints) -> Iterator[Placement]:
     """The placements of full facts, and of the rows given, resolved (None: not a placement)."""
-    wanted = set(rows.tolist())
-    chosen = [pid for pid, row in cols.index.items() if row in wanted] if wanted else []
-    chosen += [pid for pid in full]
-    for pid in chosen:
+    for pid in [*_placement_ids(cols.index, rows), *full]:
         placement = resolved_one(cols, full, retracted, pid)
         if placement is not None:
             yield placement
+
+
+def _placement_ids(index: dict[str, int], rows: Ints) -> list[str]:
+    """The placement ids of compact rows, in the rows' order (one pass over the state's index)."""
+    at = {row: i for i, row in enumerate(rows.tolist())}
+    out = [""] * len(at)
+    if at:
+        for pid, row in index.items():
+            i = at.get(row)
+            if i is not None:
+                out[i] = pid
+    return out
