@@ -43,15 +43,16 @@ def _columns(arrow: bool) -> list[Any]:
 
 
 def _query(scope: Scope, after: int, through: int | None, *, arrow: bool = False) -> Any:
-    return select(*_columns(arrow)).where(*_included(scope, after, through)).order_by(ev.c.position)
-
-
-def _included(scope: Scope, after: int, through: int | None) -> list[Any]:
-    """The conditions on a row in `scope` with a position in (after, through]."""
-    out = [ev.c.position > after]
+    q = select(*_columns(arrow)).where(ev.c.position > after, *_recorded(scope))
     bounds = [b for b in (scope.upto, through) if b is not None]
     if bounds:  # one upper bound: given two, SQLite bounded the index range by one and tested the other
-        out.append(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
+        q = q.where(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
+    return q.order_by(ev.c.position)
+
+
+def _recorded(scope: Scope) -> list[Any]:
+    """The conditions on a row of `scope` besides its position: recorded by known-at, of its municipality."""
+    out = []
     if scope.known_at is not None:
         out.append(ev.c.recorded_at <= as_aware(scope.known_at))
     if scope.municipality is not None:
@@ -73,8 +74,7 @@ def bounded(store: SqlStore, scope: Scope) -> Scope:
     """
     if scope.municipality is None or scope.known_at is None:
         return scope
-    q = select(func.max(ev.c.position)).where(ev.c.recorded_at <= as_aware(scope.known_at),
-                                              ev.c.municipality == scope.municipality)
+    q = select(func.max(ev.c.position)).where(*_recorded(scope))
     with store._engine.connect() as conn:  # read-only query
         last = conn.execute(q).scalar_one_or_none()
     last = 0 if last is None else int(last)
