@@ -165,8 +165,8 @@ def monthly_occupancy(
 
 
 def _own_stays(placements: list[Placement], period: Period) -> Iterator[Placement]:
-    """The placements in an own unit with a covered day in the period (`care_costs.in_scope`)."""
-    return (p for p in placements if p.unit_id is not None and p.covered(period) is not None)
+    """The placements in an own unit with a covered day in the period."""
+    return (p for p in placements if care_costs.in_scope(p, "own_units") and p.covered(period) is not None)
 
 
 def _unit_codes(plain: Plain | None) -> dict[str, list[int]]:
