@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from events import Event, encode
+from services.kafka.topics import TopicLayoutError, layout_message
 
 POSITION_HEADER: Final = "position"
 REASON_HEADER: Final = "reason"
@@ -48,6 +50,24 @@ def producer_options(options: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 def make_producer(options: dict[str, Any], **extra: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**producer_options(options, **extra))
+
+
+class LayoutPartitioner:
+    """Kafka's default partitioning by key (murmur2, as every Kafka client does) for a topic of exactly
+    `count` partitions; a topic of another size (auto-created after an empty broker restart, see
+    `services.kafka.topics`) raises `TopicLayoutError` from `send`, so an event never lands in another
+    partition than its earlier copies and the consumers' per-partition positions stay exact."""
+
+    def __init__(self, topic: str, count: int) -> None:
+        self.topic, self.count = topic, count
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if len(all_partitions) != self.count:
+            raise TopicLayoutError(layout_message(self.topic, len(all_partitions), self.count))
+        if key is None:
+            raise ValueError(f"a message to {self.topic} needs a key (its stream id)")
+        partition: int = DefaultPartitioner()(key, all_partitions, available)
+        return partition
 
 
 def message_of(event: Event) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:

@@ -12,6 +12,13 @@ the fetch high watermarks. If their sum is below what this relay has seen acknow
 lost data (the embedded broker keeps it in memory and was restarted), so the relay starts again from
 position 0 and refills the topic from the store without operator action. Any Kafka or connection
 error ends the session; the next one starts after a backoff (0.2 s doubling to 5 s).
+
+The topic's partition count is verified too. Each event goes to the partition its key gives over the
+configured count (`LayoutPartitioner`), so every copy of an event (a re-send, a refill) lands in the
+same partition and the worker's per-partition positions stay exact. A topic of another size (the
+embedded broker, restarted empty, auto-creates it with 4 partitions on the first client's metadata
+request) is never written to: when it holds fewer messages than were published, it is re-created with
+the configured count and refilled; otherwise the relay logs why and waits for an operator.
 """
 
 from __future__ import annotations
@@ -26,9 +33,15 @@ from aiokafka.errors import KafkaError
 from sqlalchemy.engine import Engine
 
 from events import Event
-from services.kafka.producer import make_producer, message_of
+from services.kafka.producer import LayoutPartitioner, make_producer, message_of
 from services.kafka.signing import SIGNATURE_HEADER, pipeline_key, sign
-from services.kafka.topics import ensure_topics, high_watermarks
+from services.kafka.topics import (
+    TopicLayoutError,
+    ensure_topics,
+    high_watermarks,
+    layout_message,
+    recreate_topic,
+)
 from services.readmodel.persist import relay_position, set_relay_position
 from services.settings import Settings
 from services.store.base import EventStore
@@ -66,18 +79,25 @@ class Relay:
                 await self._session(stop)
                 backoff = 0.2
             except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning(
-                    "relay session ended (%s: %s); retrying in %.1f s", type(exc).__name__, exc, backoff
-                )
+                if isinstance(exc, TopicLayoutError):  # an operator's to mend: said as an error
+                    log.error("relay session ended: %s; retrying in %.1f s", exc, backoff)
+                else:
+                    log.warning(
+                        "relay session ended (%s: %s); retrying in %.1f s", type(exc).__name__, exc, backoff
+                    )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _session(self, stop: asyncio.Event) -> None:
-        await ensure_topics(self.settings, self.options)
+        found = await ensure_topics(self.settings, self.options)
+        if found != self.settings.topic_partitions:
+            await self._relayout(found)
         if self.key is None:
             self.key = await asyncio.to_thread(pipeline_key, self.engine, self.settings)
-        producer = make_producer(self.options)
+        producer = make_producer(
+            self.options, partitioner=LayoutPartitioner(self.topic, self.settings.topic_partitions)
+        )
         await producer.start()
         try:
             await self._verify(force=True, stored=relay_position(self.engine, self.topic))
@@ -94,6 +114,27 @@ class Relay:
                 await asyncio.wait_for(producer.stop(), 5)
             except (TimeoutError, KafkaError, OSError):
                 log.warning("producer did not stop cleanly")
+
+    async def _relayout(self, found: int) -> None:
+        """Re-create a wrongly sized topic that holds fewer messages than were published (lost: the
+        refill that follows restores it); refuse one that may be whole."""
+        wanted = self.settings.topic_partitions
+        total = sum((await high_watermarks(self.options, self.topic)).values()) if found else 0
+        published = max(self.expected, await asyncio.to_thread(relay_position, self.engine, self.topic))
+        if total and total >= published:
+            raise TopicLayoutError(
+                layout_message(self.topic, found, wanted)
+                + f"; it holds {total} messages, no fewer than were "
+                "published, so it is left as it is: delete it and the relay re-creates and refills it"
+            )
+        log.warning(
+            "%s; it holds %d messages of %d published: re-creating it with %d partitions",
+            layout_message(self.topic, found, wanted),
+            total,
+            published,
+            wanted,
+        )
+        await recreate_topic(self.settings, self.options)
 
     def _read(self) -> list[Event]:
         return list(self.store.read_all(after=self.published, limit=self.settings.relay_batch_size))

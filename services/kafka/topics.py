@@ -10,6 +10,12 @@ Broker defect guards (../shared/BROKER.md, docs/design.md "Pipeline"):
   store, never from the topic.
 * Auto-created topics get 4 partitions here (1 or none on real Kafka): `ensure_topics` creates the
   case-events and dead-letter topics with the configured partition count and replication factor.
+  Every client's metadata request auto-creates a missing topic, so after the embedded broker restarts
+  empty, the worker's consumer may create case-events with 4 partitions before anyone calls
+  `ensure_topics`. The per-partition positions of the read model hold only while an event always lands
+  in the same partition, so `ensure_topics` reports the count it found, the relay sends by the
+  configured count and never to a topic of another size (`services.kafka.producer.LayoutPartitioner`),
+  and `recreate_topic` puts a lost, wrongly sized topic right (Tansu has no CreatePartitions).
 """
 
 from __future__ import annotations
@@ -20,13 +26,34 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from services.settings import Settings
 
 
-async def ensure_topics(settings: Settings, options: dict[str, Any]) -> None:
-    """Create the case-events (N partitions) and dead-letter (1 partition) topics if they are missing."""
+class TopicLayoutError(KafkaError):  # type: ignore[misc]
+    """The case-events topic has another partition count than the settings give."""
+
+
+def layout_message(topic: str, found: int, wanted: int) -> str:
+    return (
+        f"topic {topic} has {found} partitions, the setting topic_partitions (CASESTREAM_TOPIC_PARTITIONS) "
+        f"says {wanted}; the read model's positions hold for one partition count only"
+    )
+
+
+async def _count(admin: AIOKafkaAdminClient, topic: str) -> int:
+    """Partitions of `topic` (0 when it is missing). Every topic is described: a metadata request
+    naming a missing topic would auto-create it with the broker's default count."""
+    described = await admin.describe_topics()
+    return sum(len(d.get("partitions") or ()) for d in described if d.get("topic") == topic)
+
+
+async def ensure_topics(settings: Settings, options: dict[str, Any]) -> int:
+    """Create the case-events (N partitions) and dead-letter (1 partition) topics if they are missing.
+
+    Returns the partition count case-events has afterwards: N, unless it existed with another count
+    (auto-created by a client's metadata request, or made by hand), which is the caller's to judge."""
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
@@ -40,6 +67,31 @@ async def ensure_topics(settings: Settings, options: dict[str, Any]) -> None:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile by another process
                 await admin.create_topics(missing)
+        return await _count(admin, settings.topic_case_events)
+    finally:
+        await admin.close()
+
+
+async def recreate_topic(settings: Settings, options: dict[str, Any], attempts: int = 20) -> None:
+    """Delete case-events and create it with the configured count: only for a topic whose messages may
+    go (the relay refills it from the store). Another client's metadata request may auto-create it
+    between the two steps; then it is deleted again, up to `attempts` times."""
+    topic, wanted = settings.topic_case_events, settings.topic_partitions
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        found = await _count(admin, topic)
+        for _ in range(attempts):
+            if found == wanted:
+                return
+            if found:
+                await admin.delete_topics([topic])
+            with contextlib.suppress(TopicAlreadyExistsError):  # auto-created again in between
+                await admin.create_topics([NewTopic(topic, wanted, settings.topic_replication_factor)])
+            found = await _count(admin, topic)
+        raise TopicLayoutError(
+            layout_message(topic, found, wanted) + f"; still so after {attempts} re-creations"
+        )
     finally:
         await admin.close()
 

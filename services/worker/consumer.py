@@ -125,7 +125,9 @@ class BatchConsumer:
         self.validator, self.writer = start_helpers(
             s.worker_decode_processes, s.worker_helper_writes, self.projector.engine, self.projector.key
         )
-        await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
+        found = await ensure_topics(self.settings, self.options)  # a restarted, empty broker: created right
+        if found != s.topic_partitions:  # auto-created by a client first: the relay re-creates it
+            log.warning("topic %s has %d partitions, %d configured", self.topic, found, s.topic_partitions)
         opts = consumer_options(self.settings, self.options, self.settings.worker_group)
         self.consumer = consumer = AIOKafkaConsumer(**opts)
         consumer.subscribe([self.topic], listener=_Seeker(self))

@@ -11,6 +11,7 @@ CASESTREAM_TEST_SCALE (small: a few thousand events per case); group session tim
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -18,12 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from events import Event
 from services.kafka.broker import EmbeddedBroker
 from services.readmodel.persist import open_readmodel
 from services.readmodel.source import applied_totals, bundle_from_readmodel
 from services.reports import bundle_from_store
+from services.settings import Settings
 from services.store import open_store
 from services.store.base import EventStore
 from tests.integration.pipeline_kit import (
@@ -98,6 +101,16 @@ def test_kill9_worker_at_random_points(tmp_path: Path, broker: EmbeddedBroker, s
         pipeline.stop_all()
 
 
+async def _first_metadata_request(bootstrap: str) -> int:
+    """The partitions case-events has after a producer's metadata request (which creates it if missing)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(Settings().topic_case_events))
+    finally:
+        await producer.stop()
+
+
 def test_broker_stop_and_restart_mid_stream(tmp_path: Path, broker: EmbeddedBroker) -> None:
     pipeline, store, rest = _start(tmp_path, broker.bootstrap, 201)
     engine = open_readmodel(pipeline.readmodel_url)
@@ -111,8 +124,15 @@ def test_broker_stop_and_restart_mid_stream(tmp_path: Path, broker: EmbeddedBrok
         broker.stop()
         time.sleep(2.0)
         broker.start()  # same port, empty: the relay refills it, the worker skips what it has
+        # the first client's metadata request auto-creates the topic with 4 partitions (the worker's
+        # consumer often wins that race): the relay must re-create it with 6, or events would land in
+        # other partitions than before and the worker's positions would skip or double them
+        seen = asyncio.run(_first_metadata_request(broker.bootstrap))
         _finish(pipeline, store, feeder)
-        assert "refilling from the store" in (tmp_path / "relay.log").read_text()
+        relay_log = (tmp_path / "relay.log").read_text()
+        assert "refilling from the store" in relay_log
+        if seen == 4:  # else the relay's own topic check came first and created it right
+            assert "has 4 partitions" in relay_log and "re-creating it with 6 partitions" in relay_log
     finally:
         pipeline.stop_all()
 

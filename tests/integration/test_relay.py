@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy.engine import Engine
 
 from services.kafka.broker import EmbeddedBroker, client_options
@@ -130,3 +132,65 @@ def test_relay_survives_a_broker_restart_while_running(tmp_path: Path) -> None:
     relay = asyncio.run(scenario())
     assert relay.refills >= 1
     assert {m[3] for m in relay.seen} == set(range(1, store.head() + 1))  # type: ignore[attr-defined]
+
+
+async def _auto_create(options: dict, keys: list[bytes]) -> None:
+    """What any client's metadata request does to a missing topic on Tansu: creates it with 4 partitions;
+    then one message per key to partition 0 (a send in flight when the broker came back)."""
+    producer = AIOKafkaProducer(**options)
+    await producer.start()
+    try:
+        assert await producer.partitions_for(TOPIC) == {0, 1, 2, 3}
+        for key in keys:
+            await producer.send_and_wait(TOPIC, b"{}", key=key, partition=0)
+    finally:
+        await producer.stop()
+
+
+def test_a_lost_topic_auto_created_with_another_count_is_recreated_and_every_event_keeps_its_partition(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, engine = _setup(tmp_path, 900)
+    with EmbeddedBroker(tmp_path / "broker.log") as broker:
+        options = client_options(SETTINGS, broker.bootstrap)
+        asyncio.run(_run_until(Relay(store, engine, SETTINGS, options), head=store.head()))
+        before = {m[3]: m[0] for m in asyncio.run(_read_all(options))}
+        port = broker.port
+    with EmbeddedBroker(tmp_path / "broker2.log", port=port) as broker:
+        asyncio.run(_auto_create(options, [b"case:x", b"case:y"]))
+        relay = Relay(store, engine, SETTINGS, options)
+        with caplog.at_level(logging.WARNING, "casestream.relay"):
+            asyncio.run(_run_until(relay, head=store.head()))
+        after = asyncio.run(_read_all(options))
+    assert (
+        "has 4 partitions" in caplog.text and "holds 2 messages of 900 published: re-creating" in caplog.text
+    )
+    assert relay.refills == 1
+    assert sorted(m[3] for m in after) == list(range(1, store.head() + 1))  # the two strays went with it
+    assert {m[3]: m[0] for m in after} == before  # the same partition as the first time: positions hold
+
+
+def test_a_topic_of_another_size_that_may_be_whole_is_left_alone_and_said_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store, engine = _setup(tmp_path, 50)  # never published: a topic holding anything may be someone's
+    with EmbeddedBroker(tmp_path / "broker.log") as broker:
+        options = client_options(SETTINGS, broker.bootstrap)
+        asyncio.run(_auto_create(options, [b"case:x"]))
+
+        async def scenario() -> Relay:
+            relay = Relay(store, engine, SETTINGS, options)
+            stop = asyncio.Event()
+            task = asyncio.create_task(relay.run(stop))
+            await asyncio.sleep(1.5)
+            stop.set()
+            await asyncio.wait_for(task, 20)
+            return relay
+
+        with caplog.at_level(logging.ERROR, "casestream.relay"):
+            relay = asyncio.run(scenario())
+        left = asyncio.run(_read_all(options))
+    assert relay.published == 0 and relay_position(engine, TOPIC) == 0
+    assert [(m[0], m[2]) for m in left] == [(0, b"case:x")]  # not deleted, nothing added
+    assert "case-events has 4 partitions" in caplog.text
+    assert "holds 1 messages, no fewer than were published, so it is left as it is" in caplog.text
