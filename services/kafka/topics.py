@@ -75,18 +75,21 @@ async def ensure_topics(settings: Settings, options: dict[str, Any]) -> int:
 async def recreate_topic(settings: Settings, options: dict[str, Any], attempts: int = 20) -> None:
     """Delete case-events and create it with the configured count: only for a topic whose messages may
     go (the relay refills it from the store). Another client's metadata request may auto-create it
-    between the two steps; then it is deleted again, up to `attempts` times."""
+    between the two steps, and real Kafka deletes in the background; then it is tried again, up to
+    `attempts` times a quarter of a second apart."""
     topic, wanted = settings.topic_case_events, settings.topic_partitions
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         found = await _count(admin, topic)
-        for _ in range(attempts):
+        for attempt in range(attempts):
             if found == wanted:
                 return
+            if attempt:  # real Kafka deletes a topic in the background: give it time
+                await asyncio.sleep(0.25)
             if found:
                 await admin.delete_topics([topic])
-            with contextlib.suppress(TopicAlreadyExistsError):  # auto-created again in between
+            with contextlib.suppress(TopicAlreadyExistsError):  # auto-created again, or still being deleted
                 await admin.create_topics([NewTopic(topic, wanted, settings.topic_replication_factor)])
             found = await _count(admin, topic)
         raise TopicLayoutError(
