@@ -60,13 +60,14 @@ class LayoutPartitioner:
 
     def __init__(self, topic: str, count: int) -> None:
         self.topic, self.count = topic, count
+        self._default = DefaultPartitioner()  # called once a message: made once
 
     def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
         if len(all_partitions) != self.count:
             raise TopicLayoutError(layout_message(self.topic, len(all_partitions), self.count))
         if key is None:
             raise ValueError(f"a message to {self.topic} needs a key (its stream id)")
-        partition: int = DefaultPartitioner()(key, all_partitions, available)
+        partition: int = self._default(key, all_partitions, available)
         return partition
 
 

@@ -42,11 +42,15 @@ def layout_message(topic: str, found: int, wanted: int) -> str:
     )
 
 
+async def _counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
+    """{topic: partitions} of every topic. Every topic is described: a metadata request naming a
+    missing topic would auto-create it with the broker's default count."""
+    return {d["topic"]: len(d.get("partitions") or ()) for d in await admin.describe_topics()}
+
+
 async def _count(admin: AIOKafkaAdminClient, topic: str) -> int:
-    """Partitions of `topic` (0 when it is missing). Every topic is described: a metadata request
-    naming a missing topic would auto-create it with the broker's default count."""
-    described = await admin.describe_topics()
-    return sum(len(d.get("partitions") or ()) for d in described if d.get("topic") == topic)
+    """Partitions of `topic` (0 when it is missing)."""
+    return (await _counts(admin)).get(topic, 0)
 
 
 async def ensure_topics(settings: Settings, options: dict[str, Any]) -> int:
@@ -57,16 +61,17 @@ async def ensure_topics(settings: Settings, options: dict[str, Any]) -> int:
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = await _counts(admin)  # one metadata request when nothing is missing
         rf = settings.topic_replication_factor
         wanted = [
             NewTopic(settings.topic_case_events, settings.topic_partitions, rf),
             NewTopic(settings.topic_dead_letter, 1, rf),
         ]
         missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile by another process
-                await admin.create_topics(missing)
+        if not missing:
+            return existing[settings.topic_case_events]
+        with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile by another process
+            await admin.create_topics(missing)
         return await _count(admin, settings.topic_case_events)
     finally:
         await admin.close()
