@@ -53,6 +53,21 @@ def compact(retractable: frozenset[UUID]) -> State:
     )
 
 
+def retarget(state: State, retractable: frozenset[UUID]) -> None:
+    """Give a compact state a wider set of retraction targets before later events are folded into it.
+
+    Valid only when no event folded so far is among the targets added: those events' facts were not
+    kept by event id, so a retraction could not undo them (the caller checks, e.g. a replay checkpoint
+    by the targets' positions).
+    """
+    cc, inv = state.care_costs.compact, state.investigations.compact
+    if cc is None or inv is None or state.intake.retractable is None:
+        raise ValueError("only a compact state (bundle.compact) has retraction targets to widen")
+    if not cc.retractable <= retractable:
+        raise ValueError("a compact state's retraction targets can only be widened")
+    cc.retractable = inv.retractable = state.intake.retractable = retractable
+
+
 def apply(state: State, event: Event) -> State:
     """Feed one event to every projection (each ignores the types it does not use)."""
     care_costs.apply(state.care_costs, event)

@@ -14,8 +14,11 @@ replay's own, not the generator's):
 * as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
   year for one municipality, as known at the end of that year, with manifest and proof written;
 * the same with the page memo (`services.audit.page_memo`, in a temporary folder beside the store):
-  a full rebuild that fills it, then in another fresh process one that takes it, and the as-of
-  replay filling and taking it, with the rates over those without the memo of the same run.
+  a full rebuild that fills it, then in another fresh process one that takes it, with the rates over
+  those without the memo of the same run; and the as-of replay with it: the first fills the memo and
+  makes the scope's checkpoints (`services.audit.checkpoint`), the second starts from the exact one
+  (as known at the same time), a third, as known a month later, from the prefix one (then reads the
+  rows above it), and the first in the second process starts from the exact one again.
 
 The generator stands in for the simulator (services/simulator) so the bench does not depend on it.
 """
@@ -228,22 +231,28 @@ def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str,
         out = {"events": snap.digest.count, "s": wall, "cpu_s": cpu, "rss_mb": rss, "pages": dict(snap.paths),
                "reader_rss_mb": readers.ru_maxrss / 1024}
         del snap  # the as-of replays run without the whole store's state beside them
-        out["asof"] = [_asof(store, municipality, year, Path(memo)) for _ in range(2)]
+        later = date(year + 1, 1, 31)
+        out["asof"] = [_asof(store, municipality, year, Path(memo), known) for known in (None, None, later)]
     finally:
         store.close()
     return out
 
 
-def _asof(store: Any, municipality: str, year: int, memo: Path | None) -> tuple[float, float, int]:
-    """The as-of replay of one municipality-year (3 reports, manifest and proof): wall s, CPU s, events."""
+def _asof(store: Any, municipality: str, year: int, memo: Path | None,
+          known: date | None = None) -> tuple[float, float, int, dict[str, int]]:
+    """The as-of replay of one municipality-year (3 reports, manifest and proof), as known at the end of
+    the year (or of `known`): wall s, CPU s, events, and how its pages were read."""
+    from collections import Counter
+
     from services.audit.replay import Request, replay
 
     request = Request(["external-purchases", "occupancy", "intake"], Period.year(year),
-                      end_of_day(date(year, 12, 31)), municipality)
+                      end_of_day(known or date(year, 12, 31)), municipality)
+    read: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as out:
         t1, c1 = time.perf_counter(), time.process_time()
-        proof = replay(store, request, Path(out), memo=memo)
-        return time.perf_counter() - t1, time.process_time() - c1, proof.events.count
+        proof = replay(store, request, Path(out), memo=memo, pages_read=read)
+        return time.perf_counter() - t1, time.process_time() - c1, proof.events.count, dict(read)
 
 
 def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
@@ -263,7 +272,7 @@ def _measure(db: str, municipality: str, year: int) -> dict[str, Any]:
                                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                                "pages": dict(snap.paths)}
         del snap  # the as-of replay runs without the whole store's state beside it
-        out["asof_s"], out["asof_cpu_s"], out["asof_events"] = _asof(store, municipality, year, None)
+        out["asof_s"], out["asof_cpu_s"], out["asof_events"], _ = _asof(store, municipality, year, None)
     finally:
         store.close()
     return out
@@ -304,8 +313,9 @@ def bench_replay(
             done = subprocess.run([*cmd, "memo", memo], capture_output=True, text=True, check=True)
             runs.append(json.loads(done.stdout))
         size = sum(f.stat().st_size for f in Path(memo).rglob("*.page"))
+        points = sum(f.stat().st_size for f in Path(memo).glob("checkpoints/*/*") if f.is_file())
     (cold, warm), n = runs, r["events"]
-    a_fill, a_take = cold["asof"][0], warm["asof"][1]
+    a_fill, a_exact, a_later, a_again = cold["asof"][0], cold["asof"][1], cold["asof"][2], warm["asof"][0]
     typer.echo(
         f"page memo ({size / 2**20:,.0f} MB for {int(n)} events): full rebuild filling it "
         f"{n / cold['s']:,.0f} events/s ({r['full_s'] / cold['s']:.2f} times the rate without; peak RSS "
@@ -313,9 +323,12 @@ def bench_replay(
             "reader_rss_mb"] else ", no readers") + "), "
         f"taking it {n / warm['s']:,.0f} events/s wall, {n / warm['cpu_s']:,.0f} events/s of CPU "
         f"({r['full_s'] / warm['s']:.2f} times the rate without), peak RSS {warm['rss_mb']:.0f} MB, "
-        f"pages {warm['pages']}; as-of replay of one municipality-year filling it {a_fill[0]:.2f} s, "
-        f"taking it {a_take[0]:.2f} s wall, {a_take[1]:.2f} s CPU ({r['asof_s'] / a_take[0]:.2f} times "
-        f"as fast as without)"
+        f"pages {warm['pages']}; as-of replay of one municipality-year filling it and making its "
+        f"checkpoints ({points / 2**20:,.0f} MB) {a_fill[0]:.2f} s; from its checkpoint, as known at the "
+        f"same time, {a_exact[0]:.2f} s wall, {a_exact[1]:.2f} s CPU ({r['asof_s'] / a_exact[0]:.2f} "
+        f"times as fast as without; pages {a_exact[3]}), {a_again[0]:.2f} s wall in another process; "
+        f"as known a month later ({a_later[2]} events) {a_later[0]:.2f} s wall, {a_later[1]:.2f} s CPU "
+        f"(pages {a_later[3]})"
     )
 
 

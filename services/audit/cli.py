@@ -24,8 +24,8 @@ To = Annotated[str, typer.Option("--to", help="last day of the period, inclusive
 Municipality = Annotated[str | None, typer.Option("--municipality", help="only this kommunkod")]
 Db = Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")]
 UseMemo = Annotated[bool | None, typer.Option(
-    "--memo/--no-memo", help="take gathered pages from the page memo and keep them there (default: "
-    "CASESTREAM_REPLAY_MEMO, on); the figures and hashes are the same either way")]
+    "--memo/--no-memo", help="take gathered pages and checkpoints from the page memo and keep them there "
+    "(default: CASESTREAM_REPLAY_MEMO, on); the figures and hashes are the same either way")]
 
 
 def _existing_store(db: str | None) -> str:
@@ -94,8 +94,9 @@ def replay(
                    f"{out / r.files['csv'].file}; rows SHA-256 {r.rows_sha256}")
     typer.echo(f"proof: {out / 'proof.json'}")
     if folder is not None and read.total():
-        typer.echo(f"page memo {folder}: {read['memo']} of {read.total()} pages taken from it "
-                   "(the same figures and hashes without it: --no-memo)")
+        start = "started from a checkpoint, then " if read["checkpoint"] else ""
+        typer.echo(f"page memo {folder}: {start}{read['memo']} of {read.total() - read['checkpoint']} pages "
+                   "taken from it (the same figures and hashes without it: --no-memo)")
     if at > proof.replayed_at:
         typer.echo("OBS: --known-at lies in the future: events registered before it but appended later will "
                    "change these figures (verify names them)")

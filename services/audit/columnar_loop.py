@@ -70,8 +70,11 @@ def _libc() -> Any:
 
 
 def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold, digest: Any,
-        take: Take, *, processes: int | None = None, memo: Path | None = None) -> None:
+        take: Take, *, processes: int | None = None, memo: Path | None = None, after: int = 0) -> None:
     """Fold every included row: in columns where the raw fold accepts it, else `take(decoded, hashed)`.
+
+    `after`: only the rows above this position (the rest of a scope whose rows up to it are already in
+    `fold.state`: from a checkpoint, `services.audit.checkpoint`).
 
     `processes`: reader processes for the pages (`services.audit.parallel`; default: two for a large
     scope on a machine with two cores or more, else none: the pages are read in this process).
@@ -89,15 +92,15 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         # reads stop at the scope's last included row
         width = None if kept is None else parallel.span_of(store, scope)
         read = bounded(store, scope)
-        warm = kept is not None and width is not None and _warm(store, read, kept, width)
-        span = parallel.plan(store, scope, processes, warm=warm)
+        warm = kept is not None and width is not None and _warm(store, read, kept, width, after)
+        span = parallel.plan(store, scope, processes, warm=warm, after=after)
         if span is not None:
-            parallel.run(store, read, g, snap, digest, take, processes or 2, span,
-                         memo if kept is not None else None)  # readers open the memo only if this could
+            parallel.run(store, read, g, snap, digest, take, processes or 2, span,  # readers open the memo
+                         memo if kept is not None else None, after)  # only if this process could
         elif kept is not None and width is not None:
-            _memo_loop(store, read, g, snap, digest, take, kept, width)
+            _memo_loop(store, read, g, snap, digest, take, kept, width, after)
         else:
-            for n, rows in enumerate(prefetched(pages(store, read)), start=1):
+            for n, rows in enumerate(prefetched(pages(store, read, after)), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
                 if n % TRIM_EVERY == 0:
                     release_free_memory()
@@ -121,33 +124,33 @@ def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo
         return None
 
 
-def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo
+def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, after: int = 0
             ) -> Generator[tuple[PageRows, str | None], None, None]:
     """The scope's pages by position ranges, as reader processes read them (so one process and readers
     keep the same pages in the memo), each with its memo key."""
     with Reader(store._engine) as reader:
-        for lo, hi in parallel.ranges_of(scope, store.head(), span):
+        for lo, hi in parallel.ranges_of(scope, store.head(), span, after):
             rows = page_between(reader, scope, lo, hi)
             if len(rows):
                 yield rows, memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
 
 
-def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int) -> bool:
+def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0) -> bool:
     """Whether the memo holds the scope's first page (then the pages are read in this process)."""
-    with closing(_ranged(store, scope, span, memo)) as keyed:
+    with closing(_ranged(store, scope, span, memo, after)) as keyed:
         _, key = next(keyed, (None, None))
     return key is not None and memo.holds(key)
 
 
 def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
-               memo: page_memo.Memo, span: int) -> None:
+               memo: page_memo.Memo, span: int, after: int = 0) -> None:
     """The page loop with a memo: each page taken from it, else gathered with codes of its own and kept."""
     fold = g.fold
     targets = frozenset(UUID(t) for t in fold.targets)
     own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
     own.check_ids = True
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
-    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo)), start=1):
+    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after)), start=1):
         found = page_memo.gathered(memo, key, own, rows, muni, how)
         if found is None:  # Arrow cannot read it as expected: with Python
             fold_page(g, rows, muni, snap, digest, take, columns=False)

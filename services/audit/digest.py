@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from uuid import UUID
 
 import orjson
 from isal import isal_zlib
+
+from services.audit import sha256_state
 
 
 def sha256_hex(data: bytes) -> str:
@@ -78,10 +81,23 @@ class _Gzip:
 
     PIECE = 1 << 20
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, prefix: Path | None = None) -> None:
+        """`prefix`: a file of whole gzip members (a checkpoint's manifest) the file starts with."""
         self._out = path.open("wb")
+        if prefix is not None:
+            with prefix.open("rb") as f:
+                shutil.copyfileobj(f, self._out, 1 << 22)
         self._zip = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)  # 31: gzip framing
         self._pending = bytearray()
+
+    def end_member(self) -> int:
+        """End the gzip member written so far (the lines after it go into a new one, which gzip readers
+        take as one stream); returns the file's size, all of it whole members."""
+        self._out.write(self._zip.compress(bytes(self._pending)) + self._zip.flush())
+        self._pending.clear()
+        self._zip = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
+        self._out.flush()
+        return self._out.tell()
 
     def write(self, data: bytes) -> int:
         self._pending += data
@@ -98,33 +114,68 @@ class _Gzip:
             self._out.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """An `EventDigest` part-way (`EventDigest.cut`): its hashes' states, count and range, and the
+    manifest written so far (whole gzip members), to resume from (`EventDigest(resume=...)`)."""
+
+    events_state: bytes
+    manifest_state: bytes
+    count: int
+    first_position: int | None
+    last_position: int | None
+    manifest: Path | None  # the file (None: the digest wrote none)
+    manifest_size: int  # its bytes so far
+
+
 class EventDigest:
     """Accumulates the events hash, count and position range; optionally writes the manifest."""
 
     def __init__(self, manifest: Path | None = None, *, listed: bool = True,
-                 on_event: Callable[[int, str, str], None] | None = None) -> None:
-        """`listed=False` (no manifest file): only the events hash, count and range, no per-event list."""
+                 on_event: Callable[[int, str, str], None] | None = None,
+                 resume: tuple[Cut, Path | None] | None = None) -> None:
+        """`listed=False` (no manifest file): only the events hash, count and range, no per-event list.
+
+        `resume`: go on from a `Cut` (as if every event before it had been added here) whose manifest
+        so far is in the given file (a copy of its first `manifest_size` bytes), which `manifest` then
+        starts with."""
         if manifest is not None and not listed:
             raise ValueError("a manifest file needs the per-event list")
         self.listed = listed
         self.on_event = on_event  # called with (position, event id, SHA-256) of each event, in order
-        self._total = hashlib.sha256()
-        self._manifest_hash = hashlib.sha256()
+        cut, prefix = resume if resume is not None else (None, None)
+        if cut is not None and manifest is not None and prefix is None:
+            raise ValueError("resuming a manifest needs the manifest written before the cut")
+        self._total = sha256_state.new(cut.events_state if cut is not None else None)
+        self._manifest_hash = sha256_state.new(cut.manifest_state if cut is not None else None)
         self._lines: list[bytes] = []  # manifest lines not yet hashed and written
         self._file: _Gzip | None = None
         self._writer: ThreadPoolExecutor | None = None  # compresses and writes the manifest beside the fold
         self._written: Future[int] | None = None  # the block being written (one at a time, in order)
+        self._manifest = manifest
         if manifest is not None:
-            self._file = _Gzip(manifest)  # closed by close() / __exit__
+            self._file = _Gzip(manifest, prefix)  # closed by close() / __exit__
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="manifest")
-        self.count = 0
-        self.first_position: int | None = None
-        self.last_position: int | None = None
+        self.count = cut.count if cut is not None else 0
+        self.first_position: int | None = cut.first_position if cut is not None else None
+        self.last_position: int | None = cut.last_position if cut is not None else None
+
+    def cut(self) -> Cut:
+        """The digest as it stands, to resume from later (`sha256_state.resumable()` must hold); the
+        manifest's lines so far are written out and end a gzip member."""
+        self._flush()
+        size = 0
+        if self._written is not None:
+            self._written.result()
+            self._written = None
+        if self._file is not None:
+            size = self._file.end_member()
+        return Cut(self._total.state(), self._manifest_hash.state(), self.count, self.first_position,
+                   self.last_position, self._manifest, size)
 
     def add(self, position: int, event_id: UUID | str, stored: bytes) -> str:
         """Account for one event; returns the SHA-256 (hex) of its stored bytes."""
-        self._total.update(stored)
-        self._total.update(b"\n")
+        self._total.update(bytes(stored) + b"\n")
         sha = hashlib.sha256(stored).hexdigest()
         if self.on_event is not None:
             self.on_event(position, str(event_id), sha)

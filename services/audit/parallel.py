@@ -40,14 +40,15 @@ LARGE: Final = 5_000_000
 LARGE_SHARE: Final = 1_000_000  # a municipality's rows up to the scope's end (see `plan`)
 
 
-def plan(store: SqlStore, scope: Scope, processes: int | None, *, warm: bool = False) -> int | None:
+def plan(store: SqlStore, scope: Scope, processes: int | None, *, warm: bool = False,
+         after: int = 0) -> int | None:
     """Positions per reader range, or None: no reader processes (a database in memory, a small scope).
 
     `processes` None: readers for a whole-store scope of LARGE positions or more, or a municipality's
-    scope of LARGE_SHARE rows or more, on two cores or more; not when the page memo is `warm` (holds
-    the scope's first page), where the pages mostly come parsed (measured on the 10 M store, as-of
-    year from a filled memo: 12.1-12.8 s in one process, 14.0-14.3 s with two readers, on which the
-    folding process waits). Ranges are `span_of` the scope.
+    scope of LARGE_SHARE rows or more (above `after`), on two cores or more; not when the page memo
+    is `warm` (holds the scope's first page), where the pages mostly come parsed (measured on the 10 M
+    store, as-of year from a filled memo: 12.1-12.8 s in one process, 14.0-14.3 s with two readers,
+    on which the folding process waits). Ranges are `span_of` the scope.
     """
     database = store._engine.url.database
     if store._engine.url.get_backend_name() == "sqlite" and database in (None, "", ":memory:"):
@@ -57,23 +58,25 @@ def plan(store: SqlStore, scope: Scope, processes: int | None, *, warm: bool = F
     many = processes is not None or (os.cpu_count() or 1) >= 2
     top = scope.upto or store.head()
     if scope.municipality is None:
-        return RANGE if many and (processes is not None or top >= LARGE) else None
+        return RANGE if many and (processes is not None or top - after >= LARGE) else None
     if not many:
         return None
-    rows = _rows_of(store, scope.municipality, top)  # through the (municipality, position) index alone
-    if processes is None and rows < LARGE_SHARE:
+    if processes is None and _rows_of(store, scope.municipality, top, after) < LARGE_SHARE:
         return None
-    return _span(top, rows)
+    return span_of(store, scope)
 
 
 def span_of(store: SqlStore, scope: Scope) -> int:
     """Positions per range: RANGE for a whole store; for a municipality's scope widened by the share of
     its rows, so that a range holds about RANGE of them (measured on the 10 M store, as-of year of
     1.44 M events with readers: 1.19 times as fast as one process; with ranges of RANGE positions, 1.0).
+    The share is of the rows up to the store's head, whatever the scope's upper bound, so that replays
+    as known at different times, and the parts of a replay split at a checkpoint, read the same ranges
+    (and share the page memo's entries).
     """
     if scope.municipality is None:
         return RANGE
-    top = scope.upto or store.head()
+    top = store.head()
     return _span(top, _rows_of(store, scope.municipality, top))
 
 
@@ -81,16 +84,24 @@ def _span(top: int, rows: int) -> int:
     return RANGE * max(1, top // max(rows, 1))
 
 
-def _rows_of(store: SqlStore, municipality: str, top: int) -> int:
+def _rows_of(store: SqlStore, municipality: str, top: int, after: int = 0) -> int:
     q = select(func.count()).select_from(ev).where(ev.c.municipality == municipality, ev.c.position <= top)
+    if after:
+        q = q.where(ev.c.position > after)
     with store._engine.connect() as conn:  # read-only query
         return int(conn.execute(q).scalar_one())
 
 
-def ranges_of(scope: Scope, head: int, span: int) -> list[tuple[int, int]]:
-    """The scope's position ranges (lo, hi] of `span` positions, from 0 to its end."""
+def ranges_of(scope: Scope, head: int, span: int, after: int = 0) -> list[tuple[int, int]]:
+    """The scope's position ranges (lo, hi] on the grid of `span` positions, from `after` to its end
+    (the first one shorter when `after` is not on the grid)."""
     top = head if scope.upto is None else min(head, scope.upto)
-    return [(lo, min(lo + span, top)) for lo in range(0, top, span)]
+    out, lo = [], after
+    while lo < top:
+        hi = min((lo // span + 1) * span, top)
+        out.append((lo, hi))
+        lo = hi
+    return out
 
 
 def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tuple[int, Any]]:
@@ -108,14 +119,14 @@ def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tu
 
 
 def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: Take, processes: int,
-        span: int = RANGE, memo: Path | None = None) -> None:
+        span: int = RANGE, memo: Path | None = None, after: int = 0) -> None:
     """Fold the scope's pages, read and gathered by `processes` reader processes.
 
     Each reader is `python -m services.audit.reader` (a fresh interpreter: no inherited engine,
     threads or state, whatever the calling program's main module is), told its task on stdin.
     """
     how = columnar_page.hashing(digest)
-    ranges = ranges_of(scope, store.head(), span)
+    ranges = ranges_of(scope, store.head(), span, after)
     url = store._engine.url.render_as_string(hide_password=False)
     readers: list[subprocess.Popen[bytes]] = []
     try:

@@ -9,9 +9,10 @@ placements and cases, units, sums), not the events.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -24,7 +25,7 @@ from events.timeutil import Period
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
-from services.audit import columnar_loop
+from services.audit import checkpoint, columnar_loop
 from services.audit import digest as dg
 from services.audit.proof import (
     CodeVersion,
@@ -51,6 +52,7 @@ MODULES: dict[str, ModuleType] = {
     "workload": workload,
 }
 PROOF_FILE = "proof.json"
+log = logging.getLogger(__name__)
 # The event types each projection folds (every projection also folds event.retracted). Each module's
 # `apply` ignores all other types, so routing by type changes nothing but the time spent; a unit test
 # folds every golden sample both ways and compares.
@@ -113,6 +115,8 @@ def rebuild(
     targets: frozenset[UUID] | None = None,
     processes: int | None = None,
     memo: Path | None = None,
+    resume: Snapshot | None = None,
+    after: int = 0,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
 
@@ -121,10 +125,17 @@ def rebuild(
     `processes`: reader processes for a SQL store (`services.audit.parallel`; None: by the scope's size).
     `memo`: a page memo's folder (`services.audit.page_memo`): gathered pages taken from it and kept in
     it, for a SQL store; None: every page is parsed.
+    `resume`, `after`: fold only the rows above position `after` into `resume`, a snapshot of the
+    scope's rows up to it (from a checkpoint, `services.audit.checkpoint`; its state takes `targets`).
     """
     projections = set(projections)
     targets = retraction_targets(store, scope.upto) if targets is None else targets
-    snap = Snapshot(bundle.compact(targets), digest)
+    if resume is not None:
+        snap, before = resume, Counter(resume.paths)
+        snap.digest = digest
+        bundle.retarget(snap.state, targets)
+    else:
+        snap, before = Snapshot(bundle.compact(targets), digest), Counter()
     apply = applier(projections)
 
     def take(item: Stored, hashed: bool = False) -> None:
@@ -143,11 +154,61 @@ def rebuild(
     sql = sql_store(store)
     if on_item is None and sql is not None:
         columnar_loop.run(sql, scope, snap, RawFold(snap.state, projections, targets), digest, take,
-                          processes=processes, memo=memo)
+                          processes=processes, memo=memo, after=after)
+        snap.paths = before + Counter(snap.paths)
         return snap
-    for item in included(store, scope):
+    for item in included(store, scope, after=after):
         take(item)
     return snap
+
+
+def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], manifest: Path,
+                 memo: Path) -> Snapshot:
+    """`rebuild` with the manifest written to `manifest`, from the best checkpoint in the memo's folder
+    (`services.audit.checkpoint`), else from the first position; keeping checkpoints on the way: a
+    prefix one (the rows up to the scope's first row recorded after its known-at) and an exact one (the
+    whole scope, for replays as known at the very same time).
+
+    Only for a SQLite store whose SHA-256 states can be saved (`Checkpoints.usable`); the figures,
+    hashes and proof are those of `rebuild` from the first position. The snapshot's digest is closed.
+    """
+    projections = set(projections)
+    sql = sql_store(store)
+    assert sql is not None and checkpoint.Checkpoints.usable(sql)
+    try:
+        points = checkpoint.Checkpoints(memo, sql)
+    except OSError as exc:
+        log.warning("replay checkpoints: cannot use %s (%s); replaying without them", memo, exc)
+        with dg.EventDigest(manifest) as digest:
+            return rebuild(store, scope, projections, digest, memo=memo)
+    head = sql.head() if scope.upto is None else scope.upto
+    scope = replace(scope, upto=head)
+    mark, targets = points.edit_mark(), retraction_targets(store, head)
+    found = points.find(scope, projections, targets)
+    snap: Snapshot | None = None
+    at = 0
+    with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
+        if found is not None:
+            targets = targets | found.targets
+            snap = Snapshot(found.state, digest, found.municipalities, found.back_registered,
+                            paths={"checkpoint": 1})
+            at = found.upto
+        if found is None or not found.exact:
+            upto = points.prefix_end(scope)
+            if upto > at:
+                snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
+                               memo=memo, resume=snap, after=at)
+                if not snap.undecodable:
+                    points.save(scope, upto, projections, targets, mark, snap, digest.cut(), exact=False)
+                at = upto
+        if snap is None:
+            snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo)
+        elif at < head:
+            snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo, resume=snap,
+                           after=at)
+        if (found is None or found.upto < head or not found.exact) and not snap.undecodable:
+            points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True)
+        return snap
 
 
 def _check_target(item: Stored, targets: frozenset[UUID]) -> None:
@@ -222,8 +283,13 @@ def replay(
     head = store.head()
     scope = Scope(request.known_at, request.municipality, upto=head)
     manifest_path = out_dir / "proof.events.tsv.gz"
-    with dg.EventDigest(manifest_path) as digest:
-        snap = rebuild(store, scope, projections_for(request, registry), digest, memo=memo)
+    projections = projections_for(request, registry)
+    if memo is not None and checkpoint.Checkpoints.usable(sql_store(store)):
+        snap = checkpointed(store, scope, projections, manifest_path, memo)
+    else:
+        with dg.EventDigest(manifest_path) as digest:
+            snap = rebuild(store, scope, projections, digest, memo=memo)
+    digest = snap.digest
     if pages_read is not None:
         pages_read.update(snap.paths)
     if snap.undecodable:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, Final
+from uuid import UUID, uuid4
 
 from sqlalchemy import (
     ARRAY,
@@ -45,7 +45,7 @@ from services.store.base import AppendResult, StoreError
 from services.store.batch import Clock, Plan, check_versions, plan, prepare, stamped, utc_now
 from services.store.rows import EventRow, insert_rows, stored_event
 from services.store.tables import events_table as ev
-from services.store.tables import metadata, store_head
+from services.store.tables import metadata, store_head, store_meta
 
 CHUNK = 5000  # ids / streams per IN (...) lookup, under SQLite's bound-parameter limit
 _SCHEMA_LOCK = 7_311_966  # pg_advisory_xact_lock key: one process creates the schema at a time
@@ -54,6 +54,17 @@ _SCHEMA_LOCK = 7_311_966  # pg_advisory_xact_lock key: one process creates the s
 def row_event(row: Any) -> Event:
     """Decode a stored row (position, appended_at, payload) into the event it holds."""
     return stored_event(row.payload, row.position, row.appended_at)
+
+
+# The edit log's triggers (services.store.tables.event_edits), SQLite only: an UPDATE logs the lower of
+# the row's old and new positions, a DELETE its position. (An INSERT below the head needs a DELETE
+# first: positions are dense. PostgreSQL stores have no triggers, and replays there make no checkpoints.)
+EDIT_TRIGGERS: Final = (
+    "CREATE TRIGGER IF NOT EXISTS events_edited AFTER UPDATE ON events BEGIN "
+    "INSERT INTO event_edits (position, kind) VALUES (min(OLD.position, NEW.position), 'update'); END",
+    "CREATE TRIGGER IF NOT EXISTS events_removed AFTER DELETE ON events BEGIN "
+    "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete'); END",
+)
 
 
 class SqlStore:
@@ -72,8 +83,19 @@ class SqlStore:
             metadata.create_all(conn)
             for index in ev.indexes:  # indexes added since a store file was created (idempotent)
                 index.create(conn, checkfirst=True)
+            if self._sqlite:
+                for trigger in EDIT_TRIGGERS:
+                    conn.execute(text(trigger))
             if conn.execute(select(store_head.c.id)).first() is None:
                 conn.execute(insert(store_head), {"id": 1, "position": 0})
+            if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "store_id")).first() is None:
+                conn.execute(insert(store_meta), {"key": "store_id", "value": str(uuid4())})
+
+    def store_id(self) -> str:
+        """The random id the store was given when it was created (`tables.store_meta`)."""
+        with self._engine.connect() as conn:
+            q = select(store_meta.c.value).where(store_meta.c.key == "store_id")
+            return str(conn.execute(q).scalar_one())
 
     @property
     def engine(self) -> Engine:

@@ -81,6 +81,26 @@ events_table = Table(
           postgresql_where=text("type = 'event.retracted'")),
 )
 
+# Rows of `events` changed or removed behind the store's back (the store itself only appends): on
+# SQLite, triggers (services.store.sql.EDIT_TRIGGERS) add one row per UPDATE or DELETE. A replay
+# checkpoint (services.audit.checkpoint) is taken only while no edit reaches into the rows it stands for.
+event_edits = Table(
+    "event_edits",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("position", BigInteger, nullable=False),  # the lowest position the edit touched
+    Column("kind", String(10), nullable=False),  # "update" or "delete"
+)
+
+# Facts about the store itself: "store_id", a random id given when the store is created (so a replay
+# checkpoint names the store it was made from, and a file made anew under the same name is another).
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+
 store_head = Table(
     "store_head",
     metadata,

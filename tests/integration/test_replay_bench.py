@@ -37,4 +37,8 @@ def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path)
     memo = re.search(r"page memo \(\d+ MB for 2000 events\): full rebuild filling it [\d,]+ events/s .* "
                      r"taking it [\d,]+ events/s wall.*pages \{'memo': (\d+)\}", result.output)
     assert memo is not None and int(memo.group(1)) >= 1, result.output  # the second rebuild took the memo
+    exact = re.search(r"from its checkpoint, as known at the same time, [\d.]+ s wall.*"
+                      r"pages \{'checkpoint': 1\}\)", result.output)
+    assert exact is not None, result.output  # the second as-of replay read no page
+    assert re.search(r"as known a month later \(\d+ events\) [\d.]+ s wall", result.output)
     assert not list(tmp_path.glob("tmp*")), "the bench's memo folder is removed"

@@ -1,0 +1,329 @@
+"""Replay checkpoints: a scope's folded state up to a position, kept to start later replays from.
+
+An as-of replay folds every included event of its scope and hashes its stored bytes, from the first
+position on (on the 10 M store one municipality as known at the end of 2022 is 1.44 M events; reading
+them alone took 4.2 s). Yet every row of a scope up to some position P is included in every later
+replay of that scope whenever each of them was recorded by the checkpoint's known-at time. So a replay
+made with a page memo (`--memo`, the default) also keeps, in the memo's folder:
+
+* P: the position before the scope's first row recorded after the replay's known-at (or its head);
+* the state folded from the scope's rows up to P (a compact `bundle.State`), the municipalities and
+  back-registrations counted, and the digest there (`digest.Cut`: the inner states of the events hash
+  and the manifest hash, `services.audit.sha256_state`, the count and position range, and the
+  manifest's lines so far, one gzip member).
+
+A later replay of the same scope then starts from the checkpoint with the highest P it may take, and
+reads, hashes and folds only the rows above P. Its proof is the one a replay from the first position
+gives (the events hash is the same SHA-256 over the same bytes in the same order; the manifest file is
+that member and one more, which gzip reads as one stream). A checkpoint is taken only when:
+
+* it was made by the same code (`page_memo.code_fingerprint`), for the same municipality (or the whole
+  store) and projections, with a SHA-256 state of the same flavour (library and byte order);
+* its known-at time is at or before the replay's (so every row up to P is recorded by then), and P is
+  at or below the replay's head;
+* the store's edit log (`services.store.tables.event_edits`, kept by triggers) names no row at or below
+  P changed or removed since it was made. Only SQLite stores keep that log, so only they take
+  checkpoints; PostgreSQL stores are read from the first position every time;
+* every event a retraction at or below the head now targets, beyond those it was made with, lies
+  above P (the events up to P that were no target then were folded for good);
+* its files read back whole (SHA-256 of the state and the manifest as recorded).
+
+Trusted like the page memo: whoever can write its folder can make a replay report what they wrote.
+`casestream verify` never reads it; it re-derives every figure from the store's bytes. The state is a
+pickle (it is the projections' own dataclasses, read back in ~0.1 s per million events), read by an
+unpickler that builds only the projections' dataclasses and a few value types (dates, Decimal, UUID,
+array, Counter, the events' pydantic models, whose fields it sets) and refuses any other name, so a
+file put there cannot run code. At most `KEEP`
+checkpoints are kept per scope (the least recently taken go first), and those of other code are
+removed when the folder is opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import io
+import logging
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import zoneinfo
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from uuid import UUID
+
+import orjson
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from events.timeutil import as_aware
+from projections import bundle
+from services.audit import sha256_state
+from services.audit.digest import Cut
+from services.audit.page_memo import code_fingerprint
+from services.audit.source import Scope
+from services.store.sql import SqlStore
+from services.store.tables import event_edits
+from services.store.tables import events_table as ev
+
+FORMAT: Final = 1
+KEEP: Final = 4  # checkpoints per scope (municipality and projections)
+FOLDER: Final = "checkpoints"
+log = logging.getLogger(__name__)
+
+_VALUES: Final = frozenset({
+    ("array", "array"), ("array", "_array_reconstructor"), ("collections", "Counter"),
+    ("collections", "defaultdict"), ("collections", "OrderedDict"), ("datetime", "date"),
+    ("datetime", "datetime"), ("datetime", "timedelta"), ("datetime", "timezone"), ("decimal", "Decimal"),
+    ("fractions", "Fraction"), ("uuid", "UUID"), ("builtins", "set"), ("builtins", "frozenset"),
+    ("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple"), ("builtins", "int"),
+    ("zoneinfo", "ZoneInfo"), ("pydantic_core._pydantic_core", "TzInfo"),  # a fixed offset, as parsed
+})
+
+
+def _attribute(owner: Any, name: str) -> Any:
+    """The `getattr` a pickle may call: a time zone's own unpickler (how `ZoneInfo` pickles) or an
+    allowed enum's member, nothing else (a general getattr would reach any function's globals)."""
+    if owner is zoneinfo.ZoneInfo and name == "_unpickle":
+        return zoneinfo.ZoneInfo._unpickle  # type: ignore[attr-defined]
+    if isinstance(owner, type) and issubclass(owner, enum.Enum) and name in owner.__members__:
+        return owner.__members__[name]
+    raise pickle.UnpicklingError(f"a checkpoint's state may not take {name!r} of {owner!r}")
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds the projections' dataclasses, the events' models and enums, and the value types above;
+    nothing else (an enum or a time zone is rebuilt through `_attribute`)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("builtins", "getattr"):
+            return _attribute
+        if (module, name) in _VALUES:
+            return super().find_class(module, name)
+        owner = sys.modules.get(module) if module.startswith(("projections.", "events.")) else None
+        found = getattr(owner, name, None) if owner is not None else None
+        if isinstance(found, type) and (dataclasses.is_dataclass(found)
+                                        or issubclass(found, enum.Enum | BaseModel)):
+            return found  # facts and the events' values they hold (pydantic models: fields set, no call)
+        raise pickle.UnpicklingError(f"a checkpoint's state may not name {module}.{name}")
+
+
+def load_state(data: bytes) -> bundle.State:
+    state = _Unpickler(io.BytesIO(data)).load()
+    if not isinstance(state, bundle.State):
+        raise pickle.UnpicklingError(f"a checkpoint's state is a {type(state).__name__}, not a bundle.State")
+    return state
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Found:
+    """A checkpoint a replay may start from."""
+
+    upto: int
+    state: bundle.State
+    cut: Cut
+    manifest: Path  # the manifest's lines up to `upto` (whole gzip members)
+    municipalities: set[str]
+    back_registered: int
+    targets: frozenset[UUID]  # the retraction targets it was folded with
+    exact: bool  # the scope's rows up to `upto` recorded by its known-at (else: all of them, prefix)
+
+
+class Checkpoints:
+    """The checkpoints in a page memo's folder (`root`), for one store."""
+
+    def __init__(self, root: Path, store: SqlStore) -> None:
+        code = code_fingerprint()
+        self.code = code
+        self.store_id = store.store_id()
+        self.folder = root / FOLDER / code[:32]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for other in self.folder.parent.iterdir():  # checkpoints of other code
+            if other != self.folder and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
+        self.store = store
+
+    @staticmethod
+    def usable(store: SqlStore | None) -> bool:
+        """Whether replays of `store` make and take checkpoints: a SQLite file (its edit log) and a SHA-256
+        whose state can be saved."""
+        if store is None or not sha256_state.resumable():
+            return False
+        url = store._engine.url
+        return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+    # --- the store's side --------------------------------------------------------------------------
+
+    def edit_mark(self) -> int:
+        """The edit log's last entry (0: none yet); taken before a checkpoint's rows are read."""
+        with self.store._engine.connect() as conn:  # read-only query
+            return int(conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one())
+
+    def _edited(self, mark: int, upto: int) -> bool:
+        q = select(event_edits.c.seq).where(event_edits.c.seq > mark, event_edits.c.position <= upto).limit(1)
+        with self.store._engine.connect() as conn:
+            return conn.execute(q).first() is not None
+
+    def prefix_end(self, scope: Scope) -> int:
+        """The highest P such that every row of the scope up to P is recorded by its known-at time (and P
+        at most its head): the position before its first row recorded later."""
+        head = self.store.head() if scope.upto is None else scope.upto
+        if scope.known_at is None:
+            return head
+        q = select(func.min(ev.c.position)).where(ev.c.recorded_at > as_aware(scope.known_at))
+        if scope.municipality is not None:
+            q = q.where(ev.c.municipality == scope.municipality)  # the (municipality, recorded_at) index
+        with self.store._engine.connect() as conn:
+            first = conn.execute(q).scalar_one_or_none()
+        return head if first is None else min(head, int(first) - 1)
+
+    def _id_at(self, position: int) -> str | None:
+        """The event id stored at `position` (None: no row there)."""
+        with self.store._engine.connect() as conn:
+            found = conn.execute(select(ev.c.event_id).where(ev.c.position == position)).scalar_one_or_none()
+        return None if found is None else str(found)
+
+    def _positions(self, ids: Iterable[UUID]) -> list[int]:
+        ids = list(ids)
+        out: list[int] = []
+        with self.store._engine.connect() as conn:
+            for at in range(0, len(ids), 500):
+                q = select(ev.c.position).where(ev.c.event_id.in_(ids[at:at + 500]))
+                out.extend(int(p) for (p,) in conn.execute(q))
+        return out
+
+    # --- the folder's side -------------------------------------------------------------------------
+
+    def _scope_key(self, municipality: str | None, projections: Iterable[str]) -> str:
+        return hashlib.sha256(orjson.dumps([municipality, sorted(projections)])).hexdigest()[:16]
+
+    def find(self, scope: Scope, projections: Iterable[str], targets: frozenset[UUID]) -> Found | None:
+        """The checkpoint with the highest P that a replay of `scope` (with these retraction targets at or
+        below its head) may start from; None when there is none."""
+        key = self._scope_key(scope.municipality, projections)
+        head = self.store.head() if scope.upto is None else scope.upto
+        records = []
+        for path in self.folder.glob(f"{key}-*.json"):
+            try:
+                records.append((path, orjson.loads(path.read_bytes())))
+            except (OSError, orjson.JSONDecodeError) as exc:
+                log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
+        for path, rec in sorted(records, key=lambda r: -int(r[1].get("upto", 0))):
+            found = self._taken(path, rec, scope, projections, targets, head)
+            if found is not None:
+                os.utime(path)  # recently taken: kept longest
+                return found
+        return None
+
+    def _taken(self, path: Path, rec: dict[str, Any], scope: Scope, projections: Iterable[str],
+               targets: frozenset[UUID], head: int) -> Found | None:
+        try:
+            known = None if rec["known_at"] is None else datetime.fromisoformat(rec["known_at"])
+            same = (rec["format"], rec["store"], rec["code"], rec["flavour"], rec["municipality"],
+                    rec["projections"])
+            if same != (FORMAT, self.store_id, self.code, sha256_state.flavour(), scope.municipality,
+                        sorted(projections)):
+                return None
+            if (known is None) != (scope.known_at is None):
+                return None
+            exact = bool(rec["exact"])
+            if known is not None and scope.known_at is not None and (
+                    known != as_aware(scope.known_at) if exact else known > as_aware(scope.known_at)):
+                return None
+            upto = int(rec["upto"])
+            if upto > head or self._edited(int(rec["edits"]), upto) or self._id_at(upto) != rec["id_at_upto"]:
+                return None
+            made_with = frozenset(UUID(t) for t in rec["targets"])
+            new = targets - made_with
+            if new and any(p <= upto for p in self._positions(new)):
+                return None
+            state_file, manifest = path.with_suffix(".state"), path.with_suffix(".manifest")
+            data = state_file.read_bytes()
+            if hashlib.sha256(data).hexdigest() != rec["state_sha256"] or _file_sha256(manifest) != rec[
+                    "manifest_sha256"]:
+                raise ValueError("a file does not match its SHA-256")
+            cut = Cut(bytes.fromhex(rec["events_state"]), bytes.fromhex(rec["manifest_state"]),
+                      int(rec["count"]), rec["first_position"], rec["last_position"], None,
+                      int(rec["manifest_size"]))
+            return Found(upto, load_state(data), cut, manifest, set(rec["municipalities"]),
+                         int(rec["back_registered"]), made_with, exact)
+        except (OSError, KeyError, TypeError, ValueError, pickle.UnpicklingError, EOFError,
+                AttributeError) as exc:
+            log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
+            return None
+
+    def save(self, scope: Scope, upto: int, projections: Iterable[str], targets: frozenset[UUID], mark: int,
+             snap: Any, cut: Cut, *, exact: bool) -> Path | None:
+        """Keep a checkpoint of `snap` (a `replay.Snapshot`: state, municipalities, back-registrations),
+        before later events are folded into it: `exact`, the scope's rows up to `upto` recorded by its
+        known-at; else every row of the scope up to `upto` (all recorded by then). None, with a warning,
+        when it cannot be written (the replay is the same without it)."""
+        if cut.manifest is None:
+            raise ValueError("a checkpoint keeps the manifest: cut a digest that writes one")
+        key = self._scope_key(scope.municipality, projections)
+        known = None if scope.known_at is None else as_aware(scope.known_at).isoformat()
+        name = hashlib.sha256(orjson.dumps([key, upto, known, exact, sorted(t.hex for t in targets)])
+                              ).hexdigest()[:16]
+        path = self.folder / f"{key}-{name}.json"
+        try:
+            data = pickle.dumps(snap.state, protocol=5)
+            made = tempfile.mkdtemp(dir=self.folder, prefix=".new-")
+            try:
+                tmp = Path(made)
+                (tmp / "state").write_bytes(data)
+                with cut.manifest.open("rb") as src, (tmp / "manifest").open("wb") as dst:
+                    _copy(src, dst, cut.manifest_size)
+                rec = {
+                    "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto),
+                    "code": self.code, "flavour": sha256_state.flavour(),
+                    "municipality": scope.municipality, "projections": sorted(projections), "known_at": known,
+                    "upto": upto, "exact": exact, "edits": mark, "targets": sorted(str(t) for t in targets),
+                    "events_state": cut.events_state.hex(), "manifest_state": cut.manifest_state.hex(),
+                    "count": cut.count, "first_position": cut.first_position,
+                    "last_position": cut.last_position,
+                    "manifest_size": cut.manifest_size, "municipalities": sorted(snap.municipalities),
+                    "back_registered": snap.back_registered, "state_sha256": hashlib.sha256(data).hexdigest(),
+                    "manifest_sha256": _file_sha256(tmp / "manifest"),
+                }
+                os.replace(tmp / "state", path.with_suffix(".state"))
+                os.replace(tmp / "manifest", path.with_suffix(".manifest"))
+                (tmp / "record").write_bytes(orjson.dumps(rec))
+                os.replace(tmp / "record", path)  # last: a record names only files in place
+            finally:
+                shutil.rmtree(made, ignore_errors=True)
+        except OSError as exc:
+            log.warning("replay checkpoint: cannot keep one in %s (%s); replaying without it",
+                        self.folder, exc)
+            return None
+        self._evict(key)
+        return path
+
+    def _evict(self, key: str) -> None:
+        """Keep the KEEP most recently made or taken checkpoints of a scope."""
+        records = sorted(self.folder.glob(f"{key}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in records[KEEP:]:
+            for suffix in (".json", ".state", ".manifest"):
+                old.with_suffix(suffix).unlink(missing_ok=True)
+
+
+def _copy(src: Any, dst: Any, size: int) -> None:
+    left = size
+    while left:
+        block = src.read(min(left, 1 << 22))
+        if not block:
+            raise OSError(f"the manifest ended {left} bytes short of its cut")
+        dst.write(block)
+        left -= len(block)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()

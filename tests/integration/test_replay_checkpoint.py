@@ -1,0 +1,242 @@
+"""Replay checkpoints (`services.audit.checkpoint`): a replay that starts from one publishes exactly what a
+replay from the first position publishes, and a checkpoint is never taken when the rows it stands for
+changed.
+
+Every comparison is of everything `casestream replay` writes: the proof (all but `replayed_at`), the
+manifest's lines and every report file's bytes, against a replay without the memo of the same store,
+on real SQLite files, with pages of 333 rows so that every part spans pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import pickle
+import sqlite3
+from collections import Counter
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import create_engine
+
+from events import Event
+from events.timeutil import STOCKHOLM, Period, end_of_day
+from services.audit import checkpoint, pages, parallel, sha256_state
+from services.audit.replay import Request, replay
+from services.audit.source import sql_store
+from services.store import open_store
+from services.store.sql import SqlStore
+from tests.integration.test_replay_fast import history, store_of
+from tests.unit import builders as b
+
+REPORTS = ["external-purchases", "occupancy", "intake", "investigations", "lvu-lvm"]
+
+
+@pytest.fixture(autouse=True)
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "PAGE", 333)
+    monkeypatch.setattr(parallel, "RANGE", 333)
+
+
+def published(url: str, day: date, out: Path, memo: Path | None, municipality: str | None = "1880"
+              ) -> tuple[Any, Counter[str]]:
+    """Everything a replay as known at the end of `day` writes, and how it read its pages."""
+    request = Request(REPORTS, Period(date(2021, 1, 1), date(2021, 6, 30)), end_of_day(day), municipality)
+    store = open_store(url)
+    read: Counter[str] = Counter()
+    try:
+        replay(store, request, out, memo=memo, pages_read=read)
+    finally:
+        store.close()
+    proof = orjson.loads((out / "proof.json").read_bytes())
+    proof.pop("replayed_at")
+    files = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.suffix in (".json", ".csv")
+             and p.name != "proof.json"}
+    return (proof, gzip.decompress((out / "proof.events.tsv.gz").read_bytes()), files), read
+
+
+def agree(url: str, day: date, tmp: Path, memo: Path, municipality: str | None = "1880") -> Counter[str]:
+    """Replay with the memo and without it; both must publish the same; returns the first's pages."""
+    n = len(list(tmp.glob("out-*")))
+    with_memo, read = published(url, day, tmp / f"out-{n}-memo", memo, municipality)
+    plain, _ = published(url, day, tmp / f"out-{n}-plain", None, municipality)
+    assert with_memo == plain
+    assert with_memo[0]["events"]["count"] > 50
+    return read
+
+
+def records(memo: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(p.read_bytes()) for p in sorted(memo.glob("checkpoints/*/*.json"))]
+
+
+pytestmark = pytest.mark.skipif(not sha256_state.resumable(), reason="no resumable SHA-256 here")
+
+
+@pytest.mark.parametrize("municipality", ["1880", None])
+def test_a_replay_from_a_checkpoint_publishes_what_a_full_replay_does(tmp_path: Path,
+                                                                     municipality: str | None) -> None:
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    memo = tmp_path / "memo"
+    cold = agree(url, date(2021, 4, 30), tmp_path, memo, municipality)
+    assert "checkpoint" not in cold and cold["columns"] >= 3
+    made = records(memo)
+    assert sorted(r["exact"] for r in made) == [False, True]
+    prefix = next(r for r in made if not r["exact"])
+    assert 0 < prefix["upto"] < next(r for r in made if r["exact"])["upto"]
+
+    again = agree(url, date(2021, 4, 30), tmp_path, memo, municipality)  # the exact one: nothing read
+    assert again == Counter({"checkpoint": 1})
+    later = agree(url, date(2021, 6, 15), tmp_path, memo, municipality)  # the prefix one, then pages
+    assert later["checkpoint"] == 1 and later["columns"] >= 1
+    earlier = agree(url, date(2021, 3, 31), tmp_path, memo, municipality)  # none may serve it
+    assert "checkpoint" not in earlier
+    assert len(records(memo)) == checkpoint.KEEP  # the least recently used went
+
+
+def _append(url: str, events: list[Event], now: datetime) -> None:
+    store = open_store(url, clock=lambda: now)
+    try:
+        store.append(events)
+    finally:
+        store.close()
+
+
+def _actualised(person: str, day: str, recorded_at: datetime) -> Event:
+    data = {"person": person, "channel": "report", "target_group": "children", "sex": "female"}
+    return b.envelope("case.actualised", f"case:{person}", day, data, recorded_at=recorded_at).model_copy(
+        update={"municipality": "1880"})
+
+
+def _stored(url: str, position: int) -> Event:
+    store = open_store(url)
+    try:
+        return next(e for e in store.read_all() if e.position == position)
+    finally:
+        store.close()
+
+
+def test_events_appended_after_a_checkpoint_are_folded_in(tmp_path: Path) -> None:
+    url = store_of(tmp_path / "store.db", history(6, 0.1))
+    memo = tmp_path / "memo"
+    first, _ = published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    late = datetime(2021, 4, 20, 10, tzinfo=STOCKHOLM)  # registered before the known-at, appended later
+    _append(url, [_actualised("P-late-1", "2021-04-19", late),
+                  b.placement_started("pl-late", "2021-04-02", price=1500, recorded_at=late)
+                  .model_copy(update={"municipality": "1880"}),
+                  _actualised("P-new", "2021-05-03", late + timedelta(days=14))],
+            datetime(2021, 8, 1, 12, tzinfo=STOCKHOLM))
+    read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert read["checkpoint"] == 1
+    now = orjson.loads((tmp_path / "out-0-memo" / "proof.json").read_bytes())
+    assert now["events"]["count"] == first[0]["events"]["count"] + 2
+    assert now["events"]["back_registered"] == first[0]["events"]["back_registered"] + 2
+
+
+def test_a_new_retraction_of_an_event_a_checkpoint_folded_voids_it(tmp_path: Path) -> None:
+    url = store_of(tmp_path / "store.db", history(7, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    prefix = next(r for r in records(memo) if not r["exact"])
+    target = next(e for e in (_stored(url, p) for p in range(prefix["upto"] - 5, 0, -1))
+                  if e.type == "case.actualised" and e.municipality == "1880")
+    _append(url, [b.retracted(target, "2021-04-29", recorded_at=datetime(2021, 4, 29, 9, tzinfo=STOCKHOLM))
+                  .model_copy(update={"municipality": "1880"})], datetime(2021, 8, 1, tzinfo=STOCKHOLM))
+    read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read  # both had folded the target for good
+
+
+def test_a_new_retraction_above_a_prefix_checkpoint_leaves_it_usable(tmp_path: Path) -> None:
+    url = store_of(tmp_path / "store.db", history(8, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    prefix = next(r for r in records(memo) if not r["exact"])
+    head = open_store(url).head()
+    target = next(e for e in (_stored(url, p) for p in range(head, prefix["upto"], -1))
+                  if e.type == "case.actualised" and e.municipality == "1880")
+    _append(url, [b.retracted(target, "2021-06-20", recorded_at=datetime(2021, 6, 20, 9, tzinfo=STOCKHOLM))
+                  .model_copy(update={"municipality": "1880"})], datetime(2021, 8, 1, tzinfo=STOCKHOLM))
+    read = agree(url, date(2021, 6, 30), tmp_path, memo)
+    assert read["checkpoint"] == 1
+
+
+@pytest.mark.parametrize("edit", ["update", "delete"])
+def test_rows_edited_behind_the_stores_back_void_the_checkpoints_over_them(tmp_path: Path, edit: str) -> None:
+    path = tmp_path / "store.db"
+    url = store_of(path, history(9, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    prefix = next(r for r in records(memo) if not r["exact"])
+    with sqlite3.connect(path) as conn:
+        at = conn.execute("SELECT max(position) FROM events WHERE municipality = '1880' AND position <= ? "
+                          "AND type = 'case.actualised'", (prefix["upto"] // 2,)).fetchone()[0]
+        if edit == "update":  # another channel: the figures and the hashes change
+            conn.execute("UPDATE events SET payload = CAST(replace(CAST(payload AS TEXT), "
+                         "'\"channel\":\"report\"', '\"channel\":\"application\"') AS BLOB) "
+                         "WHERE position = ?", (at,))
+        else:
+            conn.execute("DELETE FROM events WHERE position = ?", (at,))
+        assert conn.execute("SELECT position, kind FROM event_edits").fetchall() == [(at, edit)]
+    read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read
+    read = agree(url, date(2021, 4, 30), tmp_path, memo)  # the replay made new ones, after the edit
+    assert read == Counter({"checkpoint": 1})
+
+
+def test_a_damaged_checkpoint_is_not_taken(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    url = store_of(tmp_path / "store.db", history(10, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    for state in memo.glob("checkpoints/*/*.state"):
+        data = bytearray(state.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        state.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read
+    assert "does not match its SHA-256" in caplog.text
+
+
+def test_a_checkpoint_of_another_store_is_never_taken(tmp_path: Path) -> None:
+    """The same events in two store files (appended at other times, so other back-registrations), and
+    a store file made anew under the same name: each has an id of its own."""
+    memo = tmp_path / "memo"
+    events = history(12, 0.1)
+    one = store_of(tmp_path / "one.db", events)
+    published(one, date(2021, 4, 30), tmp_path / "first", memo)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    _append(other, events, datetime(2021, 9, 1, tzinfo=STOCKHOLM))
+    assert "checkpoint" not in agree(other, date(2021, 4, 30), tmp_path, memo)
+    (tmp_path / "one.db").unlink()
+    again = store_of(tmp_path / "one.db", events)
+    assert "checkpoint" not in agree(again, date(2021, 4, 30), tmp_path, memo)
+
+
+class _Sneaky:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (print, ("a checkpoint ran code",))
+
+
+def test_a_checkpoint_state_builds_only_the_projections_values() -> None:
+    with pytest.raises(pickle.UnpicklingError, match=r"may not name builtins\.print"):
+        checkpoint.load_state(pickle.dumps(_Sneaky()))
+    with pytest.raises(pickle.UnpicklingError, match=r"may not name .*_Sneaky"):
+        checkpoint.load_state(pickle.dumps(_Sneaky, protocol=5))
+    with pytest.raises(pickle.UnpicklingError, match=r"not a bundle\.State"):
+        checkpoint.load_state(pickle.dumps({"a": 1}))
+    escape = (b"\x80\x05cbuiltins\ngetattr\n(cprojections.bundle\nState\nV__init__\ntR.")
+    with pytest.raises(pickle.UnpicklingError, match="may not take '__init__'"):
+        checkpoint.load_state(escape)  # getattr is only an enum's member or a time zone's unpickler
+
+
+def test_only_sqlite_files_make_checkpoints(tmp_path: Path) -> None:
+    assert not checkpoint.Checkpoints.usable(sql_store(open_store("memory://")))
+    assert not checkpoint.Checkpoints.usable(SqlStore(create_engine("sqlite://")))  # no file, no edit log
+    url = store_of(tmp_path / "store.db", history(11, 0.05))
+    store = open_store(url)
+    try:
+        assert checkpoint.Checkpoints.usable(sql_store(store))
+    finally:
+        store.close()
