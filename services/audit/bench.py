@@ -25,6 +25,7 @@ The generator stands in for the simulator (services/simulator) so the bench does
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import random
@@ -135,8 +136,41 @@ def _placement(rng: random.Random, n: int, muni: str, day: date) -> list[dict[st
     ]
 
 
-def synthetic(n_events: int, municipalities: int, years: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """About `n_events` wire dicts, spread evenly over the days of `years` years from 2020."""
+def synthetic(n_events: int, municipalities: int, years: int, seed: int = 7,
+              order: str = "case") -> Iterator[dict[str, Any]]:
+    """About `n_events` wire dicts, spread evenly over the days of `years` years from 2020.
+
+    `order` "case": each case's events together, on its first day (a placement's end up to 400 days
+    ahead of its record time: positions are far from record order, and a store appends most events
+    long after they were recorded); "recorded": in the order they are registered (recorded_at), as a
+    live store appends them. The events are the same either way.
+    """
+    if order not in ("case", "recorded"):
+        raise ValueError(f"order is 'case' or 'recorded', not {order!r}")
+    days = _days(n_events, municipalities, years, seed)
+    return (e for _, made in days for e in made) if order == "case" else _in_record_order(days)
+
+
+def _in_record_order(days: Iterator[tuple[date, list[dict[str, Any]]]]) -> Iterator[dict[str, Any]]:
+    """The events made day by day, in order of recorded_at. Every event made on a day or later is
+    recorded from 09:00 that day on (`_ev`), so the events waiting in the heap recorded before it are
+    due. Memory: the events not yet due (a placement's end, an utredning's closing), not the history."""
+    heap: list[tuple[str, int, dict[str, Any]]] = []
+    n = 0
+    for day, made in days:
+        due = f"{day.isoformat()}T09:00:00+00:00"
+        while heap and heap[0][0] < due:
+            yield heapq.heappop(heap)[2]
+        for event in made:
+            heapq.heappush(heap, (event["recorded_at"], n, event))
+            n += 1
+    while heap:
+        yield heapq.heappop(heap)[2]
+
+
+def _days(n_events: int, municipalities: int, years: int, seed: int
+          ) -> Iterator[tuple[date, list[dict[str, Any]]]]:
+    """The history as made: (day, the events made that day: new cases with all their events)."""
     rng = random.Random(seed)
     munis = [f"{1880 + i:04d}" for i in range(municipalities)]
     units = [
@@ -151,20 +185,23 @@ def synthetic(n_events: int, municipalities: int, years: int, seed: int = 7) -> 
         for m in munis
         for k in range(3)
     ]
-    yield from units
+    yield date(2020, 1, 1), units
     days, emitted, n = years * 365, len(units), 0
     for d in range(days):
         day = date(2020, 1, 1) + timedelta(days=d)
         due = len(units) + (n_events - len(units)) * (d + 1) // days
+        made: list[dict[str, Any]] = []
         while emitted < due:
             n += 1
             batch = (_placement if rng.random() < 0.4 else _case)(rng, n, munis[n % len(munis)], day)
             batch = batch[: due - emitted] if d == days - 1 else batch
             emitted += len(batch)
-            yield from batch
+            made.extend(batch)
+        yield day, made
 
 
-def build_store(db: Path, n_events: int, municipalities: int, years: int, batch: int = 5000) -> int:
+def build_store(db: Path, n_events: int, municipalities: int, years: int, batch: int = 5000,
+                order: str = "case") -> int:
     """Append the synthetic history to a SQLite store at `db` (store clock = the batch's registration)."""
     from services.store import open_store
 
@@ -172,7 +209,7 @@ def build_store(db: Path, n_events: int, municipalities: int, years: int, batch:
     store = open_store(f"sqlite:///{db}", clock=lambda: clock_now[0])
     pending: list[Event] = []
     try:
-        for raw in synthetic(n_events, municipalities, years):
+        for raw in synthetic(n_events, municipalities, years, order=order):
             pending.append(decode_dict(raw))
             if len(pending) >= batch:
                 _flush(store, pending, clock_now)
@@ -283,12 +320,18 @@ def bench_replay(
     municipalities: Annotated[int, typer.Option(help="municipalities in the history")] = 4,
     years: Annotated[int, typer.Option(help="years of history from 2020")] = 5,
     db: Annotated[Path | None, typer.Option("--db-file", help="SQLite file to build or reuse")] = None,
+    order: Annotated[str, typer.Option(help="how a new store's events are appended: 'case' (each case's "
+                                            "events together) or 'recorded' (in record order, as live)")
+                     ] = "case",
 ) -> None:
     """Replay benchmark: full rebuild events/s, peak RSS, as-of replay of one municipality-year."""
-    path = db or Path(tempfile.gettempdir()) / f"casestream-bench-{events}.db"
+    if order not in ("case", "recorded"):
+        raise typer.BadParameter(f"'case' or 'recorded', not {order!r}", param_hint="--order")
+    suffix = "" if order == "case" else f"-{order}"
+    path = db or Path(tempfile.gettempdir()) / f"casestream-bench-{events}{suffix}.db"
     if not path.exists():
         t0 = time.perf_counter()
-        head = build_store(path, events, municipalities, years)
+        head = build_store(path, events, municipalities, years, order=order)
         typer.echo(f"built {path}: {head} events in {time.perf_counter() - t0:.1f} s")
     cmd = [sys.executable, "-m", "services.audit.bench", f"sqlite:///{path}", "1880", str(2020 + years // 2)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)  # a fresh process: its own RSS

@@ -174,7 +174,8 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     """
     projections = set(projections)
     sql = sql_store(store)
-    assert sql is not None and checkpoint.Checkpoints.usable(sql)
+    if sql is None or not checkpoint.Checkpoints.usable(sql):
+        raise ValueError("replay checkpoints need a SQLite store file and a SHA-256 whose state can be saved")
     try:
         points = checkpoint.Checkpoints(memo, sql)
     except OSError as exc:
@@ -186,7 +187,8 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     mark, targets = points.edit_mark(), retraction_targets(store, head)
     found = points.find(scope, projections, targets)
     snap: Snapshot | None = None
-    at = 0
+    at = 0  # the rows up to here are folded
+    kept = found.upto if found is not None else 0  # a checkpoint, taken or made, stands for those up to here
     with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
         if found is not None:
             targets = targets | found.targets
@@ -198,15 +200,16 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at)
-                if not snap.undecodable:
-                    points.save(scope, upto, projections, targets, mark, snap, digest.cut(), exact=False)
+                if not snap.undecodable and points.save(scope, upto, projections, targets, mark, snap,
+                                                        digest.cut(), exact=False) is not None:
+                    kept = upto
                 at = upto
         if snap is None:
             snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo)
         elif at < head:
             snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo, resume=snap,
                            after=at)
-        if (found is None or found.upto < head or not found.exact) and not snap.undecodable:
+        if kept < head and not snap.undecodable:  # (a prefix one at the head serves later known-at too)
             points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True)
         return snap
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -16,6 +17,17 @@ def test_synthetic_history_has_the_asked_size_and_is_seeded() -> None:
     assert len(first) == 3000
     assert first == list(synthetic(3000, municipalities=2, years=1))
     assert {e["municipality"] for e in first} == {"1880", "1881"}
+
+
+def test_the_recorded_order_has_the_same_events_in_record_order() -> None:
+    by_case = list(synthetic(5000, municipalities=2, years=2))
+    live = list(synthetic(5000, municipalities=2, years=2, order="recorded"))
+    assert sorted(map(str, live)) == sorted(map(str, by_case))
+    recorded = [e["recorded_at"] for e in live]
+    assert recorded == sorted(recorded)
+    assert [e["recorded_at"] for e in by_case] != recorded  # by case, a placement's end comes early
+    with pytest.raises(ValueError, match="order is 'case' or 'recorded'"):
+        synthetic(10, municipalities=1, years=1, order="random")
 
 
 def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path) -> None:
