@@ -60,7 +60,7 @@ class Plain:
     reprice_day: Ints  # _OPEN without a repricing
     first_price: Ints  # whole SEK a day
     new_price: Ints  # whole SEK a day from reprice_day
-    persons: dict[bytes, int]  # person token (UTF-8) -> person number
+    persons: Persons  # the person tokens by number
 
     def where(self, mask: npt.NDArray[np.bool_]) -> Plain:
         """The rows where `mask` holds."""
@@ -109,15 +109,55 @@ class Plain:
 
     def person_tokens(self) -> list[str]:
         """The rows' person tokens."""
-        token = [b""] * len(self.persons)
-        for text, number in self.persons.items():
-            token[number] = text
-        return [token[number].decode() for number in self.person.tolist()]
+        token = [self.persons.token(n) for n in range(len(self.persons))]
+        return [token[number] for number in self.person.tolist()]
 
     def distinct_persons(self, others: Iterable[str] = ()) -> int:
         """Distinct persons of these rows and of the `others` (person tokens of resolved placements)."""
         mine: set[int | str] = set(np.unique(self.person).tolist())
-        return len(mine | {self.persons.get(person.encode(), person) for person in others})
+        found = self.persons.number_of
+        return len(mine | {person if (n := found(person)) is None else n for person in others})
+
+
+@dataclass(frozen=True, slots=True)
+class Persons:
+    """Person tokens numbered on whole columns: `keys[n]` is token n's UTF-8 bytes, zero-padded to
+    `width` and followed by its length (8 bytes, so a token ending in zero bytes keeps its own key),
+    sorted. Numbering 137 000 rows' tokens one by one in a dict took 0.3 s of a 10 M store's
+    municipality-year report; here it is one sort."""
+
+    keys: npt.NDArray[np.void]
+    width: int
+
+    @staticmethod
+    def numbered(text: bytes, begin: Ints, length: Ints) -> tuple[Persons, Ints]:
+        """The tokens `text[begin[i]:begin[i] + length[i]]` and each one's number."""
+        n, width = len(begin), int(length.max()) if len(length) else 0
+        grid = np.zeros((n, width + 8), dtype=np.uint8)
+        if width:
+            span = np.arange(width)
+            inside = span[None, :] < length[:, None]
+            where = np.where(inside, begin[:, None] + span[None, :], 0)
+            grid[:, :width] = np.where(inside, np.frombuffer(text, dtype=np.uint8)[where], 0)
+        grid[:, width:] = length.astype("<u8").view(np.uint8).reshape(n, 8)
+        keys, numbers = np.unique(grid.view(np.dtype((np.void, width + 8))).ravel(), return_inverse=True)
+        return Persons(keys, width), numbers.ravel().astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def number_of(self, token: str) -> int | None:
+        """The token's number (None: not among them)."""
+        raw = token.encode()
+        if len(raw) > self.width or not len(self.keys):
+            return None
+        key = np.frombuffer(raw.ljust(self.width, b"\0") + len(raw).to_bytes(8, "little"), self.keys.dtype)[0]
+        at = int(np.searchsorted(self.keys, key))
+        return at if at < len(self.keys) and self.keys[at] == key else None
+
+    def token(self, number: int) -> str:
+        raw: bytes = self.keys[number].tobytes()
+        return raw[:int.from_bytes(raw[-8:], "little")].decode()
 
 
 def split(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
@@ -139,9 +179,9 @@ def split(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID]
     lo, hi = np.maximum(start[rows], first), np.minimum(stop[rows], last + 1)
     covered = lo < hi
     keep = rows[covered]
-    persons: dict[bytes, int] = {}
+    persons, numbers = _person_numbers(cols, keep)
     out = Plain(period, cols.attrs, cols.index, keep, _ints(cols.start[4])[keep],
-                _person_numbers(cols, keep, persons), start[keep], stop[keep], lo[covered], hi[covered],
+                numbers, start[keep], stop[keep], lo[covered], hi[covered],
                 reprice_day[keep], value[first_code[keep]], value[reprice_code[keep]], persons)
     return out, list(_others(cols, full, retracted, other))
 
@@ -165,12 +205,11 @@ def _day_prices(prices: list[tuple[Decimal, PriceUnit]]) -> tuple[npt.NDArray[np
     return whole, value
 
 
-def _person_numbers(cols: Columns, rows: Ints, persons: dict[bytes, int]) -> Ints:
+def _person_numbers(cols: Columns, rows: Ints) -> tuple[Persons, Ints]:
     """Number the rows' person tokens: equal tokens, equal numbers."""
-    text, at = bytes(cols.persons), cols.person_at
-    codes = _ints(cols.start[5])[rows].tolist()
-    return np.fromiter((persons.setdefault(text[at[c]:at[c + 1]], len(persons)) for c in codes),
-                       np.int64, len(codes))
+    at = np.frombuffer(cols.person_at, dtype=np.dtype(cols.person_at.typecode)).astype(np.int64)
+    codes = _ints(cols.start[5])[rows]
+    return Persons.numbered(bytes(cols.persons), at[codes], at[codes + 1] - at[codes])
 
 
 def _others(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],

@@ -18,13 +18,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from events import Event
 from events.reference import EventRetracted
 from events.timeutil import STOCKHOLM, Period
 from events.vocabulary import UnitKind
-from projections import bundle, care_costs, lvu_lvm, occupancy
+from projections import bundle, care_costs, lvu_lvm, occupancy, placement_batch
 from projections.lines import LineKey
 from projections.occupancy_totals import Measure
 from tests.unit import builders as b
@@ -187,3 +188,22 @@ def test_a_person_in_two_placements_started_the_same_day_takes_the_sex_of_the_hi
     assert found.by_sex == {"female": frozenset({"PER-y"}), "male": frozenset({"PER-x"})}
     assert lvu_lvm.unique_individuals(full.care_costs, year) == \
         lvu_lvm.unique_individuals(small.care_costs, year)
+
+
+def test_person_numbers_on_columns_are_equal_exactly_for_equal_tokens() -> None:
+    tokens = ["psn:a", "psn:ab", "", "psn:a\0", "psn:å", "psn:a", "", "psn:ab", "x" * 40, "psn:å"]
+    raw = [t.encode() for t in tokens]
+    text = b"".join(raw)
+    begin = np.cumsum([0, *map(len, raw)])[:-1].astype(np.int64)
+    length = np.array([len(r) for r in raw], dtype=np.int64)
+    persons, numbers = placement_batch.Persons.numbered(text, begin, length)
+    assert len(persons) == len(set(tokens))
+    for i, a in enumerate(tokens):
+        assert persons.token(int(numbers[i])) == a
+        assert persons.number_of(a) == numbers[i]
+        for j, other in enumerate(tokens):
+            assert (numbers[i] == numbers[j]) == (a == other)
+    for absent in ("psn:", "psn:a\0\0", "y" * 41, "psn:b"):
+        assert persons.number_of(absent) is None
+    empty, none = placement_batch.Persons.numbered(b"", np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert len(empty) == 0 and len(none) == 0 and empty.number_of("psn:a") is None
