@@ -114,9 +114,11 @@ class Plain:
 
     def distinct_persons(self, others: Iterable[str] = ()) -> int:
         """Distinct persons of these rows and of the `others` (person tokens of resolved placements)."""
-        mine: set[int | str] = set(np.unique(self.person).tolist())
+        mine = np.unique(self.person)
         found = self.persons.number_of
-        return len(mine | {person if (n := found(person)) is None else n for person in others})
+        extra: set[int | str] = {person if (n := found(person)) is None else n for person in others}
+        numbers = np.fromiter((x for x in extra if isinstance(x, int)), np.int64)
+        return len(mine) + len(extra) - int(np.isin(numbers, mine).sum())  # those among mine once
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,11 +70,13 @@ def _libc() -> Any:
 
 
 def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold, digest: Any,
-        take: Take, *, processes: int | None = None, memo: Path | None = None, after: int = 0) -> None:
+        take: Take, *, processes: int | None = None, memo: Path | None = None, after: int = 0,
+        bound: bool = True) -> None:
     """Fold every included row: in columns where the raw fold accepts it, else `take(decoded, hashed)`.
 
     `after`: only the rows above this position (the rest of a scope whose rows up to it are already in
-    `fold.state`: from a checkpoint, `services.audit.checkpoint`).
+    `fold.state`: from a checkpoint, `services.audit.checkpoint`). `bound` False: the scope's upper
+    position needs no bound by its last included row (every row up to it is included).
 
     `processes`: reader processes for the pages (`services.audit.parallel`; default: two for a large
     scope on a machine with two cores or more, else none: the pages are read in this process).
@@ -91,9 +93,9 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         # ranges are as wide for every known-at time (so the memo's pages are shared by them); the
         # reads stop at the scope's last included row
         width = None if kept is None else parallel.span_of(store, scope)
-        read = bounded(store, scope)
+        read = bounded(store, scope) if bound else scope
         warm = kept is not None and width is not None and _warm(store, read, kept, width, after)
-        span = parallel.plan(store, scope, processes, warm=warm, after=after)
+        span = parallel.plan(store, read, processes, warm=warm, after=after)  # rows up to the last included
         if span is not None:
             parallel.run(store, read, g, snap, digest, take, processes or 2, span,  # readers open the memo
                          memo if kept is not None else None, after)  # only if this process could

@@ -135,9 +135,14 @@ def recount(state: investigations.State) -> None:
     durations: dict[Key, Counter[int]] = {}
     span = both & (cd >= od)
     keys, counts = np.unique(((cd * 4 + gr) * 1_000_000 + (cd - od))[span], return_counts=True)
-    for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
-        cell, days = divmod(k, 1_000_000)
-        durations.setdefault((date.fromordinal(cell // 4), GROUPS[cell % 4]), Counter())[days] = c
+    cells, days = np.divmod(keys, 1_000_000)  # by cell, then days, ascending
+    first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(keys) else np.zeros(0, np.int64)
+    last = np.r_[first[1:], len(keys)]
+    for cell, a, b in zip(cells[first].tolist(), first.tolist(), last.tolist(), strict=True):
+        # one Counter a cell, made from its arrays at once (a Counter per (cell, days) pair was 0.4 s
+        # of a 10 M store's municipality replay)
+        durations[(date.fromordinal(cell // 4), GROUPS[cell % 4])] = Counter(
+            dict(zip(days[a:b].tolist(), counts[a:b].tolist(), strict=True)))
     investigations.recount(state, opened, closed, durations, list(state.facts))
 
 

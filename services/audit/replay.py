@@ -117,6 +117,7 @@ def rebuild(
     memo: Path | None = None,
     resume: Snapshot | None = None,
     after: int = 0,
+    bound: bool = True,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
 
@@ -127,6 +128,8 @@ def rebuild(
     it, for a SQL store; None: every page is parsed.
     `resume`, `after`: fold only the rows above position `after` into `resume`, a snapshot of the
     scope's rows up to it (from a checkpoint, `services.audit.checkpoint`; its state takes `targets`).
+    `bound` False: every row of the scope up to its `upto` is known to be included (no query for its
+    last included row).
     """
     projections = set(projections)
     targets = retraction_targets(store, scope.upto) if targets is None else targets
@@ -154,7 +157,7 @@ def rebuild(
     sql = sql_store(store)
     if on_item is None and sql is not None:
         columnar_loop.run(sql, scope, snap, RawFold(snap.state, projections, targets), digest, take,
-                          processes=processes, memo=memo, after=after)
+                          processes=processes, memo=memo, after=after, bound=bound)
         snap.paths = before + Counter(snap.paths)
         return snap
     for item in included(store, scope, after=after):
@@ -199,7 +202,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             upto = points.prefix_end(scope)
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
-                               memo=memo, resume=snap, after=at)
+                               memo=memo, resume=snap, after=at, bound=False)  # all recorded by then
                 if not snap.undecodable and points.save(scope, upto, projections, targets, mark, snap,
                                                         digest.cut(), exact=False) is not None:
                     kept = upto
