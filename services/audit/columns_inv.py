@@ -137,7 +137,7 @@ def recount(state: investigations.State) -> None:
     keys, counts = np.unique(((cd * 4 + gr) * 1_000_000 + (cd - od))[span], return_counts=True)
     cells, days = np.divmod(keys, 1_000_000)  # by cell, then days, ascending
     first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]]) if len(keys) else np.zeros(0, np.int64)
-    last = np.r_[first[1:], len(keys)]
+    last = np.r_[first[1:], len(keys)] if len(keys) else first
     for cell, a, b in zip(cells[first].tolist(), first.tolist(), last.tolist(), strict=True):
         # one Counter a cell, made from its arrays at once (a Counter per (cell, days) pair was 0.4 s
         # of a 10 M store's municipality replay)
