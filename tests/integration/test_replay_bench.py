@@ -9,7 +9,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from services.audit.bench import register, synthetic
+from services.audit.bench import register
+from services.audit.bench_history import synthetic
 
 
 def test_synthetic_history_has_the_asked_size_and_is_seeded() -> None:

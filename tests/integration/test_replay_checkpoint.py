@@ -24,7 +24,7 @@ from sqlalchemy import create_engine
 
 from events import Event
 from events.timeutil import STOCKHOLM, Period, end_of_day
-from services.audit import checkpoint, pages, parallel, sha256_state
+from services.audit import checkpoint, pages, parallel
 from services.audit.replay import Request, replay
 from services.audit.source import sql_store
 from services.store import open_store
@@ -72,7 +72,6 @@ def records(memo: Path) -> list[dict[str, Any]]:
     return [orjson.loads(p.read_bytes()) for p in sorted(memo.glob("checkpoints/*/*.json"))]
 
 
-pytestmark = pytest.mark.skipif(not sha256_state.resumable(), reason="no resumable SHA-256 here")
 
 
 @pytest.mark.parametrize("municipality", ["1880", None])
