@@ -277,7 +277,7 @@ class Checkpoints:
                 tmp = Path(made)
                 (tmp / "state").write_bytes(data)
                 with cut.manifest.open("rb") as src, (tmp / "manifest").open("wb") as dst:
-                    _copy(src, dst, cut.manifest_size)
+                    manifest_sha256 = _copy(src, dst, cut.manifest_size)
                 rec = {
                     "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto),
                     "code": self.code, "flavour": sha256_state.flavour(),
@@ -288,7 +288,7 @@ class Checkpoints:
                     "last_position": cut.last_position,
                     "manifest_size": cut.manifest_size, "municipalities": sorted(snap.municipalities),
                     "back_registered": snap.back_registered, "state_sha256": hashlib.sha256(data).hexdigest(),
-                    "manifest_sha256": _file_sha256(tmp / "manifest"),
+                    "manifest_sha256": manifest_sha256,
                 }
                 os.replace(tmp / "state", path.with_suffix(".state"))
                 os.replace(tmp / "manifest", path.with_suffix(".manifest"))
@@ -311,19 +311,19 @@ class Checkpoints:
                 old.with_suffix(suffix).unlink(missing_ok=True)
 
 
-def _copy(src: Any, dst: Any, size: int) -> None:
-    left = size
+def _copy(src: Any, dst: Any, size: int) -> str:
+    """The first `size` bytes of `src` into `dst`; returns their SHA-256 (taken as they pass)."""
+    h, left = hashlib.sha256(), size
     while left:
         block = src.read(min(left, 1 << 22))
         if not block:
             raise OSError(f"the manifest ended {left} bytes short of its cut")
+        h.update(block)
         dst.write(block)
         left -= len(block)
+    return h.hexdigest()
 
 
 def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(1 << 22):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
