@@ -7,9 +7,9 @@ before validation, so folds only ever see the latest version of each type.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import create_model
+from pydantic import Field, WithJsonSchema, create_model
 
 from events.access import AccessViewed
 from events.base import EventData
@@ -90,13 +90,19 @@ def _envelope_model(payload: type[EventData]) -> type[Event]:
     name += "Event"
     # The literals are built at run time from the payload's class variables; mypy cannot see them.
     type_literal: Any = Literal.__getitem__(payload.TYPE)
-    version_literal: Any = Literal.__getitem__(payload.VERSION)
+    # The version is a strict integer equal to VERSION: a Literal would take JSON `true` as 1 (pydantic's
+    # lax literal matching), which `decode_stored` rejects; the schema still reads `const`.
+    version_field: Any = Annotated[
+        int,
+        Field(strict=True, ge=payload.VERSION, le=payload.VERSION),
+        WithJsonSchema({"const": payload.VERSION, "type": "integer"}),
+    ]
     model: type[Event] = create_model(
         name,
         __base__=Event,
         __doc__=payload.__doc__,
         type=(type_literal, ...),
-        version=(version_literal, payload.VERSION),
+        version=(version_field, payload.VERSION),
         data=(payload, ...),
     )
     return model

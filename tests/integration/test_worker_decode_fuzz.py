@@ -132,3 +132,11 @@ def test_a_position_beyond_bigint_is_a_dead_letter() -> None:
     raw = dict(VALID[0], position=2**63)
     for decode in (decode_fast, decode_stored):
         assert "over the largest store position" in str(_outcome(decode, orjson.dumps(raw)))
+
+
+def test_a_version_given_as_true_or_a_float_is_refused_by_both_paths() -> None:
+    """Found by the fuzz above (CI, stop 18): JSON `true` passed pydantic's lax `Literal[1]` as version 1."""
+    for version in (True, 1.0, "1"):
+        raw = orjson.dumps(dict(VALID[0], version=version))
+        for decode in (decode_fast, decode_stored):
+            assert "unknown version" in str(_outcome(decode, raw)), (decode.__name__, version)
