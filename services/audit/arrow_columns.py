@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -31,6 +31,26 @@ _READ: Final = pj.ReadOptions(block_size=1 << 20, use_threads=True)
 _HEX: Final = np.full(256, 255, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _HEX_AT: Final = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+def indices(rows: Any) -> Any:
+    """Row numbers (a sequence or numpy array) as an Arrow int64 array over numpy's buffer.
+
+    Not `pa.array`: its first call imports pandas where it is installed (Streamlit brings it), 0.4 s
+    of an as-of replay from a checkpoint, which uses no pandas."""
+    values = np.ascontiguousarray(rows, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def strings(values: Sequence[str | None]) -> Any:
+    """Texts (None: null) as an Arrow string array, built from buffers (not `pa.array`: see `indices`)."""
+    encoded = [b"" if v is None else v.encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)), out=offsets[1:])
+    missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(_S, len(encoded), buffers, null_count=int(missing.sum()))
 
 
 def flat(values: Any) -> Any:
@@ -84,7 +104,7 @@ def null_or(column: Any) -> Any:
 
 def halves(ids: Any) -> tuple[Any, Any, Any]:
     """An id column of 36-character strings as two uint64 halves of its hex digits, and which parse."""
-    ids = pa.array(ids.to_pylist(), pa.string()) if ids.offset else ids  # a fresh, unsliced buffer
+    ids = pa.concat_arrays([ids]) if ids.offset else ids  # a fresh, unsliced buffer
     start = int(np.frombuffer(ids.buffers()[1], dtype=np.int32, count=1)[0]) if len(ids) else 0
     text = np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=36 * len(ids), offset=start) if len(ids) \
         else np.zeros(0, dtype=np.uint8)
@@ -106,8 +126,8 @@ def combined(columns: list[Any], rows: Any, nulls: list[Any]) -> tuple[Any, list
         return np.zeros(0, dtype=np.int64), []
     parts, tables = [], []
     for column, null in zip(columns, nulls, strict=True):
-        indices, table = codes(column.take(pa.array(rows)), lambda v: v, None)
-        parts.append(np.where(indices < 0, len(table), indices))
+        found, table = codes(column.take(indices(rows)), lambda v: v, None)
+        parts.append(np.where(found < 0, len(table), found))
         tables.append([*table, null])
     unique, inverse = unique_rows(parts, [len(t) for t in tables])
     values = [tuple(tables[i][j] for i, j in enumerate(row)) for row in unique.tolist()]

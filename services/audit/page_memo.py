@@ -45,6 +45,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from services.audit import arrow_columns as ac
 from services.audit.columnar import Gather, Page
 from services.audit.local_page import Local, gather_local
 from services.audit.page_rows import PageRows
@@ -82,7 +83,7 @@ class Memo:
         _prune(root, self.folder)
         context = orjson.dumps([municipality, sorted(projections)])
         self._context = hashlib.sha256(code.encode() + b"\0" + context).digest()
-        self._targets = pa.array(sorted(t.hex for t in targets), pa.string())
+        self._targets = ac.strings(sorted(t.hex for t in targets))
         self.unwritable = False
 
     def key(self, rows: PageRows) -> str | None:

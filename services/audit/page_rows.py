@@ -17,6 +17,7 @@ from typing import Any, overload
 import numpy as np
 import pyarrow as pa
 
+from services.audit.arrow_columns import strings
 from services.audit.source import as_bytes
 
 
@@ -60,14 +61,13 @@ class PageRows(Sequence[tuple[Any, ...]]):
         lines = b"\n".join(payloads) + b"\n" if payloads else b""
         ends = np.cumsum(np.fromiter((len(p) + 1 for p in payloads), dtype=np.int64, count=len(payloads)))
         return cls(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
-                   pa.array([_text(r[1]) for r in rows], pa.string()),
-                   pa.array([_text(r[2]) for r in rows], pa.string()), lines, ends)
+                   strings([_text(r[1]) for r in rows]), strings([_text(r[2]) for r in rows]), lines, ends)
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> PageRows:
         """From a table of (position, event id, appended_at, payload followed by a newline)."""
         if table.num_rows == 0:
-            return cls(np.zeros(0, dtype=np.int64), pa.array([], pa.string()), pa.array([], pa.string()),
+            return cls(np.zeros(0, dtype=np.int64), strings([]), strings([]),
                        b"", np.zeros(0, dtype=np.int64))
         body = table.column(3).combine_chunks()
         offsets = np.frombuffer(body.buffers()[1], dtype=np.int32, count=len(body) + 1,

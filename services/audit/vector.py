@@ -51,7 +51,7 @@ def accepted(g: Gather, t: pa.Table, data: Any, n: int) -> tuple[Any, Any, Any, 
     ok &= ac.to_np(pc.equal(pc.utf8_length(eid), 36), False)
     ok &= ac.to_np(pc.equal(pc.utf8_lower(eid), eid), False)
     if g.fold.targets:
-        ok &= ~ac.to_np(pc.is_in(eid, value_set=pa.array(sorted(g.fold.targets), pa.string())), False)
+        ok &= ~ac.to_np(pc.is_in(eid, value_set=ac.strings(sorted(g.fold.targets))), False)
     ok &= ac.to_np(data.is_valid(), False) & ~ac.null_or(t.column("municipality"))
     for name in t.column_names:
         if name not in rawfold._ENVELOPE:
@@ -101,7 +101,7 @@ def gather(g: Gather, rows: PageRows, snap: Any, muni: str | None,
     eid = t.column("event_id").combine_chunks()
     inv_rows = np.flatnonzero(ok & (kind >= 4))
     hi, lo = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
-    hi[inv_rows], lo[inv_rows], good = ac.halves(eid.take(pa.array(inv_rows)))
+    hi[inv_rows], lo[inv_rows], good = ac.halves(eid.take(ac.indices(inv_rows)))
     ok[inv_rows[~good]] = False
     excluded = np.zeros(n, dtype=bool)
     if muni is not None:
@@ -130,7 +130,7 @@ def _ids_agree(payload_ids: Any, stored_ids: Any) -> bool:
 
 def _codes_of(table: dict[str, int], column: Any, rows: Any) -> Any:
     """Global codes (first seen, first coded) of a string column's values at `rows`."""
-    encoded = ac.flat(pc.dictionary_encode(column.take(pa.array(rows))))
+    encoded = ac.flat(pc.dictionary_encode(column.take(ac.indices(rows))))
     lut = np.array([_code(table, v) for v in encoded.dictionary.to_pylist()] + [0], dtype=np.int64)
     return lut[ac.to_np(encoded.indices, len(lut) - 1)]
 
@@ -154,7 +154,7 @@ def _placements(g: Gather, page: Page, data: Any, kind: Any, rec: Any, day: Any,
             inverse, tuples = ac.combined([data.field(f) for f in names], rows,
                                         [None, None, None, None, None, "unknown"])
             attrs = np.array([_code_t(g.attrs, a) for a in tuples], dtype=np.int64)
-            start = g.persons.extend_arrow(data.field("person").take(pa.array(rows)))
+            start = g.persons.extend_arrow(data.field("person").take(ac.indices(rows)))
             persons = start + np.arange(len(rows), dtype=np.int64)
             target[5:] = [attrs[inverse], persons, _prices(g, data, rows)]
         elif k == 1:
@@ -188,8 +188,8 @@ def _cases(g: Gather, page: Page, data: Any, kind: Any, day: Any, ok: Any, hi: A
     code = _codes_of(g.invs, data.field("investigation_id"), rows)
     opened = kind[rows] == 4
     o, c = rows[opened], rows[~opened]
-    start = g.inv_persons.extend_arrow(data.field("person").take(pa.array(o)))
-    group = ac.mapped(data.field("target_group").take(pa.array(o)), lambda v: _GROUP[v], -1)
+    start = g.inv_persons.extend_arrow(data.field("person").take(ac.indices(o)))
+    group = ac.mapped(data.field("target_group").take(ac.indices(o)), lambda v: _GROUP[v], -1)
     page.o[:] = [code[opened], day[o], hi[o], lo[o], group, start + np.arange(len(o), dtype=np.int64)]
     page.c[:] = [code[~opened], day[c], hi[c], lo[c]]
 
@@ -203,8 +203,8 @@ def _account(g: Gather, snap: Any, t: pa.Table, rows: PageRows, positions: Any, 
     state = g.fold.state
     state.events += len(taken)
     state.last_position = max(state.last_position, int(positions[taken[-1]]))
-    snap.municipalities.update(pc.unique(t.column("municipality").take(pa.array(taken))).to_pylist())
-    appended = ac.mapped(rows.appended.take(pa.array(taken)), g.appended_us, NONE)
+    snap.municipalities.update(pc.unique(t.column("municipality").take(ac.indices(taken))).to_pylist())
+    appended = ac.mapped(rows.appended.take(ac.indices(taken)), g.appended_us, NONE)
     if (appended == NONE).any():
         at = int(positions[taken[int(np.argmax(appended == NONE))]])
         raise ValueError(f"stored event at position {at}: appended_at is not a time the store writes")
