@@ -244,8 +244,8 @@ class Checkpoints:
                 return None
             state_file, manifest = path.with_suffix(".state"), path.with_suffix(".manifest")
             data = state_file.read_bytes()
-            if hashlib.sha256(data).hexdigest() != rec["state_sha256"] or _file_sha256(manifest) != rec[
-                    "manifest_sha256"]:
+            if hashlib.sha256(data).hexdigest() != rec["state_sha256"] or _file_sha256(
+                    manifest, int(rec["manifest_size"])) != rec["manifest_sha256"]:
                 raise ValueError("a file does not match its SHA-256")
             cut = Cut(bytes.fromhex(rec["events_state"]), bytes.fromhex(rec["manifest_state"]),
                       int(rec["count"]), rec["first_position"], rec["last_position"], None,
@@ -276,8 +276,7 @@ class Checkpoints:
             try:
                 tmp = Path(made)
                 (tmp / "state").write_bytes(data)
-                with cut.manifest.open("rb") as src, (tmp / "manifest").open("wb") as dst:
-                    manifest_sha256 = _copy(src, dst, cut.manifest_size)
+                manifest_sha256 = _kept_manifest(cut.manifest, cut.manifest_size, tmp / "manifest")
                 rec = {
                     "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto),
                     "code": self.code, "flavour": sha256_state.flavour(),
@@ -311,19 +310,36 @@ class Checkpoints:
                 old.with_suffix(suffix).unlink(missing_ok=True)
 
 
-def _copy(src: Any, dst: Any, size: int) -> str:
-    """The first `size` bytes of `src` into `dst`; returns their SHA-256 (taken as they pass)."""
+def _kept_manifest(manifest: Path, size: int, kept: Path) -> str:
+    """The checkpoint's manifest at `kept`: a hard link to the replay's manifest, whose first `size`
+    bytes (whole gzip members) are the lines up to the cut and never change after it (the digest only
+    appends; a new manifest at that path is a new file), else a copy of those bytes (another file
+    system). Returns their SHA-256, which a replay taking the checkpoint checks (a manifest changed
+    in place voids it). A link: 85 MB copied and hashed took 0.25 s, hashed alone 0.08 s."""
+    try:
+        os.link(manifest, kept)
+    except OSError:
+        with manifest.open("rb") as src, kept.open("xb") as dst:
+            h, left = hashlib.sha256(), size
+            while left:
+                block = src.read(min(left, 1 << 22))
+                if not block:
+                    raise OSError(f"the manifest ended {left} bytes short of its cut") from None
+                h.update(block)
+                dst.write(block)
+                left -= len(block)
+            return h.hexdigest()
+    return _file_sha256(kept, size)
+
+
+def _file_sha256(path: Path, size: int) -> str:
+    """SHA-256 of the first `size` bytes of the file (OSError if it is shorter)."""
     h, left = hashlib.sha256(), size
-    while left:
-        block = src.read(min(left, 1 << 22))
-        if not block:
-            raise OSError(f"the manifest ended {left} bytes short of its cut")
-        h.update(block)
-        dst.write(block)
-        left -= len(block)
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
     with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        while left:
+            block = f.read(min(left, 1 << 22))
+            if not block:
+                raise OSError(f"{path} ended {left} bytes short of {size}")
+            h.update(block)
+            left -= len(block)
+    return h.hexdigest()

@@ -92,7 +92,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         kept = None if memo is None else _opened(memo, scope, fold)
         # ranges are as wide for every known-at time (so the memo's pages are shared by them); the
         # reads stop at the scope's last included row
-        width = None if kept is None else parallel.span_of(store, scope)
+        width = None if kept is None or memo is None else parallel.span_of(store, scope, memo)
         read = bounded(store, scope) if bound else scope
         warm = kept is not None and width is not None and _warm(store, read, kept, width, after)
         span = parallel.plan(store, read, processes, warm=warm, after=after)  # rows up to the last included

@@ -17,6 +17,7 @@ The reader side is `services.audit.reader`.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import subprocess
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import func, select
 
 from services.audit import columnar_page, local_page
@@ -32,6 +34,8 @@ from services.audit.columnar import Gather, Take
 from services.audit.source import Scope, canonical_id, decoded, utc
 from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
+
+log = logging.getLogger(__name__)
 
 RANGE: Final = 20_000  # positions per page
 # a whole-store scope this large gets reader processes by default (measured with readers: 1.08-1.79 times as
@@ -66,22 +70,56 @@ def plan(store: SqlStore, scope: Scope, processes: int | None, *, warm: bool = F
     return span_of(store, scope)
 
 
-def span_of(store: SqlStore, scope: Scope) -> int:
+def span_of(store: SqlStore, scope: Scope, folder: Path | None = None) -> int:
     """Positions per range: RANGE for a whole store; for a municipality's scope widened by the share of
     its rows, so that a range holds about RANGE of them (measured on the 10 M store, as-of year of
     1.44 M events with readers: 1.19 times as fast as one process; with ranges of RANGE positions, 1.0).
     The share is of the rows up to the store's head, whatever the scope's upper bound, so that replays
     as known at different times, and the parts of a replay split at a checkpoint, read the same ranges
     (and share the page memo's entries).
+
+    `folder` (a page memo's): the spans counted are kept in `spans.json` there, for later processes.
     """
     if scope.municipality is None:
         return RANGE
     top = store.head()
     key = (store.store_id(), scope.municipality, top, RANGE)
     span = _SPANS.get(key)
+    if span is None and folder is not None:
+        span = _kept_spans(folder).get("/".join(map(str, key)))
     if span is None:  # counting a municipality's rows of the 10 M store: 0.26 s, asked by every part
-        span = _SPANS[key] = _span(top, _rows_of(store, scope.municipality, top))
+        span = _span(top, _rows_of(store, scope.municipality, top))
+        if folder is not None:
+            _keep_span(folder, "/".join(map(str, key)), span)
+    _SPANS[key] = span
     return span
+
+
+SPANS_KEPT: Final = 256  # entries of a memo folder's spans.json (the oldest go first)
+
+
+def _kept_spans(folder: Path) -> dict[str, int]:
+    """The spans kept in a memo folder (none where the file is missing or unreadable: counted anew)."""
+    try:
+        kept = orjson.loads((folder / "spans.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    if not isinstance(kept, dict):
+        return {}
+    return {k: v for k, v in kept.items() if type(v) is int and v > 0}
+
+
+def _keep_span(folder: Path, key: str, span: int) -> None:
+    kept = _kept_spans(folder)
+    kept.pop(key, None)
+    kept[key] = span
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        made = folder / f".spans-{os.getpid()}"
+        made.write_bytes(orjson.dumps(dict(list(kept.items())[-SPANS_KEPT:])))
+        os.replace(made, folder / "spans.json")
+    except OSError as exc:  # the replay is the same without it
+        log.warning("replay page memo: cannot keep spans in %s (%s)", folder, exc)
 
 
 # (store, municipality, head, RANGE) -> span: a head fixes it, but for rows removed behind the store's

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import logging
 import pickle
+import shutil
 import sqlite3
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -192,6 +193,34 @@ def test_a_damaged_checkpoint_is_not_taken(tmp_path: Path, caplog: pytest.LogCap
         data = bytearray(state.read_bytes())
         data[len(data) // 2] ^= 0xFF
         state.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read
+    assert "does not match its SHA-256" in caplog.text
+
+
+def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A checkpoint's manifest is a link to the replay's: a new replay into the same folder writes a new
+    file (the checkpoint still serves), removing the output leaves it, and a manifest changed in place
+    voids the checkpoints over it."""
+    url = store_of(tmp_path / "store.db", history(10, 0.1))
+    memo, out = tmp_path / "memo", tmp_path / "out"
+    first, _ = published(url, date(2021, 4, 30), out, memo)
+    kept = sorted(memo.glob("checkpoints/*/*.manifest"))
+    output = (out / "proof.events.tsv.gz").stat()
+    assert len(kept) == 2 and {(p.stat().st_ino, p.stat().st_nlink) for p in kept} == {(output.st_ino, 3)}
+    again, read = published(url, date(2021, 4, 30), out, memo)  # the same folder: a new file
+    assert read == Counter({"checkpoint": 1}) and again == first
+    shutil.rmtree(out)
+    third, read = published(url, date(2021, 4, 30), tmp_path / "out-3", memo)
+    assert read == Counter({"checkpoint": 1}) and third == first
+    for manifest in kept[:1]:  # both are one file
+        with manifest.open("r+b") as f:  # in place: the link's other names see it too
+            f.seek(12)
+            byte = f.read(1)
+            f.seek(12)
+            f.write(bytes([byte[0] ^ 0xFF]))
     with caplog.at_level(logging.WARNING):
         read = agree(url, date(2021, 4, 30), tmp_path, memo)
     assert "checkpoint" not in read

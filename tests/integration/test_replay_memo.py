@@ -272,3 +272,30 @@ def test_a_memo_that_cannot_be_made_or_written_leaves_the_replay_as_it_is(
     caplog.clear()
     assert summary(memoised(url, Scope(None), memo)) == reference
     assert caplog.text.count("cannot write") == 1 and not _entries(memo)  # said once, nothing half-written
+
+
+def test_a_municipalitys_span_is_counted_once_per_head_and_kept_in_the_memo(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    store = open_store(url)
+    try:
+        scope, memo = Scope(None, "1880"), tmp_path / "memo"
+        counted = parallel.span_of(store, scope, memo)  # type: ignore[arg-type]
+        rows = parallel._rows_of(store, "1880", store.head())  # type: ignore[arg-type]
+        assert counted == parallel._span(store.head(), rows)
+        parallel._SPANS.clear()  # as in a new process
+
+        def uncounted(*args: object) -> int:
+            raise AssertionError("counted again")
+
+        rows_of = parallel._rows_of
+        monkeypatch.setattr(parallel, "_rows_of", uncounted)
+        assert parallel.span_of(store, scope, memo) == counted  # type: ignore[arg-type]
+        parallel._SPANS.clear()
+        (memo / "spans.json").write_bytes(b"{not json")  # unreadable: counted anew
+        monkeypatch.setattr(parallel, "_rows_of", rows_of)
+        assert parallel.span_of(store, scope, memo) == counted  # type: ignore[arg-type]
+        assert (memo / "spans.json").read_bytes().startswith(b"{\"")
+    finally:
+        parallel._SPANS.clear()
+        store.close()
