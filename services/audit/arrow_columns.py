@@ -9,8 +9,13 @@ ids as two 64-bit halves of their hex digits (`halves`). Used by `services.audit
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import io
+import logging
 import math
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -19,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+log = logging.getLogger(__name__)
 _S: Final = pa.string()
 _DATA: Final = pa.struct([(name, _S) for name in (
     "case_id", "category", "legal_basis", "person", "placement_id", "price_unit", "regime", "sex",
@@ -40,6 +46,23 @@ def indices(rows: Any) -> Any:
     of an as-of replay from a checkpoint, which uses no pandas."""
     values = np.ascontiguousarray(rows, dtype=np.int64)
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+def probe_pandas_beside() -> None:
+    """Import pandas in a thread, where it is installed and not yet imported: pyarrow's first
+    conversion to numpy (or from Python values) imports it to recognise pandas' types, 0.4 s of the
+    GIL-bound import in a replay that uses no pandas. Started before the queries and file reads that
+    let the GIL go (a month-later as-of replay's), the import overlaps them."""
+    if "pandas" in sys.modules or importlib.util.find_spec("pandas") is None:
+        return
+
+    def probe() -> None:
+        try:
+            importlib.import_module("pandas")
+        except Exception:  # pyarrow then finds no pandas, as without it
+            log.debug("pandas does not import", exc_info=True)
+
+    threading.Thread(target=probe, name="pandas-probe", daemon=True).start()
 
 
 def strings(values: Sequence[str | None]) -> Any:

@@ -30,27 +30,22 @@ that member and one more, which gzip reads as one stream). A checkpoint is taken
 
 Trusted like the page memo: whoever can write its folder can make a replay report what they wrote.
 `casestream verify` never reads it; it re-derives every figure from the store's bytes. The state is a
-pickle (it is the projections' own dataclasses, read back in ~0.1 s per million events), read by an
-unpickler that builds only the projections' dataclasses and a few value types (dates, Decimal, UUID,
-array, Counter, the events' pydantic models, whose fields it sets) and refuses any other name, so a
-file put there cannot run code. At most `KEEP`
-checkpoints are kept per scope (the least recently taken go first), and those of other code are
-removed when the folder is opened.
+pickle of the projections' own dataclasses, read by a restricted unpickler
+(`services.audit.checkpoint_state`), so a file put there cannot run code. A checkpoint also keeps
+where the replay found the scope's last included row (`pages.Bound`), which a later replay's
+`pages.bounded_from` starts from. At most `KEEP` checkpoints are kept per scope (the least recently
+taken go first), and those of other code are removed when the folder is opened.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
-import io
 import logging
 import os
 import pickle
 import shutil
-import sys
 import tempfile
-import zoneinfo
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -58,14 +53,15 @@ from typing import Any, Final
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from events.timeutil import as_aware
 from projections import bundle
 from services.audit import sha256_state
+from services.audit.checkpoint_state import load_state
 from services.audit.digest import Cut
 from services.audit.page_memo import code_fingerprint
+from services.audit.pages import Bound
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 from services.store.tables import event_edits
@@ -75,50 +71,6 @@ FORMAT: Final = 1
 KEEP: Final = 4  # checkpoints per scope (municipality and projections)
 FOLDER: Final = "checkpoints"
 log = logging.getLogger(__name__)
-
-_VALUES: Final = frozenset({
-    ("array", "array"), ("array", "_array_reconstructor"), ("collections", "Counter"),
-    ("collections", "defaultdict"), ("collections", "OrderedDict"), ("datetime", "date"),
-    ("datetime", "datetime"), ("datetime", "timedelta"), ("datetime", "timezone"), ("decimal", "Decimal"),
-    ("fractions", "Fraction"), ("uuid", "UUID"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple"), ("builtins", "int"),
-    ("zoneinfo", "ZoneInfo"), ("pydantic_core._pydantic_core", "TzInfo"),  # a fixed offset, as parsed
-})
-
-
-def _attribute(owner: Any, name: str) -> Any:
-    """The `getattr` a pickle may call: a time zone's own unpickler (how `ZoneInfo` pickles) or an
-    allowed enum's member, nothing else (a general getattr would reach any function's globals)."""
-    if owner is zoneinfo.ZoneInfo and name == "_unpickle":
-        return zoneinfo.ZoneInfo._unpickle  # type: ignore[attr-defined]
-    if isinstance(owner, type) and issubclass(owner, enum.Enum) and name in owner.__members__:
-        return owner.__members__[name]
-    raise pickle.UnpicklingError(f"a checkpoint's state may not take {name!r} of {owner!r}")
-
-
-class _Unpickler(pickle.Unpickler):
-    """Builds the projections' dataclasses, the events' models and enums, and the value types above;
-    nothing else (an enum or a time zone is rebuilt through `_attribute`)."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("builtins", "getattr"):
-            return _attribute
-        if (module, name) in _VALUES:
-            return super().find_class(module, name)
-        owner = sys.modules.get(module) if module.startswith(("projections.", "events.")) else None
-        found = getattr(owner, name, None) if owner is not None else None
-        if isinstance(found, type) and (dataclasses.is_dataclass(found)
-                                        or issubclass(found, enum.Enum | BaseModel)):
-            return found  # facts and the events' values they hold (pydantic models: fields set, no call)
-        raise pickle.UnpicklingError(f"a checkpoint's state may not name {module}.{name}")
-
-
-def load_state(data: bytes) -> bundle.State:
-    state = _Unpickler(io.BytesIO(data)).load()
-    if not isinstance(state, bundle.State):
-        raise pickle.UnpicklingError(f"a checkpoint's state is a {type(state).__name__}, not a bundle.State")
-    return state
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Found:
@@ -132,6 +84,7 @@ class Found:
     back_registered: int
     targets: frozenset[UUID]  # the retraction targets it was folded with
     exact: bool  # the scope's rows up to `upto` recorded by its known-at (else: all of them, prefix)
+    bound: Bound | None = None  # the replay's last included row then, if no row up to its head changed since
 
 
 class Checkpoints:
@@ -169,13 +122,21 @@ class Checkpoints:
         with self.store._engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def prefix_end(self, scope: Scope) -> int:
+    def prefix_end(self, scope: Scope, after: int = 0) -> int:
         """The highest P such that every row of the scope up to P is recorded by its known-at time (and P
-        at most its head): the position before its first row recorded later."""
+        at most its head): the position before its first row recorded later.
+
+        `after`: every row of the scope up to it is known to be recorded by then (a prefix checkpoint's):
+        the rows after it are tested in position order, up to the first one recorded later (the rows the
+        replay then folds; 0.05 s for a month of the 10 M store, where every later row's index entry
+        took 0.19 s)."""
         head = self.store.head() if scope.upto is None else scope.upto
         if scope.known_at is None:
             return head
-        q = select(func.min(ev.c.position)).where(ev.c.recorded_at > as_aware(scope.known_at))
+        late = ev.c.recorded_at > as_aware(scope.known_at)
+        q = select(func.min(ev.c.position)).where(late)
+        if after:
+            q = select(ev.c.position).where(late, ev.c.position > after).order_by(ev.c.position).limit(1)
         if scope.municipality is not None:
             q = q.where(ev.c.municipality == scope.municipality)  # the (municipality, recorded_at) index
         with self.store._engine.connect() as conn:
@@ -250,15 +211,20 @@ class Checkpoints:
             cut = Cut(bytes.fromhex(rec["events_state"]), bytes.fromhex(rec["manifest_state"]),
                       int(rec["count"]), rec["first_position"], rec["last_position"], None,
                       int(rec["manifest_size"]))
+            kept = rec.get("bound")  # [known_at, last, head] or None
+            bound = None if kept is None else Bound(datetime.fromisoformat(kept[0]), int(kept[1]),
+                                                    int(kept[2]))
+            if bound is not None and (bound.head > head or self._edited(int(rec["edits"]), bound.head)):
+                bound = None
             return Found(upto, load_state(data), cut, manifest, set(rec["municipalities"]),
-                         int(rec["back_registered"]), made_with, exact)
+                         int(rec["back_registered"]), made_with, exact, bound)
         except (OSError, KeyError, TypeError, ValueError, pickle.UnpicklingError, EOFError,
                 AttributeError) as exc:
             log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
             return None
 
     def save(self, scope: Scope, upto: int, projections: Iterable[str], targets: frozenset[UUID], mark: int,
-             snap: Any, cut: Cut, *, exact: bool) -> Path | None:
+             snap: Any, cut: Cut, *, exact: bool, bound: Bound | None = None) -> Path | None:
         """Keep a checkpoint of `snap` (a `replay.Snapshot`: state, municipalities, back-registrations),
         before later events are folded into it: `exact`, the scope's rows up to `upto` recorded by its
         known-at; else every row of the scope up to `upto` (all recorded by then). None, with a warning,
@@ -288,6 +254,7 @@ class Checkpoints:
                     "manifest_size": cut.manifest_size, "municipalities": sorted(snap.municipalities),
                     "back_registered": snap.back_registered, "state_sha256": hashlib.sha256(data).hexdigest(),
                     "manifest_sha256": manifest_sha256,
+                    "bound": None if bound is None else [bound.known_at.isoformat(), bound.last, bound.head],
                 }
                 os.replace(tmp / "state", path.with_suffix(".state"))
                 os.replace(tmp / "manifest", path.with_suffix(".manifest"))

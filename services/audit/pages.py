@@ -16,7 +16,8 @@ import queue
 import threading
 import typing
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
@@ -80,6 +81,44 @@ def bounded(store: SqlStore, scope: Scope) -> Scope:
     with store._engine.connect() as conn:  # read-only query
         last = conn.execute(q).scalar_one_or_none()
     last = 0 if last is None else int(last)
+    return replace(scope, upto=last if scope.upto is None else min(last, scope.upto))
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """What a replay found `bounded` to be, kept with a checkpoint: `last`, the scope's last row recorded by
+    `known_at`, when the store's head was `head`."""
+
+    known_at: datetime
+    last: int
+    head: int
+
+
+NEAR: Final = 200_000  # positions appended since a Bound that `bounded_from` looks through row by row
+
+
+def bounded_from(store: SqlStore, scope: Scope, since: Bound | None) -> Scope:
+    """`bounded`, from what an earlier replay of the scope's municipality found for an earlier (or the
+    same) record time `since.known_at`, when no row up to its head has changed since (the caller checks
+    the store's edit log): the last row recorded by then, the last one recorded in between (the
+    (municipality, recorded_at) index over that stretch only: 8 ms for a month of the 10 M store, where
+    the whole stretch took 0.3 s), and the last one appended since recorded by the scope's known-at
+    (the (municipality, position) index from the old head, when fewer than NEAR positions were appended
+    since). Else `bounded`."""
+    if since is None or scope.municipality is None or scope.known_at is None:
+        return bounded(store, scope)
+    known, head = as_aware(scope.known_at), store.head()
+    if since.known_at > known or since.head > head or head - since.head > NEAR:
+        return bounded(store, scope)
+    last = since.last
+    queries = [select(func.max(ev.c.position)).where(*_recorded(scope), ev.c.recorded_at > since.known_at)]
+    if head > since.head:
+        queries.append(select(ev.c.position).where(*_recorded(scope), ev.c.position > since.head)
+                       .order_by(ev.c.position.desc()).limit(1))
+    with store._engine.connect() as conn:  # read-only queries
+        for q in queries:
+            found = conn.execute(q).scalar_one_or_none()
+            last = max(last, 0 if found is None else int(found))
     return replace(scope, upto=last if scope.upto is None else min(last, scope.upto))
 
 

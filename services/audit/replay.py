@@ -21,11 +21,12 @@ from uuid import UUID
 
 from events import Event
 from events.reference import EventRetracted
-from events.timeutil import Period
+from events.timeutil import Period, as_aware
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
-from services.audit import checkpoint, columnar_loop
+from services.audit import arrow_columns as ac
+from services.audit import checkpoint, columnar_loop, pages
 from services.audit import digest as dg
 from services.audit.proof import (
     CodeVersion,
@@ -189,6 +190,15 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     scope = replace(scope, upto=head)
     mark, targets = points.edit_mark(), retraction_targets(store, head)
     found = points.find(scope, projections, targets)
+    if found is not None and found.upto == head and found.exact:
+        with dg.EventDigest(manifest, resume=(found.cut, found.manifest)) as digest:
+            return Snapshot(found.state, digest, found.municipalities, found.back_registered,
+                            paths={"checkpoint": 1})
+    if found is not None:
+        ac.probe_pandas_beside()  # pages will be read: beside the queries before them
+    read = pages.bounded_from(sql, scope, found.bound if found is not None else None)
+    bound = None if read.upto is None or scope.known_at is None else pages.Bound(
+        as_aware(scope.known_at), read.upto, head)  # the last included row: the reads stop there
     snap: Snapshot | None = None
     at = 0  # the rows up to here are folded
     kept = found.upto if found is not None else 0  # a checkpoint, taken or made, stands for those up to here
@@ -199,21 +209,19 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
                             paths={"checkpoint": 1})
             at = found.upto
         if found is None or not found.exact:
-            upto = points.prefix_end(scope)
+            upto = points.prefix_end(scope, after=at)
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at, bound=False)  # all recorded by then
                 if not snap.undecodable and points.save(scope, upto, projections, targets, mark, snap,
-                                                        digest.cut(), exact=False) is not None:
+                                                        digest.cut(), exact=False, bound=bound) is not None:
                     kept = upto
                 at = upto
-        if snap is None:
-            snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo)
-        elif at < head:
-            snap = rebuild(store, scope, projections, digest, targets=targets, memo=memo, resume=snap,
-                           after=at)
+        if snap is None or at < (read.upto or 0):  # the rest, each row tested for its record time
+            snap = rebuild(store, read, projections, digest, targets=targets, memo=memo, resume=snap,
+                           after=at, bound=False)
         if kept < head and not snap.undecodable:  # (a prefix one at the head serves later known-at too)
-            points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True)
+            points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound)
         return snap
 
 

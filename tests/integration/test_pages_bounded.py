@@ -9,6 +9,7 @@ read up to it must give the decoded fold, which reads every row.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from sqlalchemy import create_engine, text
 
 from events import Event
 from events.timeutil import STOCKHOLM, end_of_day
-from services.audit.pages import bounded
+from services.audit import checkpoint, pages
+from services.audit.pages import Bound, bounded, bounded_from
 from services.audit.source import Scope, sql_store
 from services.store import open_store
 from tests.integration.test_replay_fast import both, history, store_of, summary
@@ -110,3 +112,44 @@ def test_the_bound_is_the_last_included_row_on_postgresql(pg_fresh_url: str) -> 
         store.close()
     _append(pg_fresh_url, _late_registrations())
     _check_bounds(pg_fresh_url)
+
+
+KNOWN = (date(2021, 1, 31), date(2021, 3, 10), date(2021, 3, 31), date(2021, 5, 31))
+
+
+def test_a_bound_from_an_earlier_replay_gives_the_same_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """`bounded_from` starts from a checkpoint's Bound (an earlier or the same known-at, an earlier head):
+    the same as `bounded` and the scan of every row, also with late registrations appended since."""
+    url = store_of(tmp_path / "store.db", history(6, 0.05))
+    store = open_store(url)
+    try:
+        sql = sql_store(store)
+        assert sql is not None
+        old = sql.head()
+        hints = {(k, m): Bound(end_of_day(k), bounded(sql, Scope(end_of_day(k), m, upto=old)).upto or 0, old)
+                 for k in KNOWN for m in ("1880", "1881")}
+    finally:
+        store.close()
+    _append(url, _late_registrations())  # recorded in March, appended after: above the hints' head
+    store = open_store(url)
+    try:
+        sql = sql_store(store)
+        assert sql is not None
+        head = sql.head()
+        for (since, muni), hint in hints.items():
+            for known in KNOWN:
+                scope = Scope(end_of_day(known), muni, upto=head)
+                want = _truth(url, scope)
+                assert bounded_from(sql, scope, hint).upto == want, (since, known, muni)
+                monkeypatch.setattr(pages, "NEAR", 0)  # too far appended since: `bounded` itself
+                assert bounded_from(sql, scope, hint).upto == want
+                monkeypatch.undo()
+        points = checkpoint.Checkpoints(tmp_path / "memo", sql)
+        for muni in ("1880", "1881"):
+            for earlier, later in pairwise(KNOWN):
+                scope = Scope(end_of_day(later), muni, upto=head)
+                after = points.prefix_end(Scope(end_of_day(earlier), muni, upto=head))
+                assert points.prefix_end(scope, after=after) == points.prefix_end(scope), (muni, earlier)
+    finally:
+        store.close()

@@ -15,7 +15,7 @@ import pickle
 import shutil
 import sqlite3
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import create_engine
 
 from events import Event
 from events.timeutil import STOCKHOLM, Period, end_of_day
-from services.audit import checkpoint, pages, parallel
+from services.audit import checkpoint, checkpoint_state, pages, parallel
 from services.audit.replay import Request, replay
 from services.audit.source import sql_store
 from services.store import open_store
@@ -185,6 +185,28 @@ def test_rows_edited_behind_the_stores_back_void_the_checkpoints_over_them(tmp_p
     assert read == Counter({"checkpoint": 1})
 
 
+def test_a_row_edited_above_a_prefix_checkpoint_leaves_it_usable_but_not_its_bound(tmp_path: Path) -> None:
+    """The checkpoint keeps where its replay found the scope's last included row; a row above its P
+    whose record time was moved before the checkpoint's known-at behind the store's back (now the last
+    included one) must
+    still be read: the bound goes, the checkpoint stays."""
+    path = tmp_path / "store.db"
+    url = store_of(path, history(9, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    prefix = next(r for r in records(memo) if not r["exact"])
+    assert prefix["bound"] is not None
+    later = end_of_day(date(2021, 5, 31)).astimezone(UTC).replace(tzinfo=None)
+    with sqlite3.connect(path) as conn:
+        at, = conn.execute("SELECT max(position) FROM events WHERE municipality = '1880' AND recorded_at > ?",
+                           (later.isoformat(" "),)).fetchone()
+        assert at > prefix["upto"]
+        earlier = end_of_day(date(2021, 4, 30)).astimezone(UTC).replace(tzinfo=None) - timedelta(hours=1)
+        conn.execute("UPDATE events SET recorded_at = ? WHERE position = ?", (earlier.isoformat(" "), at))
+    read = agree(url, date(2021, 5, 31), tmp_path, memo)  # with the memo and without: the same
+    assert read["checkpoint"] == 1
+
+
 def test_a_damaged_checkpoint_is_not_taken(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = store_of(tmp_path / "store.db", history(10, 0.1))
     memo = tmp_path / "memo"
@@ -249,14 +271,14 @@ class _Sneaky:
 
 def test_a_checkpoint_state_builds_only_the_projections_values() -> None:
     with pytest.raises(pickle.UnpicklingError, match=r"may not name builtins\.print"):
-        checkpoint.load_state(pickle.dumps(_Sneaky()))
+        checkpoint_state.load_state(pickle.dumps(_Sneaky()))
     with pytest.raises(pickle.UnpicklingError, match=r"may not name .*_Sneaky"):
-        checkpoint.load_state(pickle.dumps(_Sneaky, protocol=5))
+        checkpoint_state.load_state(pickle.dumps(_Sneaky, protocol=5))
     with pytest.raises(pickle.UnpicklingError, match=r"not a bundle\.State"):
-        checkpoint.load_state(pickle.dumps({"a": 1}))
+        checkpoint_state.load_state(pickle.dumps({"a": 1}))
     escape = (b"\x80\x05cbuiltins\ngetattr\n(cprojections.bundle\nState\nV__init__\ntR.")
     with pytest.raises(pickle.UnpicklingError, match="may not take '__init__'"):
-        checkpoint.load_state(escape)  # getattr is only an enum's member or a time zone's unpickler
+        checkpoint_state.load_state(escape)  # getattr is only an enum's member or a time zone's unpickler
 
 
 def test_only_sqlite_files_make_checkpoints(tmp_path: Path) -> None:
