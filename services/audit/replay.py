@@ -201,7 +201,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
         as_aware(scope.known_at), read.upto, head)  # the last included row: the reads stop there
     snap: Snapshot | None = None
     at = 0  # the rows up to here are folded
-    kept = found.upto if found is not None else 0  # a checkpoint, taken or made, stands for those up to here
+    stands = found is not None  # a checkpoint, taken or made, stands for the state as it is
     with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
         if found is not None:
             targets = targets | found.targets
@@ -213,14 +213,17 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at, bound=False)  # all recorded by then
-                if not snap.undecodable and points.save(scope, upto, projections, targets, mark, snap,
-                                                        digest.cut(), exact=False, bound=bound) is not None:
-                    kept = upto
+                stands = not snap.undecodable and points.save(
+                    scope, upto, projections, targets, mark, snap, digest.cut(), exact=False, bound=bound
+                ) is not None
                 at = upto
         if snap is None or at < (read.upto or 0):  # the rest, each row tested for its record time
             snap = rebuild(store, read, projections, digest, targets=targets, memo=memo, resume=snap,
                            after=at, bound=False)
-        if kept < head and not snap.undecodable:  # (a prefix one at the head serves later known-at too)
+            stands = False
+        # A prefix checkpoint whose replay then read no more rows serves replays as known at the same
+        # time too (their reads stop at its bound): one checkpoint, not two of the same state.
+        if not stands and not snap.undecodable:
             points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound)
         return snap
 
