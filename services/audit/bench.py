@@ -16,9 +16,10 @@ replay's own, not the generator's):
 * the same with the page memo (`services.audit.page_memo`, in a temporary folder beside the store):
   a full rebuild that fills it, then in another fresh process one that takes it, with the rates over
   those without the memo of the same run; and the as-of replay with it: the first fills the memo and
-  makes the scope's checkpoints (`services.audit.checkpoint`), the second starts from the exact one
-  (as known at the same time), a third, as known a month later, from the prefix one (then reads the
-  rows above it), and the first in the second process starts from the exact one again.
+  makes the scope's checkpoints (`services.audit.checkpoint`), the second starts from the latest
+  (as known at the same time: the exact one, or the prefix one where the replay read no row after it),
+  a third, as known a month later, from the prefix one (then reads the rows above it), and the first
+  in the second process starts from the latest again.
 
 The history and its store are `services.audit.bench_history`.
 """

@@ -177,7 +177,9 @@ class Placements:
         for slot in (self.start, self.end, self.reprice):
             _grow(slot.cols, n, {"rec": NONE})
         if cols.index:
-            self._merge(cols, pids, attrs, prices, persons)
+            from services.audit.columns_merge import merge  # which imports this module
+
+            merge(self, cols, pids, attrs, prices, persons)
             return
         s, e, r = self.start.cols, self.end.cols, self.reprice.cols
         cols.index = pids  # taken over, not copied: the caller lets go of it
@@ -188,24 +190,6 @@ class Placements:
         cols.end = _arrays(e, ("rec", "pos", "arr", "day"), n)
         cols.reprice = _arrays(r, ("rec", "pos", "arr", "day", "price"), n)
         cols.more = {row: dict(days) for row, days in self.more.items()}
-
-    def _merge(self, cols: PlacementColumns, pids: dict[str, int], attrs: list[Attrs],
-               prices: list[tuple[Decimal, PriceUnit]], persons: Texts) -> None:
-        s, e, r = self.start.cols, self.end.cols, self.reprice.cols
-        for pid, c in pids.items():
-            if s["day"][c]:
-                cols.started(pid, _order(s, c), int(s["day"][c]), attrs[int(s["attr"][c])],
-                             persons[int(s["person"][c])], *prices[int(s["price"][c])])
-            if e["day"][c]:
-                cols.ended(pid, _order(e, c), int(e["day"][c]))
-            if r["day"][c]:
-                cols.repriced(pid, _order(r, c), int(r["day"][c]), *prices[int(r["price"][c])])
-            for day, (order, price) in sorted(self.more.get(c, {}).items()):
-                cols.repriced(pid, order, day, *prices[price])
-
-
-def _order(cols: dict[str, I64], c: int) -> tuple[int, int, int]:
-    return int(cols["rec"][c]), int(cols["pos"][c]), int(cols["arr"][c])
 
 
 def _array(kind: str, values: Any) -> array[int]:

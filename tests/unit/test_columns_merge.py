@@ -1,0 +1,113 @@
+"""`columns_merge.merge` leaves a full compact state as folding each kept row through its methods does.
+
+The reference is the per-row merge the replay used before (`Columns.started`, `ended`, `repriced`, and
+the further repricing days in day order), on random kept rows over a random state: some placements
+new, some already kept with older or newer facts, repricings on the state's first day, on others, and
+on several days. States are compared per placement id by value (attribute and price codes may be
+numbered differently).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+
+from projections.placement_compact import Columns as PlacementColumns
+from services.audit.columns import Placements, Texts
+from services.audit.columns_merge import merge
+
+ATTRS = [("institution", "children", "sol", f"unit-{i}", "sol", "female") for i in range(4)]
+PRICES = [(Decimal(p), u) for p in ("1500", "2300.50", "980") for u in ("day", "month")]
+
+
+def _order(rng: random.Random) -> tuple[int, int, int]:
+    return rng.choice([10, 20, 30]) * 10**6, rng.randint(1, 4), rng.randint(0, 2)
+
+
+def _state(rng: random.Random, pids: list[str]) -> PlacementColumns:
+    cols = PlacementColumns(frozenset())
+    for pid in pids:
+        if rng.random() < 0.8:
+            cols.started(pid, _order(rng), rng.randint(1, 5), rng.choice(ATTRS), f"p-{pid}-å",
+                         *rng.choice(PRICES))
+        if rng.random() < 0.4:
+            cols.ended(pid, _order(rng), rng.randint(5, 9))
+        for _ in range(rng.randint(0, 3)):
+            cols.repriced(pid, _order(rng), rng.randint(1, 4), *rng.choice(PRICES))
+    return cols
+
+
+def _kept(rng: random.Random, n: int) -> tuple[Placements, Texts]:
+    kept, persons = Placements(), Texts()
+    for slot, kinds in ((kept.start, "start"), (kept.end, "end")):
+        code = np.array(sorted(rng.sample(range(n), rng.randint(0, n))), dtype=np.int64)
+        page: dict[str, Any] = {name: np.array([_order(rng)[i] for _ in code], dtype=np.int64)
+                                for i, name in enumerate(("rec", "pos", "arr"))}
+        page["day"] = np.array([rng.randint(1, 9) for _ in code], dtype=np.int64)
+        if kinds == "start":
+            page["attr"] = np.array([rng.randrange(len(ATTRS)) for _ in code], dtype=np.int64)
+            page["person"] = np.array([persons.add(f"q-{c}-ö") for c in code.tolist()], dtype=np.int64)
+            page["price"] = np.array([rng.randrange(len(PRICES)) for _ in code], dtype=np.int64)
+        slot.reduce(code, page, n)
+    code = np.array([rng.randrange(n) for _ in range(rng.randint(0, 2 * n))], dtype=np.int64)
+    page = {name: np.array([_order(rng)[i] for _ in code], dtype=np.int64)
+            for i, name in enumerate(("rec", "pos", "arr"))}
+    page["day"] = np.array([rng.randint(1, 4) for _ in code], dtype=np.int64)
+    page["price"] = np.array([rng.randrange(len(PRICES)) for _ in code], dtype=np.int64)
+    kept.repriced(code, page, n)
+    for slot in (kept.start, kept.end, kept.reprice):  # every code has its cells
+        from services.audit.columns import _grow
+        _grow(slot.cols, n, {"rec": -(2**63)})
+    return kept, persons
+
+
+def _by_rows(kept: Placements, cols: PlacementColumns, pids: dict[str, int], persons: Texts) -> None:
+    s, e, r = kept.start.cols, kept.end.cols, kept.reprice.cols
+
+    def order(c: dict[str, Any], i: int) -> tuple[int, int, int]:
+        return int(c["rec"][i]), int(c["pos"][i]), int(c["arr"][i])
+
+    for pid, c in pids.items():
+        if s["day"][c]:
+            cols.started(pid, order(s, c), int(s["day"][c]), ATTRS[int(s["attr"][c])],
+                         persons[int(s["person"][c])], *PRICES[int(s["price"][c])])
+        if e["day"][c]:
+            cols.ended(pid, order(e, c), int(e["day"][c]))
+        if r["day"][c]:
+            cols.repriced(pid, order(r, c), int(r["day"][c]), *PRICES[int(r["price"][c])])
+        for day, (o, price) in sorted(kept.more.get(c, {}).items()):
+            cols.repriced(pid, o, day, *PRICES[price])
+
+
+def _facts(cols: PlacementColumns) -> dict[str, Any]:
+    out = {}
+    for pid, row in cols.index.items():
+        st, en, rp = ([col[row] for col in slot] for slot in (cols.start, cols.end, cols.reprice))
+        person = cols.persons[cols.person_at[st[5]]:cols.person_at[st[5] + 1]].decode() if st[3] else None
+        out[pid] = (
+            (st[:4], cols.attrs[st[4]], person, cols.prices[st[6]]) if st[3] else None,
+            en if en[3] else None,
+            (rp[:4], cols.prices[rp[4]]) if rp[3] else None,
+            {day: (o, cols.prices[p]) for day, (o, p) in sorted(cols.more.get(row, {}).items())},
+        )
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_merge_on_columns_gives_the_state_the_methods_give(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    names = [f"pl-{i}" for i in range(n + 10)]
+    state = _state(rng, rng.sample(names, rng.randint(1, n + 10)))
+    kept, persons = _kept(rng, n)
+    pids = dict(zip(rng.sample(names, n), range(n), strict=True))
+    want = copy.deepcopy(state)
+    _by_rows(kept, want, pids, persons)
+    merge(kept, state, pids, ATTRS, PRICES, persons)
+    assert _facts(state) == _facts(want)
+    assert list(state.index) == list(want.index)  # new placements numbered in the same order
