@@ -58,7 +58,7 @@ from sqlalchemy import func, select
 from events.timeutil import as_aware
 from projections import bundle
 from services.audit import sha256_state
-from services.audit.checkpoint_state import load_state
+from services.audit.checkpoint_state import dump_state, load_state
 from services.audit.digest import Cut
 from services.audit.page_memo import code_fingerprint
 from services.audit.pages import Bound
@@ -237,7 +237,7 @@ class Checkpoints:
                               ).hexdigest()[:16]
         path = self.folder / f"{key}-{name}.json"
         try:
-            data = pickle.dumps(snap.state, protocol=5)
+            data = dump_state(snap.state)
             made = tempfile.mkdtemp(dir=self.folder, prefix=".new-")
             try:
                 tmp = Path(made)

@@ -3,7 +3,7 @@
 The state is a pickle of the projections' own dataclasses. It is read by an unpickler that builds
 only those dataclasses, the events' pydantic models (whose fields it sets, no call) and enums, and a
 few value types (dates, Decimal, UUID, array, Counter, time zones), and refuses any other name, so a
-file put in a checkpoint folder cannot run code.
+file put in a checkpoint folder cannot run code. Large id indexes are packed (`_Pickler`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,56 @@ def _attribute(owner: Any, name: str) -> Any:
     raise pickle.UnpicklingError(f"a checkpoint's state may not take {name!r} of {owner!r}")
 
 
+INDEX_PACKED_FROM: Final = 1024  # entries of an id index worth packing
+_SEP: Final = "\x00"
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a projection dataclass's `index` (id -> row, numbered 0, 1, ... as ids were met: the
+    compact states' placement and utredning indexes) as its ids joined in one string. Read back by
+    `str.split` and `zip` instead of one string and one dict entry at a time: for the 10 M store's
+    420 000 ids of one municipality, 0.22 s of 0.37 s reading the state, 0.1 s of writing it."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if not dataclasses.is_dataclass(obj) or isinstance(obj, type) or not _allowed(type(obj)):
+            return NotImplemented
+        index = getattr(obj, "index", None)
+        if not isinstance(index, dict) or len(index) < INDEX_PACKED_FROM:
+            return NotImplemented
+        ids = list(index)
+        joined = _SEP.join(ids) if all(type(i) is str for i in ids) else None
+        numbered = list(index.values()) == list(range(len(ids)))
+        if joined is None or joined.count(_SEP) != len(ids) - 1 or not numbered:
+            return NotImplemented  # not ids numbered in order: pickled as it is
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "index"}
+        return _rebuilt, (type(obj), fields, joined)
+
+
+def _rebuilt(cls: type, fields: dict[str, Any], joined: str) -> Any:
+    """A dataclass pickled by `_Pickler`: its fields, and `index` from the joined ids."""
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and _allowed(cls)):
+        raise pickle.UnpicklingError(f"a checkpoint's state may not build {cls!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    if set(fields) | {"index"} != names:
+        raise pickle.UnpicklingError(f"a checkpoint's {cls.__name__} has fields {sorted(fields)}")
+    obj = cls.__new__(cls)
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
+    ids = joined.split(_SEP)
+    object.__setattr__(obj, "index", dict(zip(ids, range(len(ids)), strict=True)))
+    return obj
+
+
+def _allowed(cls: type) -> bool:
+    return cls.__module__.startswith("projections.")
+
+
+def dump_state(state: bundle.State) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=5).dump(state)
+    return out.getvalue()
+
+
 class _Unpickler(pickle.Unpickler):
     """Builds the projections' dataclasses, the events' models and enums, and the value types above;
     nothing else (an enum or a time zone is rebuilt through `_attribute`)."""
@@ -47,6 +97,8 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("builtins", "getattr"):
             return _attribute
+        if (module, name) == (__name__, "_rebuilt"):
+            return _rebuilt
         if (module, name) in _VALUES:
             return super().find_class(module, name)
         owner = sys.modules.get(module) if module.startswith(("projections.", "events.")) else None

@@ -296,6 +296,28 @@ def test_a_checkpoint_state_builds_only_the_projections_values() -> None:
         checkpoint_state.load_state(escape)  # getattr is only an enum's member or a time zone's unpickler
 
 
+def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
+    from projections import bundle
+    from projections.placement_compact import Columns
+
+    state = bundle.compact(frozenset())
+    compact = state.care_costs.compact
+    assert isinstance(compact, Columns)
+    for i in range(checkpoint_state.INDEX_PACKED_FROM + 5):
+        compact._row(f"pl:1880:{i}-å")
+    data = checkpoint_state.dump_state(state)
+    assert b"_rebuilt" in data  # packed
+    back = checkpoint_state.load_state(data)
+    assert pickle.dumps(back, protocol=5) == pickle.dumps(state, protocol=5)
+    compact.index["odd\x00id"] = len(compact.index)  # the separator in an id: pickled as it is
+    plain = checkpoint_state.dump_state(state)
+    assert b"_rebuilt" not in plain
+    assert checkpoint_state.load_state(plain).care_costs.compact.index == compact.index
+    forged = (b"\x80\x05cservices.audit.checkpoint_state\n_rebuilt\n(cpathlib\nPath\n}Va\ntR.")
+    with pytest.raises(pickle.UnpicklingError, match=r"may not name pathlib\.Path"):
+        checkpoint_state.load_state(forged)  # a class outside the projections
+
+
 def test_only_sqlite_files_make_checkpoints(tmp_path: Path) -> None:
     assert not checkpoint.Checkpoints.usable(sql_store(open_store("memory://")))
     assert not checkpoint.Checkpoints.usable(SqlStore(create_engine("sqlite://")))  # no file, no edit log
