@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from projections import investigations
 from projections.investigation_compact import Columns
-from projections.investigations import Key, Opening
+from projections.investigations import Key
 from services.audit.columns import Texts, last_per_group
 
 GROUPS: tuple[Any, ...] = ("children", "youth", "adults")  # investigation_compact's target group codes
@@ -81,7 +81,9 @@ class Investigations:
         self._grow(n)
         g = {name: values[:n] for name, values in self.cols.items()}
         if cols.index:
-            self._merge(cols, ids, persons, g)
+            from services.audit.columns_merge import merge_investigations  # which imports columns
+
+            merge_investigations(cols, ids, persons, g)
             return
         cols.index = ids  # taken over, not copied: the caller lets go of it
         del g
@@ -92,17 +94,6 @@ class Investigations:
         cols.group = _array("b", take("group")[:n])
         cols.persons, cols.person_at = persons.data, persons.ends  # taken over: the same layout
         cols.person_of = _array("i", take("person")[:n])
-
-    @staticmethod
-    def _merge(cols: Columns, ids: dict[str, int], persons: Texts, g: dict[str, Any]) -> None:
-        for inv, c in ids.items():
-            if g["open_day"][c]:
-                eid = int(g["open_hi"][c]) * 2**64 + int(g["open_lo"][c])
-                day = date.fromordinal(int(g["open_day"][c]))
-                cols.open(inv, eid, Opening(day, GROUPS[int(g["group"][c])], persons[int(g["person"][c])]))
-            if g["close_day"][c]:
-                eid = int(g["close_hi"][c]) * 2**64 + int(g["close_lo"][c])
-                cols.close(inv, eid, date.fromordinal(int(g["close_day"][c])))
 
 
 def _array(kind: str, values: Any) -> array[int]:

@@ -1,4 +1,4 @@
-"""The placement accumulators' kept rows merged into a compact state that already holds placements.
+"""The columnar replay's kept rows merged into compact states that already hold placements, utredningar.
 
 `columns.Placements.into` writes a replay's kept rows into `placement_compact.Columns` in bulk when
 the state is empty; a replay resumed from a checkpoint (`services.audit.checkpoint`) finds it full.
@@ -9,7 +9,8 @@ whole columns: per slot, the kept row is written where the state holds none or a
 appended in the same order. Only repricings on a day other than the state's first repricing day go
 through `Columns._repriced` one by one (its further days, `more`). The state is then the one the
 methods give, but for the numbering of attribute and price codes (which no figure reads);
-`tests/unit/test_columns_merge.py` checks it against them.
+`tests/unit/test_columns_merge.py` checks it against them. The same for utredningar
+(`merge_investigations`: the earliest opening, the latest closing, by day then event id; 0.18 s there).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from events.vocabulary import PriceUnit
+from projections.investigation_compact import Columns as InvestigationColumns
 from projections.placement_compact import NONE, Attrs
 from projections.placement_compact import Columns as PlacementColumns
 from services.audit.columns import Placements, Texts, _newer
@@ -52,14 +54,7 @@ def merge(kept: Placements, cols: PlacementColumns, pids: dict[str, int], attrs:
     at, c = write(s, cols.start, ("rec", "pos", "arr", "day"))
     if len(at):
         attr_of = _Codes(cols.attr_codes, cols.attrs, attrs)
-        first = len(cols.person_at) - 1
-        ends = np.frombuffer(persons.ends, dtype=np.uint32)
-        taken = s["person"][c].astype(np.int64)
-        data, bounds = bytes(persons.data), ends.tolist()
-        cols.persons += b"".join(data[bounds[p]:bounds[p + 1]] for p in taken.tolist())
-        lengths = (ends[taken + 1] - ends[taken]).astype(np.uint64)
-        base = cols.person_at[-1]
-        cols.person_at.frombytes((np.cumsum(lengths) + base).astype(np.uint32).tobytes())
+        first = _append_persons(cols, persons, s["person"][c].astype(np.int64))
         row = rows[at]
         _view(cols.start[4])[row] = attr_of.of(s["attr"][c])
         _view(cols.start[5])[row] = np.arange(first, first + len(at), dtype=np.int32)
@@ -86,26 +81,83 @@ def merge(kept: Placements, cols: PlacementColumns, pids: dict[str, int], attrs:
             cols._repriced(int(rows[k]), order, day, cols._price(*prices[price]))
 
 
-def _rows(cols: PlacementColumns, pids: list[str]) -> Any:
-    """The state's row of each placement id, new ones numbered on in order (their slots empty)."""
-    index, out, fresh = cols.index, np.empty(len(pids), dtype=np.int64), 0
-    for k, pid in enumerate(pids):
-        row = index.get(pid)
+def merge_investigations(cols: InvestigationColumns, ids: dict[str, int], persons: Texts,
+                         g: dict[str, Any]) -> None:
+    """Merge the kept rows `g` (by code; `ids`: investigation id -> code) into `cols`, as
+    `Columns.open` and `Columns.close` would one by one."""
+    items = [(inv, c) for inv, c in ids.items() if g["open_day"][c] or g["close_day"][c]]
+    codes = np.fromiter((c for _, c in items), dtype=np.int64, count=len(items))
+    rows, fresh = _numbered(cols.index, [inv for inv, _ in items])
+    for col in (cols.open_day, *cols.open_id, cols.group, cols.close_day, *cols.close_id, cols.person_of):
+        col.frombytes(np.zeros(fresh, dtype=_DTYPES[col.typecode]).tobytes())
+    # the opening where the state holds none or a later one (or the same: written again)
+    at = np.flatnonzero(g["open_day"][codes] != 0)
+    c, row = codes[at], rows[at]
+    day, hi, lo = _view(cols.open_day), _view(cols.open_id[0]), _view(cols.open_id[1])
+    kd, kh, kl = g["open_day"][c], g["open_hi"][c].astype(np.uint64), g["open_lo"][c].astype(np.uint64)
+    sd, sh, sl = day[row], hi[row], lo[row]
+    later = (sd < kd) | ((sd == kd) & ((sh < kh) | ((sh == kh) & (sl < kl))))
+    keep = (sd == 0) | ~later
+    c, row = c[keep], row[keep]
+    day[row], hi[row], lo[row] = kd[keep], kh[keep], kl[keep]
+    _view(cols.group)[row] = g["group"][c]
+    del day, hi, lo
+    first = _append_persons(cols, persons, g["person"][c].astype(np.int64))
+    _view(cols.person_of)[row] = np.arange(first, first + len(c), dtype=np.int32)
+    # the closing where the state holds none or an earlier one (or the same)
+    at = np.flatnonzero(g["close_day"][codes] != 0)
+    c, row = codes[at], rows[at]
+    day, hi, lo = _view(cols.close_day), _view(cols.close_id[0]), _view(cols.close_id[1])
+    kd, kh, kl = g["close_day"][c], g["close_hi"][c].astype(np.uint64), g["close_lo"][c].astype(np.uint64)
+    sd, sh, sl = day[row], hi[row], lo[row]
+    earlier = (sd > kd) | ((sd == kd) & ((sh > kh) | ((sh == kh) & (sl > kl))))
+    keep = (sd == 0) | ~earlier
+    day[row[keep]], hi[row[keep]], lo[row[keep]] = kd[keep], kh[keep], kl[keep]
+
+
+def _append_persons(cols: Any, persons: Texts, taken: Any) -> int:
+    """Append the kept persons `taken` (indexes into `persons`) to a compact state's persons, in order;
+    the first one's index there."""
+    first = len(cols.person_at) - 1
+    if not len(taken):
+        return first
+    ends = np.frombuffer(persons.ends, dtype=np.uint32)
+    data, bounds = bytes(persons.data), ends.tolist()
+    cols.persons += b"".join(data[bounds[p]:bounds[p + 1]] for p in taken.tolist())
+    lengths = (ends[taken + 1] - ends[taken]).astype(np.uint64)
+    cols.person_at.frombytes((np.cumsum(lengths) + cols.person_at[-1]).astype(np.uint32).tobytes())
+    return first
+
+
+def _numbered(index: dict[str, int], ids: list[str]) -> tuple[Any, int]:
+    """The state's row of each id, new ones numbered on in order; and how many are new."""
+    out, fresh = np.empty(len(ids), dtype=np.int64), 0
+    for k, key in enumerate(ids):
+        row = index.get(key)
         if row is None:
-            row = index[pid] = len(index)
+            row = index[key] = len(index)
             fresh += 1
         out[k] = row
+    return out, fresh
+
+
+def _rows(cols: PlacementColumns, pids: list[str]) -> Any:
+    """The state's row of each placement id, new ones numbered on in order (their slots empty)."""
+    out, fresh = _numbered(cols.index, pids)
     if fresh:
         for slot in (cols.start, cols.end, cols.reprice):
             slot[0].frombytes(np.full(fresh, NONE, dtype=np.int64).tobytes())
             for col in slot[1:]:
-                col.frombytes(np.zeros(fresh, dtype=np.int64 if col.typecode == "q" else np.int32).tobytes())
+                col.frombytes(np.zeros(fresh, dtype=_DTYPES[col.typecode]).tobytes())
     return out
+
+
+_DTYPES: dict[str, Any] = {"q": np.int64, "i": np.int32, "b": np.int8, "Q": np.uint64}
 
 
 def _view(col: array[int]) -> Any:
     """A numpy view of a state column (written through; the column cannot grow while it lives)."""
-    return np.frombuffer(col, dtype=np.int64 if col.typecode == "q" else np.int32)
+    return np.frombuffer(col, dtype=_DTYPES[col.typecode])
 
 
 class _Codes:

@@ -1,4 +1,4 @@
-"""`columns_merge.merge` leaves a full compact state as folding each kept row through its methods does.
+"""`columns_merge` leaves a full compact state as folding each kept row through its methods does.
 
 The reference is the per-row merge the replay used before (`Columns.started`, `ended`, `repriced`, and
 the further repricing days in day order), on random kept rows over a random state: some placements
@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import copy
 import random
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 
+from projections.investigation_compact import Columns as InvestigationColumns
+from projections.investigations import Opening
 from projections.placement_compact import Columns as PlacementColumns
 from services.audit.columns import Placements, Texts
-from services.audit.columns_merge import merge
+from services.audit.columns_inv import GROUPS, Investigations
+from services.audit.columns_merge import merge, merge_investigations
 
 ATTRS = [("institution", "children", "sol", f"unit-{i}", "sol", "female") for i in range(4)]
 PRICES = [(Decimal(p), u) for p in ("1500", "2300.50", "980") for u in ("day", "month")]
@@ -111,3 +115,67 @@ def test_the_merge_on_columns_gives_the_state_the_methods_give(seed: int) -> Non
     merge(kept, state, pids, ATTRS, PRICES, persons)
     assert _facts(state) == _facts(want)
     assert list(state.index) == list(want.index)  # new placements numbered in the same order
+
+
+def _inv_state(rng: random.Random, ids: list[str]) -> InvestigationColumns:
+    cols = InvestigationColumns(frozenset())
+    for inv in ids:
+        if rng.random() < 0.8:
+            cols.open(inv, _eid(rng), Opening(date.fromordinal(rng.randint(1, 5)), rng.choice(GROUPS),
+                                              f"p-{inv}-å"))
+        if rng.random() < 0.5:
+            cols.close(inv, _eid(rng), date.fromordinal(rng.randint(3, 9)))
+    return cols
+
+
+def _eid(rng: random.Random) -> int:
+    return rng.choice([1, 2, 3]) * 2**64 + rng.choice([5, 6, 2**63 + 1])
+
+
+def _inv_facts(cols: InvestigationColumns) -> dict[str, Any]:
+    out = {}
+    for inv, row in cols.index.items():
+        k = cols.person_of[row]
+        person = cols.persons[cols.person_at[k]:cols.person_at[k + 1]].decode()
+        person = person if cols.open_day[row] else None
+        out[inv] = ((cols.open_day[row], cols.open_id[0][row], cols.open_id[1][row], cols.group[row], person)
+                    if cols.open_day[row] else None,
+                    (cols.close_day[row], cols.close_id[0][row], cols.close_id[1][row])
+                    if cols.close_day[row] else None)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_utredning_merge_on_columns_gives_the_state_the_methods_give(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    names = [f"inv-{i}" for i in range(n + 10)]
+    state = _inv_state(rng, rng.sample(names, rng.randint(1, n + 10)))
+    kept, persons = Investigations(), Texts()
+    for kind in ("open", "close"):
+        code = np.array([rng.randrange(n) for _ in range(rng.randint(0, 2 * n))], dtype=np.int64)
+        eids = [_eid(rng) for _ in code]
+        day = np.array([rng.randint(1, 9) for _ in code], dtype=np.int64)
+        hi = np.array([e >> 64 for e in eids], dtype=np.uint64)
+        lo = np.array([e & (2**64 - 1) for e in eids], dtype=np.uint64)
+        if kind == "open":
+            group = np.array([rng.randrange(3) for _ in code], dtype=np.int64)
+            person = np.array([persons.add(f"q-{c}-ö") for c in code.tolist()], dtype=np.int64)
+            kept.opened(code, day, hi, lo, group, person, n)
+        else:
+            kept.closed(code, day, hi, lo, n)
+    kept._grow(n)
+    g = {name: values[:n] for name, values in kept.cols.items()}
+    ids = dict(zip(rng.sample(names, n), range(n), strict=True))
+    want = copy.deepcopy(state)
+    for inv, c in ids.items():  # the per-row merge the replay used before
+        if g["open_day"][c]:
+            opening = Opening(date.fromordinal(int(g["open_day"][c])), GROUPS[int(g["group"][c])],
+                              persons[int(g["person"][c])])
+            want.open(inv, int(g["open_hi"][c]) * 2**64 + int(g["open_lo"][c]), opening)
+        if g["close_day"][c]:
+            want.close(inv, int(g["close_hi"][c]) * 2**64 + int(g["close_lo"][c]),
+                       date.fromordinal(int(g["close_day"][c])))
+    merge_investigations(state, ids, persons, g)
+    assert _inv_facts(state) == _inv_facts(want)
+    assert list(state.index) == list(want.index)
