@@ -9,13 +9,9 @@ ids as two 64-bit halves of their hex digits (`halves`). Used by `services.audit
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import io
-import logging
 import math
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -24,7 +20,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-log = logging.getLogger(__name__)
 _S: Final = pa.string()
 _DATA: Final = pa.struct([(name, _S) for name in (
     "case_id", "category", "legal_basis", "person", "placement_id", "price_unit", "regime", "sex",
@@ -48,21 +43,31 @@ def indices(rows: Any) -> Any:
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 
 
-def probe_pandas_beside() -> None:
-    """Import pandas in a thread, where it is installed and not yet imported: pyarrow's first
-    conversion to numpy (or from Python values) imports it to recognise pandas' types, 0.4 s of the
-    GIL-bound import in a replay that uses no pandas. Started before the queries and file reads that
-    let the GIL go (a month-later as-of replay's), the import overlaps them."""
-    if "pandas" in sys.modules or importlib.util.find_spec("pandas") is None:
+class _NoPandas:
+    """A meta path finder refusing pandas (while pyarrow probes for it: `without_pandas_interop`)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError(f"{name}: not imported in a replay process (without_pandas_interop)")
+
+
+def without_pandas_interop() -> None:
+    """Let pyarrow find no pandas in this process, where it is not yet imported.
+
+    pyarrow's first conversion to numpy (or from Python values) imports pandas where it is installed
+    (Streamlit brings it) to recognise pandas' types: 0.4 s of an as-of replay of ~2 s that converts
+    none. pyarrow asks once and keeps the answer, so in this process its pandas conversions
+    (`to_pandas`, `from_pandas`) fail afterwards: only for processes that replay and nothing else
+    (the `casestream replay`, `diff` and `verify` commands and the replay benchmark's processes).
+    A process that has imported pandas already keeps it (a replay started from the UI)."""
+    if "pandas" in sys.modules:
         return
-
-    def probe() -> None:
-        try:
-            importlib.import_module("pandas")
-        except Exception:  # pyarrow then finds no pandas, as without it
-            log.debug("pandas does not import", exc_info=True)
-
-    threading.Thread(target=probe, name="pandas-probe", daemon=True).start()
+    refuse = _NoPandas()
+    sys.meta_path.insert(0, refuse)
+    try:
+        pa.array([0], pa.int64()).to_numpy()  # pyarrow probes for pandas now
+    finally:
+        sys.meta_path.remove(refuse)
 
 
 def strings(values: Sequence[str | None]) -> Any:

@@ -204,6 +204,9 @@ def register(app: typer.Typer) -> None:
 
 
 if __name__ == "__main__":
+    from services.audit.arrow_columns import without_pandas_interop
+
+    without_pandas_interop()  # as the replay commands run (a process that replays only)
     if sys.argv[4:] == ["two"]:
         typer.echo(json.dumps(_measure_two(sys.argv[1])))
     elif sys.argv[4:5] == ["memo"]:

@@ -70,6 +70,7 @@ def replay(
 ) -> None:
     """Rebuild report tables from the store as known at a record time, with a proof bundle."""
     from projections.definitions import Params
+    from services.audit.arrow_columns import without_pandas_interop
     from services.audit.replay import Request
     from services.audit.replay import replay as run_replay
     from services.bootstrap import bootstrap
@@ -78,6 +79,7 @@ def replay(
     names, muni = _check_reports(report or []), _check_municipality(municipality)
     period, at = parse_period(from_, to), parse_known_at(known_at)
     assert at is not None
+    without_pandas_interop()  # this process replays only
     app_ = bootstrap(db=_existing_store(db))
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)
@@ -133,6 +135,7 @@ def diff(
 ) -> None:
     """A report as known at two record times side by side, and the events that explain each change."""
     from projections.definitions import Params
+    from services.audit.arrow_columns import without_pandas_interop
     from services.audit.diff import diff as run_diff
     from services.bootstrap import bootstrap
     from services.cli import parse_known_at, parse_period
@@ -143,6 +146,7 @@ def diff(
     muni = _check_municipality(municipality)
     period = parse_period(from_, to)
     a, b = sorted(t for t in (parse_known_at(known_at[0]), parse_known_at(known_at[1])) if t is not None)
+    without_pandas_interop()  # this process replays only
     app_ = bootstrap(db=_existing_store(db))
     try:
         params = Params(investigation_limit_days=app_.settings.investigation_limit_days)

@@ -90,11 +90,17 @@ class _Gzip:
         if path.is_file() and not path.is_symlink():
             path.unlink()
         self._out = path.open("wb")
-        if prefix is not None:
-            with prefix[0].open("rb") as f:
-                _copy_file(f, self._out, prefix[1])
+        self._prefix = prefix
         self._zip = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)  # 31: gzip framing
         self._pending = bytearray()
+
+    def copy_prefix(self) -> int:
+        """Write the prefix the file starts with (first, before any line: the digest's writer thread)."""
+        if self._prefix is not None:
+            with self._prefix[0].open("rb") as f:
+                _copy_file(f, self._out, self._prefix[1])
+            self._prefix = None
+        return 0
 
     def end_member(self) -> int:
         """End the gzip member written so far (the lines after it go into a new one, which gzip readers
@@ -191,6 +197,8 @@ class EventDigest:
             start = None if cut is None or prefix is None else (prefix, cut.manifest_size)
             self._file = _Gzip(manifest, start)  # closed by close() / __exit__
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="manifest")
+            # the prefix copied in the writer thread (in the kernel: 0.1 s for 85 MB, beside the fold)
+            self._written = self._writer.submit(self._file.copy_prefix)
         self.count = cut.count if cut is not None else 0
         self.first_position: int | None = cut.first_position if cut is not None else None
         self.last_position: int | None = cut.last_position if cut is not None else None

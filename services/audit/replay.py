@@ -25,7 +25,6 @@ from events.timeutil import Period, as_aware
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
-from services.audit import arrow_columns as ac
 from services.audit import checkpoint, columnar_loop, pages
 from services.audit import digest as dg
 from services.audit.proof import (
@@ -194,8 +193,6 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
         with dg.EventDigest(manifest, resume=(found.cut, found.manifest)) as digest:
             return Snapshot(found.state, digest, found.municipalities, found.back_registered,
                             paths={"checkpoint": 1})
-    if found is not None:
-        ac.probe_pandas_beside()  # pages will be read: beside the queries before them
     read = pages.bounded_from(sql, scope, found.bound if found is not None else None)
     bound = None if read.upto is None or scope.known_at is None else pages.Bound(
         as_aware(scope.known_at), read.upto, head)  # the last included row: the reads stop there

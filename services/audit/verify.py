@@ -209,4 +209,7 @@ def main(proof: Annotated[Path, typer.Argument(help="the proof.json of a replay"
 
 
 if __name__ == "__main__":
+    from services.audit.arrow_columns import without_pandas_interop
+
+    without_pandas_interop()  # a process that verifies only
     typer.run(main)
