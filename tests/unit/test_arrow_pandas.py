@@ -41,3 +41,21 @@ def test_a_replay_process_converts_arrow_columns_without_pandas() -> None:
 
 def test_a_process_with_pandas_keeps_pyarrows_pandas_conversions() -> None:
     assert _run(WITH_PANDAS) == "ok"
+
+
+def test_arrays_built_from_buffers_hold_the_values_given() -> None:
+    """`strings` and `indices` (built from buffers, not `pa.array`, which probes for pandas)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from services.audit.arrow_columns import indices, strings
+
+    texts = strings(["ab", None, "", "åäö", None])
+    texts.validate(full=True)
+    assert texts.type == pa.string() and texts.null_count == 2
+    assert texts.to_pylist() == ["ab", None, "", "åäö", None]
+    assert strings([]).to_pylist() == []
+    rows = indices(np.array([3, 0, 2], dtype=np.int32))
+    rows.validate(full=True)
+    assert rows.type == pa.int64()
+    assert pa.array(["a", "b", "c", "d"]).take(rows).to_pylist() == ["d", "a", "c"]
