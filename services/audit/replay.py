@@ -169,8 +169,9 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
                  memo: Path) -> Snapshot:
     """`rebuild` with the manifest written to `manifest`, from the best checkpoint in the memo's folder
     (`services.audit.checkpoint`), else from the first position; keeping checkpoints on the way: a
-    prefix one (the rows up to the scope's first row recorded after its known-at) and an exact one (the
-    whole scope, for replays as known at the very same time).
+    prefix one (the rows up to the scope's first row recorded after its known-at) and, where rows after
+    it were folded, an exact one (the whole scope, for replays as known at the very same time; else the
+    prefix one serves those). Each keeps where the reads stopped (`pages.Bound`) for later replays.
 
     Only for a SQLite store whose SHA-256 states can be saved (`Checkpoints.usable`); the figures,
     hashes and proof are those of `rebuild` from the first position. The snapshot's digest is closed.
