@@ -60,7 +60,7 @@ from events.timeutil import as_aware
 from projections import bundle
 from services.audit import sha256_state
 from services.audit.checkpoint_state import dump_state, load_state
-from services.audit.digest import Cut
+from services.audit.digest import Cut, blocks, copy_bytes
 from services.audit.page_memo import code_fingerprint
 from services.audit.pages import Bound
 from services.audit.source import Scope
@@ -292,26 +292,14 @@ def _kept_manifest(manifest: Path, size: int, kept: Path) -> str:
         os.link(manifest, kept)
     except OSError:
         with manifest.open("rb") as src, kept.open("xb") as dst:
-            h, left = hashlib.sha256(), size
-            while left:
-                block = src.read(min(left, 1 << 22))
-                if not block:
-                    raise OSError(f"the manifest ended {left} bytes short of its cut") from None
-                h.update(block)
-                dst.write(block)
-                left -= len(block)
-            return h.hexdigest()
+            copy_bytes(src, dst, size)
     return _file_sha256(kept, size)
 
 
 def _file_sha256(path: Path, size: int) -> str:
     """SHA-256 of the first `size` bytes of the file (OSError if it is shorter)."""
-    h, left = hashlib.sha256(), size
+    h = hashlib.sha256()
     with path.open("rb") as f:
-        while left:
-            block = f.read(min(left, 1 << 22))
-            if not block:
-                raise OSError(f"{path} ended {left} bytes short of {size}")
+        for block in blocks(f, size):
             h.update(block)
-            left -= len(block)
     return h.hexdigest()

@@ -98,7 +98,7 @@ class _Gzip:
         """Write the prefix the file starts with (first, before any line: the digest's writer thread)."""
         if self._prefix is not None:
             with self._prefix[0].open("rb") as f:
-                _copy_file(f, self._out, self._prefix[1])
+                copy_bytes(f, self._out, self._prefix[1])
             self._prefix = None
         return 0
 
@@ -126,9 +126,9 @@ class _Gzip:
             self._out.close()
 
 
-def _copy_file(src: Any, dst: Any, size: int) -> None:
-    """The first `size` bytes of `src` into `dst` (binary files), in the kernel where it can (85 MB:
-    0.03 s against 0.13 through Python's buffers)."""
+def copy_bytes(src: Any, dst: Any, size: int) -> None:
+    """The first `size` bytes of `src` onto the end of `dst` (binary files), in the kernel where it can
+    (85 MB: 0.03 s against 0.13 through Python's buffers); OSError if `src` is shorter."""
     if os.fstat(src.fileno()).st_size < size:
         raise OSError(f"{src.name} is shorter than the {size} bytes to copy")
     copy = getattr(os, "copy_file_range", None)
@@ -145,12 +145,18 @@ def _copy_file(src: Any, dst: Any, size: int) -> None:
             pass
     dst.seek(0, os.SEEK_END)
     src.seek(done)
-    left = size - done
+    for block in blocks(src, size - done):
+        dst.write(block)
+
+
+def blocks(src: Any, size: int) -> Iterator[bytes]:
+    """The next `size` bytes of a binary file in blocks of 4 MiB at most; OSError if it ends first."""
+    left = size
     while left:
         block = src.read(min(left, 1 << 22))
         if not block:
-            raise OSError(f"{src.name} ended {left} bytes short of the bytes to copy")
-        dst.write(block)
+            raise OSError(f"{src.name} ended {left} bytes short of the {size} bytes to read")
+        yield block
         left -= len(block)
 
 

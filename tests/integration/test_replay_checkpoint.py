@@ -264,6 +264,22 @@ def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
     assert "does not match its SHA-256" in caplog.text
 
 
+def test_a_checkpoint_copies_its_manifest_where_it_cannot_link_it(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def elsewhere(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")  # EXDEV: the memo on another file system
+
+    monkeypatch.setattr(checkpoint.os, "link", elsewhere)
+    url = store_of(tmp_path / "store.db", history(10, 0.1))
+    memo = tmp_path / "memo"
+    first, _ = published(url, date(2021, 4, 30), tmp_path / "out", memo)
+    kept = sorted(memo.glob("checkpoints/*/*.manifest"))
+    assert len(kept) == 1 and kept[0].stat().st_nlink == 1
+    assert kept[0].stat().st_size == records(memo)[0]["manifest_size"]  # the lines up to its P only
+    again, read = published(url, date(2021, 4, 30), tmp_path / "again", memo)
+    assert read == Counter({"checkpoint": 1}) and again == first
+
+
 def test_a_checkpoint_of_another_store_is_never_taken(tmp_path: Path) -> None:
     """The same events in two store files (appended at other times, so other back-registrations), and
     a store file made anew under the same name: each has an id of its own."""
