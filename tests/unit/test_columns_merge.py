@@ -20,8 +20,9 @@ import pytest
 
 from projections.investigation_compact import Columns as InvestigationColumns
 from projections.investigations import Opening
+from projections.placement_compact import NONE
 from projections.placement_compact import Columns as PlacementColumns
-from services.audit.columns import Placements, Texts
+from services.audit.columns import Placements, Texts, _grow
 from services.audit.columns_inv import GROUPS, Investigations
 from services.audit.columns_merge import merge, merge_investigations
 
@@ -65,8 +66,7 @@ def _kept(rng: random.Random, n: int) -> tuple[Placements, Texts]:
     page["price"] = np.array([rng.randrange(len(PRICES)) for _ in code], dtype=np.int64)
     kept.repriced(code, page, n)
     for slot in (kept.start, kept.end, kept.reprice):  # every code has its cells
-        from services.audit.columns import _grow
-        _grow(slot.cols, n, {"rec": -(2**63)})
+        _grow(slot.cols, n, {"rec": NONE})
     return kept, persons
 
 
