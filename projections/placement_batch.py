@@ -114,11 +114,14 @@ class Plain:
 
     def distinct_persons(self, others: Iterable[str] = ()) -> int:
         """Distinct persons of these rows and of the `others` (person tokens of resolved placements)."""
-        mine = np.unique(self.person)
+        # a mask over the person numbers, not a sort (np.unique and np.isin per unit and month were
+        # 0.13 s of a 10 M store's municipality-year reports)
+        mine = np.zeros(len(self.persons), dtype=bool)
+        mine[self.person] = True
         found = self.persons.number_of
         extra: set[int | str] = {person if (n := found(person)) is None else n for person in others}
         numbers = np.fromiter((x for x in extra if isinstance(x, int)), np.int64)
-        return len(mine) + len(extra) - int(np.isin(numbers, mine).sum())  # those among mine once
+        return int(mine.sum()) + len(extra) - int(mine[numbers].sum())  # those among mine once
 
 
 @dataclass(frozen=True, slots=True)
