@@ -46,9 +46,10 @@ _SEP: Final = "\x00"
 
 class _Pickler(pickle.Pickler):
     """Pickles a projection dataclass's `index` (id -> row, numbered 0, 1, ... as ids were met: the
-    compact states' placement and utredning indexes) as its ids joined in one string. Read back by
-    `str.split` and `zip` instead of one string and one dict entry at a time: for the 10 M store's
-    420 000 ids of one municipality, 0.22 s of 0.37 s reading the state, 0.1 s of writing it."""
+    compact states' placement and utredning indexes) as its ids joined in one string, read back by
+    `str.split` and `zip`, not one string and one dict entry at a time. For the 10 M store's 420 000
+    ids of one municipality, writing the state took 0.19 s instead of 0.28 s; reading it, 0.26 s
+    instead of 0.28 s (building the dict is most of it either way)."""
 
     def reducer_override(self, obj: Any) -> Any:
         if not dataclasses.is_dataclass(obj) or isinstance(obj, type) or not _allowed(type(obj)):
@@ -57,9 +58,12 @@ class _Pickler(pickle.Pickler):
         if not isinstance(index, dict) or len(index) < INDEX_PACKED_FROM:
             return NotImplemented
         ids = list(index)
-        joined = _SEP.join(ids) if all(type(i) is str for i in ids) else None
+        try:
+            joined = _SEP.join(ids)
+        except TypeError:  # an id that is no string
+            return NotImplemented
         numbered = list(index.values()) == list(range(len(ids)))
-        if joined is None or joined.count(_SEP) != len(ids) - 1 or not numbered:
+        if joined.count(_SEP) != len(ids) - 1 or not numbered or any(type(i) is not str for i in ids[:1]):
             return NotImplemented  # not ids numbered in order: pickled as it is
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "index"}
         return _rebuilt, (type(obj), fields, joined)

@@ -329,6 +329,10 @@ def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
     plain = checkpoint_state.dump_state(state)
     assert b"_rebuilt" not in plain
     assert checkpoint_state.load_state(plain).care_costs.compact.index == compact.index
+    del compact.index["odd\x00id"]
+    compact.index[7] = len(compact.index)  # type: ignore[index]  # an id that is no string: as it is
+    back = checkpoint_state.load_state(checkpoint_state.dump_state(state))
+    assert back.care_costs.compact.index == compact.index
     forged = (b"\x80\x05cservices.audit.checkpoint_state\n_rebuilt\n(cpathlib\nPath\n}Va\ntR.")
     with pytest.raises(pickle.UnpicklingError, match=r"may not name pathlib\.Path"):
         checkpoint_state.load_state(forged)  # a class outside the projections
