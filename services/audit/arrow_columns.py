@@ -35,10 +35,8 @@ _HEX_AT: Final = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 
 
 def indices(rows: Any) -> Any:
-    """Row numbers (a sequence or numpy array) as an Arrow int64 array over numpy's buffer.
-
-    Not `pa.array`: its first call imports pandas where it is installed (Streamlit brings it), 0.4 s
-    of an as-of replay from a checkpoint, which uses no pandas."""
+    """Row numbers (a sequence or numpy array) as an Arrow int64 array over numpy's buffer (no copy;
+    `pa.array` converts element by element and probes for pandas, see `without_pandas_interop`)."""
     values = np.ascontiguousarray(rows, dtype=np.int64)
     return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
 

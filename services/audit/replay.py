@@ -192,8 +192,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     found = points.find(scope, projections, targets)
     if found is not None and found.upto == head and found.exact:
         with dg.EventDigest(manifest, resume=(found.cut, found.manifest)) as digest:
-            return Snapshot(found.state, digest, found.municipalities, found.back_registered,
-                            paths={"checkpoint": 1})
+            return _resumed(found, digest)
     read = pages.bounded_from(sql, scope, found.bound if found is not None else None)
     bound = None if read.upto is None or scope.known_at is None else pages.Bound(
         as_aware(scope.known_at), read.upto, head)  # the last included row: the reads stop there
@@ -203,8 +202,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
         if found is not None:
             targets = targets | found.targets
-            snap = Snapshot(found.state, digest, found.municipalities, found.back_registered,
-                            paths={"checkpoint": 1})
+            snap = _resumed(found, digest)
             at = found.upto
         if found is None or not found.exact:
             upto = points.prefix_end(scope, after=at)
@@ -224,6 +222,11 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
         if not stands and not snap.undecodable:
             points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound)
         return snap
+
+
+def _resumed(found: checkpoint.Found, digest: dg.EventDigest) -> Snapshot:
+    """The snapshot a checkpoint holds, its digest resumed in `digest`."""
+    return Snapshot(found.state, digest, found.municipalities, found.back_registered, paths={"checkpoint": 1})
 
 
 def _check_target(item: Stored, targets: frozenset[UUID]) -> None:
