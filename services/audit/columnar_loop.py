@@ -44,7 +44,7 @@ from services.audit import fast, local_page, page_memo, parallel, rawfold
 from services.audit.columnar import Gather, Take
 from services.audit.columnar_page import decode_slow, fold_page, hashed_page, hashing
 from services.audit.page_rows import PageRows
-from services.audit.pages import Reader, bounded, page_between, pages, prefetched
+from services.audit.pages import Reader, bounded, page_between, pages, parsed_ahead, prefetched
 from services.audit.source import Scope
 from services.store.sql import SqlStore
 
@@ -102,7 +102,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         elif kept is not None and width is not None:
             _memo_loop(store, read, g, snap, digest, take, kept, width, after)
         else:
-            for n, rows in enumerate(prefetched(pages(store, read, after)), start=1):
+            for n, rows in enumerate(prefetched(parsed_ahead(pages(store, read, after))), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
                 if n % TRIM_EVERY == 0:
                     release_free_memory()
@@ -126,15 +126,19 @@ def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo
         return None
 
 
-def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, after: int = 0
-            ) -> Generator[tuple[PageRows, str | None], None, None]:
+def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, after: int = 0,
+            parse: bool = False) -> Generator[tuple[PageRows, str | None], None, None]:
     """The scope's pages by position ranges, as reader processes read them (so one process and readers
-    keep the same pages in the memo), each with its memo key."""
+    keep the same pages in the memo), each with its memo key; `parse`: those the memo does not hold
+    parsed as they are read (`pages.parsed_ahead`)."""
     with Reader(store._engine) as reader:
         for lo, hi in parallel.ranges_of(scope, store.head(), span, after):
             rows = page_between(reader, scope, lo, hi)
             if len(rows):
-                yield rows, memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
+                key = memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
+                if parse and not memo.holds(key):
+                    rows.table()  # as `parsed_ahead`: the page is gathered, not taken
+                yield rows, key
 
 
 def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0) -> bool:
@@ -152,7 +156,8 @@ def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, dig
     own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
     own.check_ids = True
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
-    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after)), start=1):
+    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after, parse=True)),
+                                    start=1):
         found = page_memo.gathered(memo, key, own, rows, muni, how)
         if found is None:  # Arrow cannot read it as expected: with Python
             fold_page(g, rows, muni, snap, digest, take, columns=False)

@@ -17,7 +17,7 @@ from typing import Any, overload
 import numpy as np
 import pyarrow as pa
 
-from services.audit.arrow_columns import strings
+from services.audit.arrow_columns import parse, strings
 from services.audit.source import as_bytes
 
 
@@ -45,7 +45,7 @@ def _copy(strings: pa.Array) -> pa.Array:
 class PageRows(Sequence[tuple[Any, ...]]):
     """A page's rows in position order; `rows[i]` is (position, event id, appended_at, stored bytes)."""
 
-    __slots__ = ("_ends", "appended", "ids", "lines", "positions")
+    __slots__ = ("_ends", "_table", "appended", "ids", "lines", "positions")
 
     def __init__(self, positions: Any, ids: pa.Array, appended: pa.Array, lines: bytes, ends: Any) -> None:
         self.positions = positions  # numpy int64
@@ -53,6 +53,15 @@ class PageRows(Sequence[tuple[Any, ...]]):
         self.appended = appended  # Arrow strings, as the driver gives appended_at
         self.lines = lines  # every payload followed by a newline: exactly what the events hash is over
         self._ends = ends  # numpy int64: where each row's line ends in `lines` (after its newline)
+        self._table: pa.Table | None | bool = False  # False: not parsed yet
+
+    def table(self) -> pa.Table | None:
+        """Arrow's parse of the lines (`arrow_columns.parse`; None: Arrow cannot read them as
+        expected), made once. The page reader's thread makes it ahead of the fold (`parsed_ahead`):
+        Arrow's reader lets the GIL go, so it runs beside the folding of the page before."""
+        if self._table is False:
+            self._table = parse(self.lines, len(self))
+        return self._table  # type: ignore[return-value]
 
     @classmethod
     def from_tuples(cls, rows: Sequence[Sequence[Any]]) -> PageRows:
@@ -121,5 +130,5 @@ class PageRows(Sequence[tuple[Any, ...]]):
         ids: list[Any] = self.ids.to_pylist()
         return ids
 
-    def __reduce__(self) -> Any:  # sent by reader processes: the columns, not tuples
+    def __reduce__(self) -> Any:  # sent by reader processes: the columns, not tuples (not the parse)
         return PageRows, (self.positions, self.ids, self.appended, self.lines, self._ends)
