@@ -111,6 +111,72 @@ def test_a_prefix_checkpoint_the_replay_read_no_further_than_serves_the_same_kno
     assert len(records(memo)) == 1
 
 
+def _kept(memo: Path) -> dict[str, bytes]:
+    """Every checkpoint file by name (nothing else is left in the folder: no temporary folder)."""
+    return {p.name: p.read_bytes() for p in sorted(memo.glob("checkpoints/*/*")) if p.is_file()}
+
+
+def test_checkpoints_written_in_the_background_are_those_written_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child process forked at each save writes the state as it was there, although this process
+    folds the late rows into that same state before the child is done (the exact one after it)."""
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    late = datetime(2021, 3, 10, 10, tzinfo=STOCKHOLM)
+    _append(url, [_actualised("late-1", "2021-03-10", late)], datetime(2021, 8, 1, tzinfo=STOCKHOLM))
+    files = {}
+    for background in (True, False):
+        monkeypatch.setattr(checkpoint, "BACKGROUND", background)
+        memo = tmp_path / f"memo-{background}"
+        agree(url, date(2021, 4, 30), tmp_path, memo)
+        files[background] = _kept(memo)
+        assert not list(memo.glob("checkpoints/*/.new-*"))
+    assert sorted(r["exact"] for r in records(tmp_path / "memo-True")) == [False, True]
+    assert files[True] == files[False]
+    monkeypatch.setattr(checkpoint, "BACKGROUND", True)
+    later = agree(url, date(2021, 6, 15), tmp_path, tmp_path / "memo-True")  # taken, another one made
+    assert later["checkpoint"] == 1 and len(records(tmp_path / "memo-True")) > 2
+
+
+def test_a_checkpoint_whose_background_writer_fails_is_not_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    memo = tmp_path / "memo"
+
+    def broken(state: Any) -> bytes:
+        raise RuntimeError("the child's pickler failed")
+
+    monkeypatch.setattr(checkpoint, "dump_state", broken)  # the forked child runs this module's code
+    with caplog.at_level(logging.WARNING):
+        agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert records(memo) == [] and _kept(memo) == {}
+    assert "was not written" in caplog.text
+    monkeypatch.setattr(checkpoint, "dump_state", checkpoint_state.dump_state)
+    assert "checkpoint" not in agree(url, date(2021, 4, 30), tmp_path, memo)  # replays as without one
+    assert len(records(memo)) == 1
+
+
+def test_a_background_writer_that_does_not_finish_is_stopped(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    url = store_of(tmp_path / "store.db", history(3, 0.1))
+    store = open_store(url)
+    try:
+        points = checkpoint.Checkpoints(tmp_path / "memo", sql_store(store))
+        child = checkpoint.os.fork()
+        if child == 0:  # stands for a writer that hangs
+            import time
+            time.sleep(60)
+            checkpoint.os._exit(0)
+        made = tmp_path / "memo" / "checkpoints" / "partial"
+        made.mkdir()
+        points._children.append((child, "key", tmp_path / "never.json", made))
+        assert points.settle(timeout=0.2) == []
+        assert not made.exists()
+        with pytest.raises(ChildProcessError):
+            checkpoint.os.waitpid(child, checkpoint.os.WNOHANG)  # reaped
+    finally:
+        store.close()
+
+
 def _append(url: str, events: list[Event], now: datetime) -> None:
     store = open_store(url, clock=lambda: now)
     try:
