@@ -45,11 +45,7 @@ import logging
 import os
 import pickle
 import shutil
-import signal
-import sys
 import tempfile
-import time
-import traceback
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -75,7 +71,6 @@ from services.store.tables import events_table as ev
 FORMAT: Final = 1
 KEEP: Final = 4  # checkpoints per scope (municipality and projections)
 FOLDER: Final = "checkpoints"
-BACKGROUND = True  # `save(background=True)` forks where the system can (tests set it off to compare)
 log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -106,7 +101,6 @@ class Checkpoints:
             if other != self.folder and other.is_dir():
                 shutil.rmtree(other, ignore_errors=True)
         self.store = store
-        self._children: list[tuple[int, str, Path, Path]] = []  # checkpoints written in the background
 
     @staticmethod
     def usable(store: SqlStore | None) -> bool:
@@ -235,18 +229,11 @@ class Checkpoints:
             return None
 
     def save(self, scope: Scope, upto: int, projections: Iterable[str], targets: frozenset[UUID], mark: int,
-             snap: Any, cut: Cut, *, exact: bool, bound: Bound | None = None,
-             background: bool = False) -> Path | None:
+             snap: Any, cut: Cut, *, exact: bool, bound: Bound | None = None) -> Path | None:
         """Keep a checkpoint of `snap` (a `replay.Snapshot`: state, municipalities, back-registrations),
         before later events are folded into it: `exact`, the scope's rows up to `upto` recorded by its
         known-at; else every row of the scope up to `upto` (all recorded by then). None, with a warning,
-        when it cannot be written (the replay is the same without it).
-
-        `background`: written by a child process forked here (where `BACKGROUND` holds and the system
-        forks), which sees the state as it is now whatever this process folds into it next; the path is
-        then returned before the files are written, and `settle` waits for them. Pickling and writing
-        the 10 M store's municipality-year state took 0.3-0.4 s of a month-later replay, beside which the
-        replay now builds its reports."""
+        when it cannot be written (the replay is the same without it)."""
         if cut.manifest is None:
             raise ValueError("a checkpoint keeps the manifest: cut a digest that writes one")
         key = self._scope_key(scope.municipality, projections)
@@ -254,81 +241,38 @@ class Checkpoints:
         name = hashlib.sha256(orjson.dumps([key, upto, known, exact, sorted(t.hex for t in targets)])
                               ).hexdigest()[:16]
         path = self.folder / f"{key}-{name}.json"
-        head = {
-            "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto), "code": self.code,
-            "flavour": sha256_state.flavour(), "municipality": scope.municipality,
-            "projections": sorted(projections), "known_at": known, "upto": upto, "exact": exact,
-            "edits": mark, "targets": sorted(str(t) for t in targets),
-            "bound": None if bound is None else [bound.known_at.isoformat(), bound.last, bound.head],
-        }
-        try:
-            made = Path(tempfile.mkdtemp(dir=self.folder, prefix=".new-"))
-        except OSError as exc:
-            log.warning("replay checkpoint: cannot keep one in %s (%s); replaying without it",
-                        self.folder, exc)
-            return None
-        if background and BACKGROUND and hasattr(os, "fork"):
-            child = os.fork()
-            if child == 0:  # the child: write, then leave at once (none of this process's exit work)
-                code = 1
-                try:
-                    code = 0 if self._write(made, path, head, snap, cut) else 1
-                except BaseException:  # reported; the child's exit code says it
-                    traceback.print_exc()
-                finally:
-                    sys.stderr.flush()
-                    os._exit(code)
-            self._children.append((child, key, path, made))
-            return path
-        if not self._write(made, path, head, snap, cut):
-            return None
-        self._evict(key)
-        return path
-
-    def settle(self, timeout: float = 300.0) -> list[Path]:
-        """Wait for the checkpoints written in the background (`save`); the paths of those written. A
-        child that is not done within `timeout` seconds is stopped (its checkpoint is not kept: a record
-        is the last file it writes)."""
-        done = []
-        while self._children:
-            child, key, path, made = self._children.pop(0)
-            if _waited(child, timeout):
-                done.append(path)
-                self._evict(key)
-            else:
-                log.warning("replay checkpoint: %s was not written (its process failed or was stopped)", path)
-            shutil.rmtree(made, ignore_errors=True)  # a stopped child's files, if any
-        return done
-
-    def _write(self, tmp: Path, path: Path, head: dict[str, Any], snap: Any, cut: Cut) -> bool:
-        """The checkpoint's files, made in the folder `tmp` and moved in place (state, manifest, then the
-        record that names them); False, with a warning, where they cannot be written."""
-        assert cut.manifest is not None
         try:
             data = dump_state(snap.state)
+            made = tempfile.mkdtemp(dir=self.folder, prefix=".new-")
             try:
+                tmp = Path(made)
                 (tmp / "state").write_bytes(data)
                 manifest_sha256 = _kept_manifest(cut.manifest, cut.manifest_size, tmp / "manifest")
                 rec = {
-                    **head,
+                    "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto),
+                    "code": self.code, "flavour": sha256_state.flavour(),
+                    "municipality": scope.municipality, "projections": sorted(projections), "known_at": known,
+                    "upto": upto, "exact": exact, "edits": mark, "targets": sorted(str(t) for t in targets),
                     "events_state": cut.events_state.hex(), "manifest_state": cut.manifest_state.hex(),
                     "count": cut.count, "first_position": cut.first_position,
                     "last_position": cut.last_position,
                     "manifest_size": cut.manifest_size, "municipalities": sorted(snap.municipalities),
                     "back_registered": snap.back_registered, "state_sha256": hashlib.sha256(data).hexdigest(),
                     "manifest_sha256": manifest_sha256,
+                    "bound": None if bound is None else [bound.known_at.isoformat(), bound.last, bound.head],
                 }
                 os.replace(tmp / "state", path.with_suffix(".state"))
                 os.replace(tmp / "manifest", path.with_suffix(".manifest"))
                 (tmp / "record").write_bytes(orjson.dumps(rec))
                 os.replace(tmp / "record", path)  # last: a record names only files in place
             finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(made, ignore_errors=True)
         except OSError as exc:
             log.warning("replay checkpoint: cannot keep one in %s (%s); replaying without it",
                         self.folder, exc)
-            return False
-        return True
+            return None
+        self._evict(key)
+        return path
 
     def _evict(self, key: str) -> None:
         """Keep the KEEP most recently made or taken checkpoints of a scope."""
@@ -336,20 +280,6 @@ class Checkpoints:
         for old in records[KEEP:]:
             for suffix in (".json", ".state", ".manifest"):
                 old.with_suffix(suffix).unlink(missing_ok=True)
-
-
-def _waited(child: int, timeout: float) -> bool:
-    """Whether the child process exited with 0 within `timeout` seconds (else it is stopped)."""
-    end = time.monotonic() + timeout
-    while True:
-        pid, status = os.waitpid(child, os.WNOHANG)
-        if pid:
-            return os.waitstatus_to_exitcode(status) == 0
-        if time.monotonic() > end:
-            os.kill(child, signal.SIGKILL)
-            os.waitpid(child, 0)
-            return False
-        time.sleep(0.005)
 
 
 def _kept_manifest(manifest: Path, size: int, kept: Path) -> str:

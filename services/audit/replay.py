@@ -167,15 +167,6 @@ def rebuild(
 
 def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], manifest: Path,
                  memo: Path) -> Snapshot:
-    """`rebuild` from and with checkpoints (`resumed`), every checkpoint written when it returns."""
-    snap, points = resumed(store, scope, projections, manifest, memo)
-    if points is not None:
-        points.settle()
-    return snap
-
-
-def resumed(store: EventStore, scope: Scope, projections: Iterable[str], manifest: Path,
-            memo: Path) -> tuple[Snapshot, checkpoint.Checkpoints | None]:
     """`rebuild` with the manifest written to `manifest`, from the best checkpoint in the memo's folder
     (`services.audit.checkpoint`), else from the first position; keeping checkpoints on the way: a
     prefix one (the rows up to the scope's first row recorded after its known-at) and, where rows after
@@ -184,8 +175,6 @@ def resumed(store: EventStore, scope: Scope, projections: Iterable[str], manifes
 
     Only for a SQLite store whose SHA-256 states can be saved (`Checkpoints.usable`); the figures,
     hashes and proof are those of `rebuild` from the first position. The snapshot's digest is closed.
-    The checkpoints are written in the background (`Checkpoints.save`): the caller settles the
-    `Checkpoints` returned (None: the folder could not be used) once it has built its reports.
     """
     projections = set(projections)
     sql = sql_store(store)
@@ -196,16 +185,7 @@ def resumed(store: EventStore, scope: Scope, projections: Iterable[str], manifes
     except OSError as exc:
         log.warning("replay checkpoints: cannot use %s (%s); replaying without them", memo, exc)
         with dg.EventDigest(manifest) as digest:
-            return rebuild(store, scope, projections, digest, memo=memo), None
-    try:
-        return _from_checkpoints(points, store, sql, scope, projections, manifest, memo), points
-    except BaseException:
-        points.settle()  # no child is left behind
-        raise
-
-
-def _from_checkpoints(points: checkpoint.Checkpoints, store: EventStore, sql: Any, scope: Scope,
-                      projections: set[str], manifest: Path, memo: Path) -> Snapshot:
+            return rebuild(store, scope, projections, digest, memo=memo)
     head = sql.head() if scope.upto is None else scope.upto
     scope = replace(scope, upto=head)
     mark, targets = points.edit_mark(), retraction_targets(store, head)
@@ -230,8 +210,8 @@ def _from_checkpoints(points: checkpoint.Checkpoints, store: EventStore, sql: An
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at, bound=False)  # all recorded by then
                 stands = not snap.undecodable and points.save(
-                    scope, upto, projections, targets, mark, snap, digest.cut(), exact=False, bound=bound,
-                    background=True) is not None  # the child keeps the state as it is here
+                    scope, upto, projections, targets, mark, snap, digest.cut(), exact=False, bound=bound
+                ) is not None
                 at = upto
         if snap is None or at < (read.upto or 0):  # the rest, each row tested for its record time
             snap = rebuild(store, read, projections, digest, targets=targets, memo=memo, resume=snap,
@@ -240,8 +220,7 @@ def _from_checkpoints(points: checkpoint.Checkpoints, store: EventStore, sql: An
         # A prefix checkpoint whose replay then read no more rows serves replays as known at the same
         # time too (their reads stop at its bound): one checkpoint, not two of the same state.
         if not stands and not snap.undecodable:
-            points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound,
-                        background=True)
+            points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound)
         return snap
 
 
@@ -323,23 +302,11 @@ def replay(
     scope = Scope(request.known_at, request.municipality, upto=head)
     manifest_path = out_dir / "proof.events.tsv.gz"
     projections = projections_for(request, registry)
-    points: checkpoint.Checkpoints | None = None
     if memo is not None and checkpoint.Checkpoints.usable(sql_store(store)):
-        snap, points = resumed(store, scope, projections, manifest_path, memo)
+        snap = checkpointed(store, scope, projections, manifest_path, memo)
     else:
         with dg.EventDigest(manifest_path) as digest:
             snap = rebuild(store, scope, projections, digest, memo=memo)
-    try:
-        return _published(snap, request, out_dir, registry, code, head, manifest_path, pages_read)
-    finally:
-        if points is not None:
-            points.settle()  # the checkpoints written beside the reports
-
-
-def _published(snap: Snapshot, request: Request, out_dir: Path, registry: Mapping[DefinitionKey, Builder],
-               code: CodeVersion | None, head: int, manifest_path: Path,
-               pages_read: Counter[str] | None) -> Proof:
-    """The replay's report files and proof in `out_dir`."""
     digest = snap.digest
     if pages_read is not None:
         pages_read.update(snap.paths)
