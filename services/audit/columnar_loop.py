@@ -136,7 +136,7 @@ def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, afte
             rows = page_between(reader, scope, lo, hi)
             if len(rows):
                 key = memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
-                if parse and not memo.holds(key):
+                if parse and key is not None and not memo.holds(key):
                     rows.table()  # as `parsed_ahead`: the page is gathered, not taken
                 yield rows, key
 

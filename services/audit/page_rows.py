@@ -53,7 +53,7 @@ class PageRows(Sequence[tuple[Any, ...]]):
         self.appended = appended  # Arrow strings, as the driver gives appended_at
         self.lines = lines  # every payload followed by a newline: exactly what the events hash is over
         self._ends = ends  # numpy int64: where each row's line ends in `lines` (after its newline)
-        self._table: pa.Table | None | bool = False  # False: not parsed yet
+        self._table: pa.Table | bool | None = False  # False: not parsed yet
 
     def table(self) -> pa.Table | None:
         """Arrow's parse of the lines (`arrow_columns.parse`; None: Arrow cannot read them as
@@ -61,7 +61,7 @@ class PageRows(Sequence[tuple[Any, ...]]):
         Arrow's reader lets the GIL go, so it runs beside the folding of the page before."""
         if self._table is False:
             self._table = parse(self.lines, len(self))
-        return self._table  # type: ignore[return-value]
+        return self._table
 
     @classmethod
     def from_tuples(cls, rows: Sequence[Sequence[Any]]) -> PageRows:

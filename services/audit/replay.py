@@ -199,6 +199,9 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     snap: Snapshot | None = None
     at = 0  # the rows up to here are folded
     stands = found is not None  # a checkpoint, taken or made, stands for the state as it is
+    # the checkpoint below the state (events, state bytes): another is written only where it spares a
+    # later replay more than it costs (`checkpoint.spares`; a month after one at 10 M it does not)
+    base = None if found is None else (found.cut.count, found.size)
     with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
         if found is not None:
             targets = targets | found.targets
@@ -209,9 +212,13 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at, bound=False)  # all recorded by then
-                stands = not snap.undecodable and points.save(
-                    scope, upto, projections, targets, mark, snap, digest.cut(), exact=False, bound=bound
-                ) is not None
+                made = None
+                if not snap.undecodable and checkpoint.spares(base, digest.count):
+                    made = points.save(scope, upto, projections, targets, mark, snap, digest.cut(),
+                                       exact=False, bound=bound)
+                if made is not None:
+                    base = (digest.count, made.with_suffix(".state").stat().st_size)
+                stands = made is not None
                 at = upto
         if snap is None or at < (read.upto or 0):  # the rest, each row tested for its record time
             snap = rebuild(store, read, projections, digest, targets=targets, memo=memo, resume=snap,
@@ -219,7 +226,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             stands = False
         # A prefix checkpoint whose replay then read no more rows serves replays as known at the same
         # time too (their reads stop at its bound): one checkpoint, not two of the same state.
-        if not stands and not snap.undecodable:
+        if not stands and not snap.undecodable and checkpoint.spares(base, digest.count):
             points.save(scope, head, projections, targets, mark, snap, digest.cut(), exact=True, bound=bound)
         return snap
 

@@ -40,6 +40,8 @@ REPORTS = ["external-purchases", "occupancy", "intake", "investigations", "lvu-l
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE", 333)
     monkeypatch.setattr(parallel, "RANGE", 333)
+    # every checkpoint is worth writing (the rule for when one is not has a test of its own)
+    monkeypatch.setattr(checkpoint, "ROW_BYTES", 10**12)
 
 
 def published(url: str, day: date, out: Path, memo: Path | None, municipality: str | None = "1880"
@@ -109,6 +111,33 @@ def test_a_prefix_checkpoint_the_replay_read_no_further_than_serves_the_same_kno
     assert [r["exact"] for r in made] == [False] and made[0]["bound"][1] <= made[0]["upto"]
     assert agree(url, date(2021, 4, 30), tmp_path, memo) == Counter({"checkpoint": 1})
     assert len(records(memo)) == 1
+
+
+def test_a_checkpoint_is_written_only_where_it_spares_more_than_it_costs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay from a checkpoint writes another only where the rows folded since it, at ROW_BYTES
+    each, outweigh the state's bytes; one that does not still publishes what a full replay does."""
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    late = datetime(2021, 3, 10, 10, tzinfo=STOCKHOLM)
+    _append(url, [_actualised("late-1", "2021-03-10", late)], datetime(2021, 8, 1, tzinfo=STOCKHOLM))
+    memo = tmp_path / "memo"
+    monkeypatch.setattr(checkpoint, "ROW_BYTES", 0)  # no row is worth a byte: only a first one is written
+    agree(url, date(2021, 4, 30), tmp_path, memo)
+    first = records(memo)
+    assert [r["exact"] for r in first] == [False]  # not the exact one beside it: one late row
+    later = agree(url, date(2021, 6, 15), tmp_path, memo)
+    assert later["checkpoint"] == 1 and later["columns"] >= 1 and records(memo) == first
+    assert agree(url, date(2021, 6, 15), tmp_path, memo)["checkpoint"] == 1  # the same one again
+    state = next(memo.glob("checkpoints/*/*.state")).stat().st_size
+    monkeypatch.setattr(checkpoint, "ROW_BYTES", state)  # one row is worth the state: written
+    agree(url, date(2021, 6, 15), tmp_path, memo)
+    assert len(records(memo)) == 2
+
+
+def test_what_a_checkpoint_spares() -> None:
+    assert checkpoint.spares(None, 0)  # a replay from the first position: always
+    assert checkpoint.spares((100, 5 * checkpoint.ROW_BYTES), 105)
+    assert not checkpoint.spares((100, 5 * checkpoint.ROW_BYTES + 1), 105)
 
 
 def _append(url: str, events: list[Event], now: datetime) -> None:
