@@ -54,4 +54,5 @@ def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path)
                       r"pages \{'checkpoint': 1\}\)", result.output)
     assert exact is not None, result.output  # the second as-of replay read no page
     assert re.search(r"as known a month later \(\d+ events\) [\d.]+ s wall", result.output)
+    assert re.search(r"again [\d.]+ s wall, [\d.]+ s CPU \(pages \{.checkpoint.: 1", result.output)
     assert not list(tmp_path.glob("tmp*")), "the bench's memo folder is removed"
