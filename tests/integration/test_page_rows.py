@@ -12,6 +12,7 @@ import pickle
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import create_engine
 
@@ -72,6 +73,29 @@ def test_a_page_crosses_a_pipe_as_columns(store_file: Path) -> None:
     adbc, _ = _both(store_file, Scope(None), limit=50)
     again = pickle.loads(pickle.dumps(adbc, protocol=pickle.HIGHEST_PROTOCOL))
     assert isinstance(again, PageRows) and list(again) == list(adbc) and again.lines == adbc.lines
+
+
+def test_a_page_is_parsed_once_ahead_and_not_sent_parsed(store_file: Path) -> None:
+    """`parsed_ahead` parses each page as it passes (the reading thread's work under `prefetched`);
+    the fold then finds the same table, made once; a page whose lines Arrow cannot read gives None;
+    a page sent to another process goes without its parse."""
+    engine = create_engine(f"sqlite:///{store_file}")
+    try:
+        with pages.Reader(engine) as reader:
+            clean = reader.fetch(Scope(None), 20, 60)
+            edited = reader.fetch(Scope(None), 0, 12)  # the payload that does not parse
+    finally:
+        engine.dispose()
+    assert clean._table is False
+    (ahead,) = pages.parsed_ahead(iter([clean]))
+    table = ahead.table()
+    assert table is not None
+    assert ahead is clean and table.num_rows == len(clean)
+    assert clean.table() is table  # not parsed again
+    assert table.column("event_id").to_pylist() == [orjson.loads(p)["event_id"] for p in clean.payloads()]
+    assert edited.table() is None and edited._table is None
+    again = pickle.loads(pickle.dumps(clean, protocol=pickle.HIGHEST_PROTOCOL))
+    assert again._table is False and again.table().equals(table)
 
 
 def test_limits_bounds_and_an_empty_page(store_file: Path) -> None:
