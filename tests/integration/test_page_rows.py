@@ -91,8 +91,8 @@ def test_a_page_is_parsed_once_ahead_and_not_sent_parsed(store_file: Path) -> No
     table = ahead.table()
     assert table is not None
     assert ahead is clean and table.num_rows == len(clean)
-    assert clean.table() is table  # not parsed again
     assert table.column("event_id").to_pylist() == [orjson.loads(p)["event_id"] for p in clean.payloads()]
+    assert clean.table() is table  # not parsed again
     assert edited.table() is None and edited._table is None
     again = pickle.loads(pickle.dumps(clean, protocol=pickle.HIGHEST_PROTOCOL))
     assert again._table is False and again.table().equals(table)
