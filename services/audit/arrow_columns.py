@@ -1,15 +1,14 @@
-"""Arrow columns for the columnar replay: the page parse and the helpers on whole columns.
+"""Arrow columns for the columnar replay: the helpers on whole columns.
 
-`parse` reads a page's stored bytes (newline-joined, exactly what the events hash covers) with
-Arrow's JSON reader into the schema of the fields the raw fold reads; any other key is inferred, so
-the acceptance test can see it. The rest turn columns into numpy values: converted once per distinct
-value (`codes`, `mapped`), distinct tuples of several columns (`combined`, `unique_rows`) and event
-ids as two 64-bit halves of their hex digits (`halves`). Used by `services.audit.vector`.
+A page's payloads are parsed by Arrow's JSON reader into the schema of the fields the raw fold reads
+(`services.store.parsed`: `parse`, or `decode` of the lines the store keeps beside them). Here those
+columns become numpy values: converted once per distinct value (`codes`, `mapped`), distinct tuples
+of several columns (`combined`, `unique_rows`) and event ids as two 64-bit halves of their hex digits
+(`halves`). Used by `services.audit.vector`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -18,17 +17,9 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
 _S: Final = pa.string()
-_DATA: Final = pa.struct([(name, _S) for name in (
-    "case_id", "category", "legal_basis", "person", "placement_id", "price_unit", "regime", "sex",
-    "target_group", "unit_id", "reason", "channel", "reporter_category", "investigation_id", "outcome")]
-    + [("birth_year", pa.int64())])
-_SCHEMA: Final = pa.schema([("data", _DATA), ("event_id", _S), ("municipality", _S), ("occurred_at", _S),
-                            ("recorded_at", _S), ("stream_id", _S), ("type", _S), ("version", pa.int64())])
-_PARSE: Final = pj.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="infer")
-_READ: Final = pj.ReadOptions(block_size=1 << 20, use_threads=True)
+
 _HEX: Final = np.full(256, 255, dtype=np.uint8)
 _HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _HEX_AT: Final = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
@@ -113,15 +104,6 @@ def mapped(column: Any, convert: Callable[[Any], int], bad: int) -> Any:
         except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError):
             out[nulls] = bad
     return out
-
-
-def parse(lines: bytes, n: int) -> pa.Table | None:
-    try:
-        table = pj.read_json(io.BytesIO(lines), read_options=_READ, parse_options=_PARSE,
-                             memory_pool=pa.system_memory_pool())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    return table if table.num_rows == n else None
 
 
 def null_or(column: Any) -> Any:

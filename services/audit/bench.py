@@ -9,7 +9,9 @@ replay's own, not the generator's):
   per-event manifest, which only a written proof keeps), in events/s, and how its pages were read
   (on whole columns, with Python, row by row: `services.audit.columnar_loop`); then again in another
   fresh process with two reader processes (`services.audit.parallel`), with the one-process time
-  over it (a ratio measured in the same run);
+  over it (a ratio measured in the same run); and again in one process parsing every payload instead
+  of taking the store's parsed lines (`services.store.parsed`; a store made before them is given
+  them first, `SqlStore.fill_parsed`), with its time over the one with them;
 * peak RSS of those processes (ru_maxrss; with readers: the folding process and the largest reader);
 * as-of replay of one municipality-year: the external-purchases, occupancy and intake reports of one
   year for one municipality, as known at the end of that year, with manifest and proof written;
@@ -64,6 +66,27 @@ def _measure_two(db: str) -> dict[str, Any]:
             "two_cpu_s": cpu + readers.ru_utime + readers.ru_stime,
             "two_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "reader_rss_mb": readers.ru_maxrss / 1024}
+
+
+def _measure_payloads(db: str) -> dict[str, Any]:
+    """Runs in a fresh process: the full rebuild in one process with every page parsed from its payloads,
+    not from the store's parsed lines (`services.store.parsed`): the peer of the rebuild with them."""
+    from projections.definitions import ALL_PROJECTIONS
+    from services.audit.digest import EventDigest
+    from services.audit.replay import rebuild
+    from services.audit.source import Scope
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        snap = rebuild(store, Scope(None), ALL_PROJECTIONS, EventDigest(listed=False), processes=1,
+                       lines=False)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        store.close()
+    return {"payloads_s": wall, "payloads_cpu_s": cpu, "payloads_events": snap.digest.count,
+            "payloads_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str, Any]:
@@ -152,10 +175,13 @@ def bench_replay(
         t0 = time.perf_counter()
         head = build_store(path, events, municipalities, years, order=order)
         typer.echo(f"built {path}: {head} events in {time.perf_counter() - t0:.1f} s")
+    _fill_lines(path)
     cmd = [sys.executable, "-m", "services.audit.bench", f"sqlite:///{path}", "1880", str(2020 + years // 2)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)  # a fresh process: its own RSS
     r = json.loads(done.stdout)
     done = subprocess.run([*cmd, "two"], capture_output=True, text=True, check=True)
+    r.update(json.loads(done.stdout))
+    done = subprocess.run([*cmd, "payloads"], capture_output=True, text=True, check=True)
     r.update(json.loads(done.stdout))
     load = os.getloadavg()[0]
     typer.echo(
@@ -168,6 +194,12 @@ def bench_replay(
         f"+ {r['reader_rss_mb']:.0f} MB per reader at most; "
         f"as-of replay of one municipality-year ({int(r['asof_events'])} events, 3 reports, proof) "
         f"{r['asof_s']:.2f} s wall, {r['asof_cpu_s']:.2f} s CPU; full rebuild pages read {r['pages']}"
+    )
+    typer.echo(
+        f"full rebuild parsing every payload (not the store's parsed lines), one process: "
+        f"{r['payloads_events'] / r['payloads_s']:,.0f} events/s wall "
+        f"({r['payloads_events'] / r['payloads_cpu_s']:,.0f} events/s of CPU), peak RSS "
+        f"{r['payloads_rss_mb']:.0f} MB; with the lines {r['payloads_s'] / r['full_s']:.2f} times the rate"
     )
     with tempfile.TemporaryDirectory(dir=path.parent) as memo:  # the page memo, filled then taken
         runs = []
@@ -196,6 +228,23 @@ def bench_replay(
     )
 
 
+def _fill_lines(path: Path) -> None:
+    """Give the rows of a store made before the parsed lines theirs (`SqlStore.fill_parsed`), once."""
+    from services.store import open_store
+    from services.store.sql import SqlStore
+
+    store = open_store(f"sqlite:///{path}")
+    try:
+        if not isinstance(store, SqlStore):
+            raise TypeError(f"the bench's store {path} did not open as a SQL store")
+        t0 = time.perf_counter()
+        filled = store.fill_parsed()
+        if filled:
+            typer.echo(f"gave {filled} rows of {path} their parsed lines in {time.perf_counter() - t0:.1f} s")
+    finally:
+        store.close()
+
+
 def register(app: typer.Typer) -> None:
     """Adds `replay` to the `bench` group (creating the group when no other module has yet)."""
     for group in app.registered_groups:
@@ -213,6 +262,8 @@ if __name__ == "__main__":
     without_pandas_interop()  # as the replay commands run (a process that replays only)
     if sys.argv[4:] == ["two"]:
         typer.echo(json.dumps(_measure_two(sys.argv[1])))
+    elif sys.argv[4:] == ["payloads"]:
+        typer.echo(json.dumps(_measure_payloads(sys.argv[1])))
     elif sys.argv[4:5] == ["memo"]:
         typer.echo(json.dumps(_measure_memo(sys.argv[1], sys.argv[5], sys.argv[2], int(sys.argv[3]))))
     else:

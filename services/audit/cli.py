@@ -1,4 +1,5 @@
-"""The audit commands: `casestream replay`, `verify` and `diff` (registered via services.commands)."""
+"""The audit commands: `casestream replay`, `verify`, `diff` and `prepare-replay` (registered via
+services.commands)."""
 
 from __future__ import annotations
 
@@ -182,7 +183,32 @@ def _print_causes(out: Console, changes: list[Change], result: DiffResult) -> No
             out.print(f"{ch.row}: ingen händelse registrerad mellan A och B förklarar ändringen")
 
 
+def prepare_replay(db: Db = None) -> None:
+    """Give the events of a store made before this version their parsed lines, for fast replays (SQLite)."""
+    import time
+
+    from services.store import StoreError, open_store
+    from services.store.sql import SqlStore
+
+    url = _existing_store(db)
+    try:
+        store = open_store(url)
+    except StoreError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--db") from None
+    try:
+        if not isinstance(store, SqlStore) or store.engine.dialect.name != "sqlite":
+            typer.echo(f"{url}: only a SQLite store keeps parsed lines; nothing to do")
+            return
+        t0 = time.perf_counter()
+        filled = store.fill_parsed()
+        typer.echo(f"{filled} events given their parsed lines in {time.perf_counter() - t0:.1f} s "
+                   f"(events whose payload has none are parsed at each replay)")
+    finally:
+        store.close()
+
+
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay)
     app.command("verify")(verify)
     app.command("diff")(diff)
+    app.command("prepare-replay")(prepare_replay)

@@ -71,7 +71,7 @@ def _libc() -> Any:
 
 def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold, digest: Any,
         take: Take, *, processes: int | None = None, memo: Path | None = None, after: int = 0,
-        bound: bool = True) -> None:
+        bound: bool = True, lines: bool = True) -> None:
     """Fold every included row: in columns where the raw fold accepts it, else `take(decoded, hashed)`.
 
     `after`: only the rows above this position (the rest of a scope whose rows up to it are already in
@@ -82,6 +82,8 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     scope on a machine with two cores or more, else none: the pages are read in this process).
     `memo`: the folder of a page memo (`services.audit.page_memo`) to take gathered pages from and
     keep them in; None: every page is parsed.
+    `lines`: take the store's parsed lines for the pages that have them (`services.store.parsed`; the
+    same columns as parsing the payloads); False: parse every page from its payloads.
     """
     g = Gather(fold)
     collecting, interval, pool = gc.isenabled(), sys.getswitchinterval(), pa.default_memory_pool()
@@ -94,15 +96,15 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
         # reads stop at the scope's last included row
         width = None if kept is None or memo is None else parallel.span_of(store, scope, memo)
         read = bounded(store, scope) if bound else scope
-        warm = kept is not None and width is not None and _warm(store, read, kept, width, after)
+        warm = kept is not None and width is not None and _warm(store, read, kept, width, after, lines)
         span = parallel.plan(store, read, processes, warm=warm, after=after)  # rows up to the last included
         if span is not None:
             parallel.run(store, read, g, snap, digest, take, processes or 2, span,  # readers open the memo
-                         memo if kept is not None else None, after)  # only if this process could
+                         memo if kept is not None else None, after, lines)  # only if this process could
         elif kept is not None and width is not None:
-            _memo_loop(store, read, g, snap, digest, take, kept, width, after)
+            _memo_loop(store, read, g, snap, digest, take, kept, width, after, lines)
         else:
-            for n, rows in enumerate(prefetched(parsed_ahead(pages(store, read, after))), start=1):
+            for n, rows in enumerate(prefetched(parsed_ahead(pages(store, read, after, lines))), start=1):
                 fold_page(g, rows, scope.municipality, snap, digest, take)
                 if n % TRIM_EVERY == 0:
                     release_free_memory()
@@ -127,11 +129,11 @@ def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo
 
 
 def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, after: int = 0,
-            parse: bool = False) -> Generator[tuple[PageRows, str | None], None, None]:
+            parse: bool = False, lines: bool = True) -> Generator[tuple[PageRows, str | None], None, None]:
     """The scope's pages by position ranges, as reader processes read them (so one process and readers
     keep the same pages in the memo), each with its memo key; `parse`: those the memo does not hold
     parsed as they are read (`pages.parsed_ahead`)."""
-    with Reader(store._engine) as reader:
+    with Reader(store._engine, lines=lines) as reader:
         for lo, hi in parallel.ranges_of(scope, store.head(), span, after):
             rows = page_between(reader, scope, lo, hi)
             if len(rows):
@@ -141,23 +143,24 @@ def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, afte
                 yield rows, key
 
 
-def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0) -> bool:
+def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0,
+          lines: bool = True) -> bool:
     """Whether the memo holds the scope's first page (then the pages are read in this process)."""
-    with closing(_ranged(store, scope, span, memo, after)) as keyed:
+    with closing(_ranged(store, scope, span, memo, after, lines=lines)) as keyed:
         _, key = next(keyed, (None, None))
     return key is not None and memo.holds(key)
 
 
 def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
-               memo: page_memo.Memo, span: int, after: int = 0) -> None:
+               memo: page_memo.Memo, span: int, after: int = 0, lines: bool = True) -> None:
     """The page loop with a memo: each page taken from it, else gathered with codes of its own and kept."""
     fold = g.fold
     targets = frozenset(UUID(t) for t in fold.targets)
     own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
     own.check_ids = True
     codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
-    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after, parse=True)),
-                                    start=1):
+    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after, parse=True,
+                                                       lines=lines)), start=1):
         found = page_memo.gathered(memo, key, own, rows, muni, how)
         if found is None:  # Arrow cannot read it as expected: with Python
             fold_page(g, rows, muni, snap, digest, take, columns=False)

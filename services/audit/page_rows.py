@@ -17,8 +17,9 @@ from typing import Any, overload
 import numpy as np
 import pyarrow as pa
 
-from services.audit.arrow_columns import parse, strings
+from services.audit.arrow_columns import strings
 from services.audit.source import as_bytes
+from services.store.parsed import decode, parse
 
 
 def _text(value: Any) -> str | None:
@@ -42,25 +43,38 @@ def _copy(strings: pa.Array) -> pa.Array:
                                                   pa.py_buffer(body)], null_count=strings.null_count)
 
 
+def _joined(values: pa.Array) -> bytes:
+    """A binary array's values, one after the other, as bytes of their own."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1,
+                            offset=4 * values.offset)
+    body: bytes = values.buffers()[2].to_pybytes()
+    return body[int(offsets[0]):int(offsets[-1])]
+
+
 class PageRows(Sequence[tuple[Any, ...]]):
     """A page's rows in position order; `rows[i]` is (position, event id, appended_at, stored bytes)."""
 
-    __slots__ = ("_ends", "_table", "appended", "ids", "lines", "positions")
+    __slots__ = ("_ends", "_table", "appended", "ids", "lines", "parsed", "positions")
 
-    def __init__(self, positions: Any, ids: pa.Array, appended: pa.Array, lines: bytes, ends: Any) -> None:
+    def __init__(self, positions: Any, ids: pa.Array, appended: pa.Array, lines: bytes, ends: Any,
+                 parsed: bytes | None = None) -> None:
         self.positions = positions  # numpy int64
         self.ids = ids  # Arrow strings, as the store keeps them (32 hex digits in SQLite)
         self.appended = appended  # Arrow strings, as the driver gives appended_at
         self.lines = lines  # every payload followed by a newline: exactly what the events hash is over
         self._ends = ends  # numpy int64: where each row's line ends in `lines` (after its newline)
+        # the store's parsed lines of every row, each followed by a newline (`services.store.parsed`), or None
+        self.parsed = parsed
         self._table: pa.Table | bool | None = False  # False: not parsed yet
 
     def table(self) -> pa.Table | None:
-        """Arrow's parse of the lines (`arrow_columns.parse`; None: Arrow cannot read them as
-        expected), made once. The page reader's thread makes it ahead of the fold (`parsed_ahead`):
-        Arrow's reader lets the GIL go, so it runs beside the folding of the page before."""
+        """Arrow's parse of the lines (`services.store.parsed.parse`; None: Arrow cannot read them as
+        expected), made once: from the store's parsed lines where the page has them (`decode`, the same
+        table), else from the payloads. The page reader's thread makes it ahead of the fold
+        (`parsed_ahead`): Arrow's readers let the GIL go, so it runs beside the folding of the page before."""
         if self._table is False:
-            self._table = parse(self.lines, len(self))
+            found = decode(self.parsed, len(self)) if self.parsed is not None else None
+            self._table = found if found is not None else parse(self.lines, len(self))
         return self._table
 
     @classmethod
@@ -74,7 +88,8 @@ class PageRows(Sequence[tuple[Any, ...]]):
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> PageRows:
-        """From a table of (position, event id, appended_at, payload followed by a newline)."""
+        """From a table of (position, event id, appended_at, payload followed by a newline[, parsed line
+        followed by a newline: kept where every row has one])."""
         if table.num_rows == 0:
             return cls(np.zeros(0, dtype=np.int64), strings([]), strings([]),
                        b"", np.zeros(0, dtype=np.int64))
@@ -85,8 +100,11 @@ class PageRows(Sequence[tuple[Any, ...]]):
         lines = body.buffers()[2].to_pybytes()[first:int(offsets[-1])]
         # copies all: an array imported from the driver keeps its whole batch (the payloads) alive
         ids, appended = (_copy(table.column(k).combine_chunks()) for k in (1, 2))
+        parsed = None
+        if table.num_columns > 4 and table.column(4).null_count == 0:
+            parsed = _joined(table.column(4).combine_chunks())
         return cls(table.column(0).to_numpy().astype(np.int64), ids, appended, lines,
-                   offsets[1:].astype(np.int64) - first)
+                   offsets[1:].astype(np.int64) - first, parsed)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -131,4 +149,4 @@ class PageRows(Sequence[tuple[Any, ...]]):
         return ids
 
     def __reduce__(self) -> Any:  # sent by reader processes: the columns, not tuples (not the parse)
-        return PageRows, (self.positions, self.ids, self.appended, self.lines, self._ends)
+        return PageRows, (self.positions, self.ids, self.appended, self.lines, self._ends, self.parsed)

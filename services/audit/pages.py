@@ -28,6 +28,7 @@ from events.timeutil import as_aware
 from services.audit import arrow_columns as ac
 from services.audit.page_rows import PageRows
 from services.audit.source import Scope
+from services.store import parsed as stored_lines
 from services.store.sql import SqlStore
 from services.store.tables import events_table as ev
 
@@ -35,18 +36,21 @@ PAGE: Final = 20_000
 T = TypeVar("T")
 
 
-def _columns(arrow: bool) -> list[Any]:
+def _columns(arrow: bool, lines: bool) -> list[Any]:
     if not arrow:  # values as the driver gives them
         return [ev.c.position, type_coerce(ev.c.event_id, String), type_coerce(ev.c.appended_at, String),
                 ev.c.payload]
     # SQLite through ADBC: ids and times as text and each payload with its newline as a blob, whatever a
-    # row edited by hand holds (a TEXT payload, say): ADBC types a column by its values
+    # row edited by hand holds (a TEXT payload, say): ADBC types a column by its values; `lines`: the
+    # rows' parsed lines too, each with its newline (NULL where a row has none)
+    newline: Any = literal_column("x'0a'")
     return [ev.c.position, cast(ev.c.event_id, String), cast(ev.c.appended_at, String),
-            cast(ev.c.payload.op("||")(literal_column("x'0a'")), LargeBinary)]
+            cast(ev.c.payload.op("||")(newline), LargeBinary),
+            *([cast(ev.c.parsed.op("||")(newline), LargeBinary)] if lines else [])]
 
 
-def _query(scope: Scope, after: int, through: int | None, *, arrow: bool = False) -> Any:
-    q = select(*_columns(arrow)).where(ev.c.position > after, *_recorded(scope))
+def _query(scope: Scope, after: int, through: int | None, *, arrow: bool = False, lines: bool = False) -> Any:
+    q = select(*_columns(arrow, lines)).where(ev.c.position > after, *_recorded(scope))
     bounds = [b for b in (scope.upto, through) if b is not None]
     if bounds:  # one upper bound: given two, SQLite bounded the index range by one and tested the other
         q = q.where(ev.c.position <= min(bounds))  # on every row up to the head (measured: 72 µs a row)
@@ -125,10 +129,14 @@ def bounded_from(store: SqlStore, scope: Scope, since: Bound | None) -> Scope:
 class Reader:
     """Reads pages of a store's rows: through ADBC from a SQLite file, else through the DBAPI cursor."""
 
-    def __init__(self, engine: Engine, *, arrow: bool | None = None) -> None:
-        """`arrow`: read through ADBC (None: for a SQLite file; False: the cursor, as for other databases)."""
+    def __init__(self, engine: Engine, *, arrow: bool | None = None, lines: bool = True) -> None:
+        """`arrow`: read through ADBC (None: for a SQLite file; False: the cursor, as for other databases).
+        `lines`: with ADBC, read the store's parsed lines too (`services.store.parsed`), for the pages
+        whose every row has one and none of which the edit log names; False: every page is parsed from
+        its payloads (`casestream verify`)."""
         self._engine = engine
         self._adbc: Any = None
+        self._edited: stored_lines.Edited | None = None
         url = engine.url
         file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
         if arrow and not file:
@@ -141,10 +149,13 @@ class Reader:
 
             self._database = adbc_driver_sqlite.connect(f"file:{quote(str(url.database))}?mode=ro")
             self._adbc = adbc_driver_manager.AdbcConnection(self._database)  # read-only
+            if lines:
+                with engine.connect() as conn:  # read-only query
+                    self._edited = stored_lines.edited(conn)
 
     def fetch(self, scope: Scope, after: int, through: int | None, limit: int | None = None) -> PageRows:
         """The rows in scope with positions above `after` (up to `through`), in order, `limit` at most."""
-        q = _query(scope, after, through, arrow=self._adbc is not None)
+        q = _query(scope, after, through, arrow=self._adbc is not None, lines=self._edited is not None)
         if limit is not None:
             q = q.limit(limit)
         if self._adbc is None:
@@ -162,7 +173,10 @@ class Reader:
             if params:
                 statement.bind(_parameters(params))
             stream, _ = statement.execute_query()
-            return PageRows.from_arrow(pa.RecordBatchReader._import_from_c(stream.address).read_all())
+            rows = PageRows.from_arrow(pa.RecordBatchReader._import_from_c(stream.address).read_all())
+            if rows.parsed is not None and self._edited is not None and self._edited.touches(rows.positions):
+                rows.parsed = None  # a row edited behind the store's back: parsed from the payloads
+            return rows
         finally:
             statement.close()
 
@@ -204,7 +218,7 @@ def _sqlite(engine: Engine, q: Any) -> tuple[str, list[Any]]:
     return str(compiled), params
 
 
-def pages(store: SqlStore, scope: Scope, after: int = 0) -> Iterator[PageRows]:
+def pages(store: SqlStore, scope: Scope, after: int = 0, lines: bool = True) -> Iterator[PageRows]:
     """The rows in scope with positions above `after`, a page at a time.
 
     One municipality's rows come through the (municipality, position) index. Reading position ranges
@@ -212,7 +226,7 @@ def pages(store: SqlStore, scope: Scope, after: int = 0) -> Iterator[PageRows]:
     1 M store, 3.5 times as slow on the 10 M one (40 s against 11.4 s for 1.44 M rows), where it reads
     every other municipality's rows and those recorded after known-at too.
     """
-    with Reader(store._engine) as reader:  # the store's own engine
+    with Reader(store._engine, lines=lines) as reader:  # the store's own engine
         while True:
             rows = reader.fetch(scope, after, None, PAGE)
             if len(rows):

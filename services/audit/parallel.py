@@ -166,7 +166,7 @@ def _messages(readers: list[subprocess.Popen[bytes]], count: int) -> Iterator[tu
 
 
 def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: Take, processes: int,
-        span: int = RANGE, memo: Path | None = None, after: int = 0) -> None:
+        span: int = RANGE, memo: Path | None = None, after: int = 0, lines: bool = True) -> None:
     """Fold the scope's pages, read and gathered by `processes` reader processes.
 
     Each reader is `python -m services.audit.reader` (a fresh interpreter: no inherited engine,
@@ -183,7 +183,7 @@ def run(store: SqlStore, scope: Scope, g: Gather, snap: Any, digest: Any, take: 
             readers.append(proc)
             assert proc.stdin is not None
             pickle.dump((url, scope, sorted(g.fold.targets), sorted(g.fold.projections), how,
-                         ranges[k::processes], memo), proc.stdin)
+                         ranges[k::processes], memo, lines), proc.stdin)
             proc.stdin.close()
         codes = local_page.Codes()
         for _, message in _messages(readers, len(ranges)):

@@ -1,7 +1,8 @@
 """A reader process of the columnar replay (`python -m services.audit.reader`, started by `parallel`).
 
 Its task comes as a pickle on stdin: the store's URL, the scope, the retraction targets, the
-projections, how pages are hashed and its position ranges. For each range it reads the page, gathers
+projections, how pages are hashed, its position ranges, the page memo's folder and whether to take the
+store's parsed lines (`services.store.parsed`). For each range it reads the page, gathers
 it on whole columns (`vector.gather`) with codes of the page's own (so it keeps nothing that grows
 with the history), and writes one pickle to stdout: the page's columns, the values it saw first
 (placement and utredning ids, attribute tuples, prices, persons), the events it left, its counts and
@@ -47,12 +48,12 @@ def _page(g: Gather, rows: PageRows, muni: str | None, how: str, memo: page_memo
 
 
 def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], how: str,
-            ranges: list[tuple[int, int]], memo_dir: Path | None, out: Any) -> None:
+            ranges: list[tuple[int, int]], memo_dir: Path | None, out: Any, lines: bool = True) -> None:
     """A reader process: gather its ranges' pages and write them to `out`, in order, one pickle each."""
     gc.disable()  # as in the folding process: acyclic values by the million
     pa.set_memory_pool(pa.system_memory_pool())  # as in the folding process (`columnar_loop`)
     engine = create_engine(url)
-    source = pages.Reader(engine)
+    source = pages.Reader(engine, lines=lines)
     ids = frozenset(UUID(t) for t in targets)
     g = Gather(RawFold(bundle.compact(ids), projections, ids))
     memo = None
@@ -76,8 +77,8 @@ def _reader(url: str, scope: Scope, targets: list[str], projections: list[str], 
 
 def main() -> None:
     """`python -m services.audit.reader`: a reader, its task a pickle on stdin, its pages on stdout."""
-    url, scope, targets, projections, how, ranges, memo_dir = pickle.load(sys.stdin.buffer)
-    _reader(url, scope, targets, projections, how, ranges, memo_dir, sys.stdout.buffer)
+    url, scope, targets, projections, how, ranges, memo_dir, lines = pickle.load(sys.stdin.buffer)
+    _reader(url, scope, targets, projections, how, ranges, memo_dir, sys.stdout.buffer, lines)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ def rebuild(
     resume: Snapshot | None = None,
     after: int = 0,
     bound: bool = True,
+    lines: bool = True,
 ) -> Snapshot:
     """Fold the included events of `scope` into a fresh state, hashing their stored bytes as they pass.
 
@@ -130,6 +131,8 @@ def rebuild(
     scope's rows up to it (from a checkpoint, `services.audit.checkpoint`; its state takes `targets`).
     `bound` False: every row of the scope up to its `upto` is known to be included (no query for its
     last included row).
+    `lines` False: every page is parsed from its stored payloads, never from the parsed lines the store
+    keeps beside them (`services.store.parsed`): `verify`.
     """
     projections = set(projections)
     targets = retraction_targets(store, scope.upto) if targets is None else targets
@@ -157,7 +160,7 @@ def rebuild(
     sql = sql_store(store)
     if on_item is None and sql is not None:
         columnar_loop.run(sql, scope, snap, RawFold(snap.state, projections, targets), digest, take,
-                          processes=processes, memo=memo, after=after, bound=bound)
+                          processes=processes, memo=memo, after=after, bound=bound, lines=lines)
         snap.paths = before + Counter(snap.paths)
         return snap
     for item in included(store, scope, after=after):

@@ -26,7 +26,7 @@ from events import Event
 from events.registry import ENVELOPES, upcast
 
 COLUMNS: Final = ("position", "event_id", "stream_id", "stream_version", "type", "version", "municipality",
-                  "occurred_at", "recorded_at", "appended_at", "payload")
+                  "occurred_at", "recorded_at", "appended_at", "payload", "parsed")
 
 
 class EventRow(NamedTuple):
@@ -41,6 +41,7 @@ class EventRow(NamedTuple):
     recorded_at: datetime
     appended_at: datetime
     payload: bytes
+    parsed: bytes | None = None  # services.store.parsed (SQLite stores)
 
 
 def stored_event(payload: bytes, position: int, appended_at: datetime) -> Event:
@@ -70,7 +71,7 @@ def _sqlite_insert(conn: Connection, rows: Sequence[EventRow]) -> None:
     values: list[tuple[Any, ...]] = [
         (r.position, r.event_id.hex, r.stream_id, r.stream_version, r.type, r.version, r.municipality,
          r.occurred_at.isoformat(), _sqlite_ts(r.recorded_at),
-         appended if r.appended_at is rows[0].appended_at else _sqlite_ts(r.appended_at), r.payload)
+         appended if r.appended_at is rows[0].appended_at else _sqlite_ts(r.appended_at), r.payload, r.parsed)
         for r in rows
     ]
     marks = ", ".join("?" for _ in COLUMNS)

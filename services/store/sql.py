@@ -41,11 +41,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from events import Event
 from events.timeutil import as_aware
+from services.store import parsed
 from services.store.base import AppendResult, StoreError
 from services.store.batch import Clock, Plan, check_versions, plan, prepare, stamped, utc_now
-from services.store.rows import EventRow, insert_rows, stored_event
+from services.store.rows import COLUMNS, EventRow, insert_rows, stored_event
+from services.store.tables import event_edits, metadata, store_head, store_meta
 from services.store.tables import events_table as ev
-from services.store.tables import metadata, store_head, store_meta
 
 CHUNK = 5000  # ids / streams per IN (...) lookup, under SQLite's bound-parameter limit
 _SCHEMA_LOCK = 7_311_966  # pg_advisory_xact_lock key: one process creates the schema at a time
@@ -56,15 +57,26 @@ def row_event(row: Any) -> Event:
     return stored_event(row.payload, row.position, row.appended_at)
 
 
-# The edit log's triggers (services.store.tables.event_edits), SQLite only: an UPDATE logs the lower of
-# the row's old and new positions, a DELETE its position. (An INSERT below the head needs a DELETE
-# first: positions are dense. PostgreSQL stores have no triggers, and replays there make no checkpoints.)
-EDIT_TRIGGERS: Final = (
-    "CREATE TRIGGER IF NOT EXISTS events_edited AFTER UPDATE ON events BEGIN "
-    "INSERT INTO event_edits (position, kind) VALUES (min(OLD.position, NEW.position), 'update'); END",
-    "CREATE TRIGGER IF NOT EXISTS events_removed AFTER DELETE ON events BEGIN "
+# The edit log's triggers (services.store.tables.event_edits), SQLite only: an UPDATE of a row's event (any
+# column but `parsed`) logs its old and its new position, one of a filled `parsed` line its position, a
+# DELETE its position. (An INSERT below the head needs a DELETE first: positions are dense. Filling a NULL
+# `parsed` is not an edit: `SqlStore.fill_parsed` does it for rows appended before the column.) Before
+# 3 Dec 2026 an UPDATE logged only the lower of the two positions; `EDITS_BOTH` in store_meta is the last
+# entry of that kind (services.store.parsed.unparsed). PostgreSQL stores have no triggers, and replays there
+# make no checkpoints and read no `parsed` lines.
+_EVENT_COLUMNS: Final = ", ".join(c for c in COLUMNS if c != "parsed")
+EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_master)
+    "events_edited": f"CREATE TRIGGER events_edited AFTER UPDATE OF {_EVENT_COLUMNS} ON events BEGIN "
+    "INSERT INTO event_edits (position, kind) VALUES (min(OLD.position, NEW.position), 'update'); "
+    "INSERT INTO event_edits (position, kind) SELECT max(OLD.position, NEW.position), 'update' "
+    "WHERE OLD.position <> NEW.position; END",
+    "events_parsed_edited": "CREATE TRIGGER events_parsed_edited AFTER UPDATE OF parsed ON events "
+    "WHEN OLD.parsed IS NOT NULL BEGIN "
+    "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'update'); END",
+    "events_removed": "CREATE TRIGGER events_removed AFTER DELETE ON events BEGIN "
     "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete'); END",
-)
+}
+EDITS_BOTH: Final = "edits_logged_both_from"  # store_meta: entries up to this seq logged one position
 
 
 class SqlStore:
@@ -81,15 +93,58 @@ class SqlStore:
             if not self._sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
             metadata.create_all(conn)
+            self._add_parsed(conn)
             for index in ev.indexes:  # indexes added since a store file was created (idempotent)
                 index.create(conn, checkfirst=True)
             if self._sqlite:
-                for trigger in EDIT_TRIGGERS:
-                    conn.execute(text(trigger))
+                mark = select(store_meta.c.value).where(store_meta.c.key == EDITS_BOTH)
+                if conn.execute(mark).first() is None:
+                    last = conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one()
+                    conn.execute(insert(store_meta), {"key": EDITS_BOTH, "value": str(last)})
+                triggers = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+                found = {name: sql for name, sql in conn.exec_driver_sql(triggers)}
+                for name, statement in EDIT_TRIGGERS.items():
+                    if found.get(name) != statement:  # missing or older: else nothing is written
+                        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+                        conn.exec_driver_sql(statement)
             if conn.execute(select(store_head.c.id)).first() is None:
                 conn.execute(insert(store_head), {"id": 1, "position": 0})
             if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "store_id")).first() is None:
                 conn.execute(insert(store_meta), {"key": "store_id", "value": str(uuid4())})
+
+    def _add_parsed(self, conn: Connection) -> None:
+        """The `parsed` column, added to a store made before it (NULL in its rows: `fill_parsed`)."""
+        if self._sqlite:
+            names = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(events)")}
+            if "parsed" not in names:
+                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN parsed BLOB")
+        else:  # looked up first: ALTER TABLE locks the table even where the column is there
+            q = ("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                 "AND table_name = 'events' AND column_name = 'parsed'")
+            if conn.exec_driver_sql(q).first() is None:
+                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN parsed BYTEA")
+
+    def fill_parsed(self, batch: int = 20_000) -> int:
+        """Give every row without a `parsed` line the line of its payload (a store made before the column,
+        or rows whose payload had none: they stay NULL): SQLite stores; the number of rows given one.
+        Each batch is its own write transaction, so appends go on between them."""
+        if not self._sqlite:
+            return 0
+        done, after = 0, 0
+        while True:
+            with self._write() as conn:
+                q = select(ev.c.position, ev.c.payload).where(ev.c.position > after, ev.c.parsed.is_(None)) \
+                    .order_by(ev.c.position).limit(batch)
+                rows = conn.execute(q).all()
+                if not rows:
+                    return done
+                lines = parsed.encode([bytes(r.payload) for r in rows])
+                values = [(line, r.position) for r, line in zip(rows, lines, strict=True) if line is not None]
+                if values:
+                    conn.exec_driver_sql("UPDATE events SET parsed = ? WHERE position = ? AND parsed IS NULL",
+                                         values)
+                done += len(values)
+                after = rows[-1].position
 
     def store_id(self) -> str:
         """The random id the store was given when it was created (`tables.store_meta`)."""
@@ -145,12 +200,13 @@ class SqlStore:
         versions = dict(self._versions(conn, todo.streams))
         rows: list[EventRow] = []
         accepted: list[Event] = []
-        for position, item in enumerate(todo.new, start=head + 1):
-            e = item.event
+        lines = parsed.encode([item.payload for item in todo.new]) if self._sqlite else [None] * len(todo.new)
+        for i, item in enumerate(todo.new):
+            position, line, e = head + 1 + i, lines[i], item.event
             assert e.recorded_at is not None  # prepare() filled it
             versions[e.stream_id] = versions.get(e.stream_id, 0) + 1
             rows.append(EventRow(position, e.event_id, e.stream_id, versions[e.stream_id], e.type, e.version,
-                                 e.municipality, e.business_date, e.recorded_at, now, item.payload))
+                                 e.municipality, e.business_date, e.recorded_at, now, item.payload, line))
             accepted.append(stamped(e, position, now))
         insert_rows(conn, rows)
         return accepted

@@ -71,6 +71,9 @@ events_table = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     Column("appended_at", UtcDateTime(), nullable=False),
     Column("payload", LargeBinary, nullable=False),
+    # the payload's parse for replays, as one Arrow CSV line (services.store.parsed; SQLite stores, NULL
+    # where the payload has none and in rows appended before the column was added)
+    Column("parsed", LargeBinary, nullable=True),
     Index("ix_events_stream", "stream_id", "stream_version", unique=True),
     Index("ix_events_recorded_at", "recorded_at"),
     # read paths of replays: one municipality in position order, its last row recorded by a time

@@ -56,3 +56,29 @@ def test_bench_replay_reports_throughput_memory_and_as_of_replay(tmp_path: Path)
     assert re.search(r"as known a month later \(\d+ events\) [\d.]+ s wall", result.output)
     assert re.search(r"again [\d.]+ s wall, [\d.]+ s CPU \(pages \{.checkpoint.: 1", result.output)
     assert not list(tmp_path.glob("tmp*")), "the bench's memo folder is removed"
+    assert re.search(r"full rebuild parsing every payload \(not the store's parsed lines\), one process: "
+                     r"[\d,]+ events/s wall .* with the lines [\d.]+ times the rate", result.output)
+    assert "their parsed lines" not in result.output  # a store built now has them
+
+
+def test_bench_replay_gives_a_store_made_before_the_parsed_lines_theirs(tmp_path: Path) -> None:
+    import sqlite3
+
+    from services.audit.bench_history import build_store
+
+    db = tmp_path / "old.db"
+    build_store(db, 1500, 2, 1)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE events SET parsed = NULL")  # as before the column (the edit log names them)
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None: ...
+
+    args = ["bench", "replay", "--events", "1500", "--years", "1", "--db-file", str(db)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"gave 1500 rows of {re.escape(str(db))} their parsed lines in [\d.]+ s", result.output)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(parsed) FROM events").fetchone() == (1500,)
