@@ -62,7 +62,7 @@ def row_event(row: Any) -> Event:
 # DELETE its position. (An INSERT below the head needs a DELETE first: positions are dense. Filling a NULL
 # `parsed` is not an edit: `SqlStore.fill_parsed` does it for rows appended before the column.) Before
 # 3 Dec 2026 an UPDATE logged only the lower of the two positions; `EDITS_BOTH` in store_meta is the last
-# entry of that kind (services.store.parsed.unparsed). PostgreSQL stores have no triggers, and replays there
+# entry of that kind (services.store.parsed.edited). PostgreSQL stores have no triggers, and replays there
 # make no checkpoints and read no `parsed` lines.
 _EVENT_COLUMNS: Final = ", ".join(c for c in COLUMNS if c != "parsed")
 EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_master)
@@ -77,6 +77,11 @@ EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_
     "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete'); END",
 }
 EDITS_BOTH: Final = "edits_logged_both_from"  # store_meta: entries up to this seq logged one position
+
+
+def _bytes(value: Any) -> bytes:
+    """A stored payload as bytes (a row edited by hand may hold text)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 class SqlStore:
@@ -138,7 +143,7 @@ class SqlStore:
                 rows = conn.execute(q).all()
                 if not rows:
                     return done
-                lines = parsed.encode([bytes(r.payload) for r in rows])
+                lines = parsed.encode([_bytes(r.payload) for r in rows])
                 values = [(line, r.position) for r, line in zip(rows, lines, strict=True) if line is not None]
                 if values:
                     conn.exec_driver_sql("UPDATE events SET parsed = ? WHERE position = ? AND parsed IS NULL",
