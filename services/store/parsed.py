@@ -42,7 +42,7 @@ from sqlalchemy import Connection, func, select
 
 from services.store.tables import event_edits, store_meta
 
-VERSION: Final = 1  # of the line's layout: a store's lines of another version are not read
+VERSION: Final = 1  # of the line's layout, its first field: a line of another version is not read
 _S: Final = pa.string()
 _I: Final = pa.int64()
 DATA_FIELDS: Final = (
@@ -57,11 +57,12 @@ SCHEMA: Final = pa.schema([("data", DATA), *ENVELOPE_FIELDS])
 OTHER: Final = "_other"  # decode's column: true where the payload has a key outside SCHEMA (else absent)
 _PARSE: Final = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
 _READ: Final = pj.ReadOptions(block_size=1 << 20, use_threads=True)
-# the line: whether `data` is an object, its fields, the envelope's, whether there are other keys (true or
-# empty); every string quoted, a null empty
-_NAMES: Final = ["data", *(f"data.{n}" for n, _ in DATA_FIELDS), *(n for n, _ in ENVELOPE_FIELDS), OTHER]
-_TYPES: Final = dict(zip(_NAMES, [pa.bool_(), *(t for _, t in DATA_FIELDS), *(t for _, t in ENVELOPE_FIELDS),
-                                  pa.bool_()], strict=True))
+# the line: its layout's VERSION, whether `data` is an object, its fields, the envelope's, whether there
+# are other keys (true or empty); every string quoted, a null empty
+_NAMES: Final = ["layout", "data", *(f"data.{n}" for n, _ in DATA_FIELDS), *(n for n, _ in ENVELOPE_FIELDS),
+                 OTHER]
+_TYPES: Final = dict(zip(_NAMES, [_I, pa.bool_(), *(t for _, t in DATA_FIELDS),
+                                  *(t for _, t in ENVELOPE_FIELDS), pa.bool_()], strict=True))
 _WRITE: Final = pcsv.WriteOptions(include_header=False, quoting_style="needed")
 # in the calling thread: as fast as with Arrow's pool here (a page is one block), and Arrow's threads'
 # allocations left a rebuild of the 1 M store at 398-419 MB peak RSS against 351 MB
@@ -105,8 +106,9 @@ def decode(lines: bytes, n: int) -> pa.Table | None:
                              convert_options=_CONVERT, memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if flat.num_rows != n:
-        return None
+    layout = flat.column("layout")
+    if flat.num_rows != n or layout.null_count or not pc.all(pc.equal(layout, VERSION)).as_py():
+        return None  # a line of another layout (as a rule its count of fields is refused above)
     valid = flat.column("data").combine_chunks()
     if valid.null_count:
         return None
@@ -135,13 +137,14 @@ def _plain(table: pa.Table, n: int) -> Any:
 
 
 def _flat(table: pa.Table, plain: Any) -> pa.Table:
-    """The line's columns: `data`'s validity, its SCHEMA fields (as stored, under a null one too), the
-    envelope's, and true where a row is not `plain` (null where it is)."""
+    """The line's columns: its layout's VERSION, `data`'s validity, its SCHEMA fields (as stored, under
+    a null one too), the envelope's, and true where a row is not `plain` (null where it is)."""
     data = table.column("data").combine_chunks()
     n = len(plain)  # built from buffers: `pa.array` may import pandas (arrow_columns.without_pandas_interop)
     bits = [pa.py_buffer(np.packbits(m, bitorder="little")) for m in (~plain, np.ones(n, dtype=bool))]
     other = pa.Array.from_buffers(pa.bool_(), n, bits, null_count=int(plain.sum()))
-    columns = [data.is_valid(), *(data.field(name) for name, _ in DATA_FIELDS),
+    layout = pa.Array.from_buffers(_I, n, [None, pa.py_buffer(np.full(n, VERSION, dtype=np.int64))])
+    columns = [layout, data.is_valid(), *(data.field(name) for name, _ in DATA_FIELDS),
                *(table.column(name).combine_chunks() for name, _ in ENVELOPE_FIELDS), other]
     return pa.Table.from_arrays(columns, names=_NAMES)
 

@@ -153,6 +153,10 @@ def test_lines_that_do_not_read_back_as_many_rows_are_refused() -> None:
     assert parsed.decode(b"not,a,line\n", 1) is None
     no_data = joined.replace(b"true,", b",", 1)  # `data`'s flag missing: not a line encode makes
     assert parsed.decode(no_data, 3) is None
+    assert joined.startswith(f"{parsed.VERSION},".encode())
+    other = joined.replace(f"{parsed.VERSION},".encode(), f"{parsed.VERSION + 1},".encode(), 1)
+    assert parsed.decode(other, 3) is None  # a line of another layout
+    assert parsed.decode(joined[len(f"{parsed.VERSION}"):], 3) is None  # one of no layout
 
 
 def test_what_the_edit_log_names() -> None:
