@@ -75,6 +75,7 @@ class PageRows(Sequence[tuple[Any, ...]]):
         if self._table is False:
             found = decode(self.parsed, len(self)) if self.parsed is not None else None
             self._table = found if found is not None else parse(self.lines, len(self))
+            self.parsed = None  # read: its bytes go (a page's lines are ~4 MB)
         return self._table
 
     @classmethod
