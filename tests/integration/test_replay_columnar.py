@@ -10,6 +10,7 @@ and with pages the Arrow gather must refuse (a price in öre, a payload that doe
 from __future__ import annotations
 
 import random
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, cast
@@ -110,12 +111,16 @@ def test_reader_processes_give_each_event_to_a_per_event_callback(store_url: str
     assert len(seen[2]) > 900 and seen[2] == seen[1]
 
 
-def test_reader_plan_widens_a_municipalitys_ranges_by_its_share(store_url: str,
+def test_reader_plan_widens_a_municipalitys_ranges_by_its_share(store_url: str, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store(store_url)
+    path = tmp_path / "store.db"
+    shutil.copy(store_url.removeprefix("sqlite:///"), path)
+    with sqlite3.connect(path) as db:  # as a store made before the parsed lines (its first row has none)
+        db.execute("UPDATE events SET parsed = NULL WHERE position = 1")
+    store = open_store(f"sqlite:///{path}")
     try:
         head = store.head()
-        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as db:
+        with sqlite3.connect(path) as db:
             rows = db.execute("SELECT count(*) FROM events WHERE municipality = '1880'").fetchone()[0]
         assert 0 < rows < head  # the history has other municipalities' rows too
         assert parallel.plan(store, Scope(None), None) is None  # small: one process
@@ -125,6 +130,15 @@ def test_reader_plan_widens_a_municipalitys_ranges_by_its_share(store_url: str,
         monkeypatch.setattr(parallel, "LARGE_SHARE", rows)  # as many rows as a large scope has
         assert parallel.plan(store, Scope(None, "1880"), None) == parallel.RANGE * (head // rows)
         assert parallel.plan(store, Scope(None, "1880", upto=head // 2), None) is None  # fewer rows
+    finally:
+        store.close()
+    store = open_store(store_url)  # every row keeps its line: one process unless readers are asked for
+    try:
+        assert parallel.plan(store, Scope(None, "1880"), None) is None
+        monkeypatch.setattr(parallel, "LARGE", 1)
+        assert parallel.plan(store, Scope(None), None) is None
+        assert parallel.plan(store, Scope(None), 2) == parallel.RANGE
+        assert parallel.plan(store, Scope(None, "1880"), 2) == parallel.RANGE * (head // rows)
     finally:
         store.close()
 

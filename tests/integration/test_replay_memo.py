@@ -241,6 +241,8 @@ def test_the_manifest_comes_from_kept_digests_once_a_manifest_needed_them(
 
 def test_with_a_warm_memo_readers_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     url = store_of(tmp_path / "store.db", history(3, 0.05))
+    with sqlite3.connect(tmp_path / "store.db") as db:  # as a store made before the parsed lines
+        db.execute("UPDATE events SET parsed = NULL WHERE position = 1")
     monkeypatch.setattr(parallel, "LARGE", 1)  # every scope counts as large
     monkeypatch.setattr(parallel, "LARGE_SHARE", 1)
     store = open_store(url)
