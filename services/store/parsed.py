@@ -57,6 +57,9 @@ SCHEMA: Final = pa.schema([("data", DATA), *ENVELOPE_FIELDS])
 OTHER: Final = "_other"  # decode's column: true where the payload has a key outside SCHEMA (else absent)
 _PARSE: Final = pj.ParseOptions(explicit_schema=SCHEMA, unexpected_field_behavior="infer")
 _READ: Final = pj.ReadOptions(block_size=1 << 20, use_threads=True)
+# an append's batch (a few to a few thousand events) is parsed in the appending thread: no Arrow thread
+# pool is started in every process that appends (the demo, ingest) for a parse of milliseconds
+_READ_HERE: Final = pj.ReadOptions(block_size=1 << 20, use_threads=False)
 # the line: its layout's VERSION, whether `data` is an object, its fields, the envelope's, whether there
 # are other keys (true or empty); every string quoted, a null empty
 _NAMES: Final = ["layout", "data", *(f"data.{n}" for n, _ in DATA_FIELDS), *(n for n, _ in ENVELOPE_FIELDS),
@@ -73,11 +76,12 @@ _CONVERT: Final = pcsv.ConvertOptions(column_types=_TYPES, null_values=[""], str
                                       false_values=["false"])
 
 
-def parse(lines: bytes, n: int) -> pa.Table | None:
+def parse(lines: bytes, n: int, *, threads: bool = True) -> pa.Table | None:
     """Arrow's parse of `n` newline-joined payloads into `SCHEMA` (other keys inferred), or None where
-    Arrow cannot read them so."""
+    Arrow cannot read them so; `threads`: on Arrow's thread pool."""
     try:
-        table = pj.read_json(io.BytesIO(lines), read_options=_READ, parse_options=_PARSE,
+        table = pj.read_json(io.BytesIO(lines), read_options=_READ if threads else _READ_HERE,
+                             parse_options=_PARSE,
                              memory_pool=pa.system_memory_pool())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -89,7 +93,7 @@ def encode(payloads: Sequence[bytes]) -> list[bytes | None]:
     n = len(payloads)
     if not n:
         return []
-    table = parse(b"\n".join(payloads) + b"\n", n)
+    table = parse(b"\n".join(payloads) + b"\n", n, threads=False)
     if table is None:  # a payload Arrow cannot read into SCHEMA: each alone
         return [None] if n == 1 else [encode([p])[0] for p in payloads]
     flat = _flat(table, _plain(table, n))
