@@ -13,10 +13,11 @@ published position; `pipeline_key` the key the relay signs messages with (`servi
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, inspect, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Field, SQLModel
 
 PROJECTIONS: Final = ("care_costs", "occupancy", "intake", "investigations", "budget", "ekb", "workload")
@@ -108,14 +109,30 @@ def check_layout(engine: Engine, name: str) -> None:
 
 
 def create_all(engine: Engine) -> None:
-    """Create the control tables and the live generation's fact tables (idempotent)."""
+    """Create the control tables and the live generation's fact tables (idempotent). Processes that
+    start together (the demo's worker, exporter and UI) may create them at once: a table another one
+    created between the check and the CREATE, or a generation row it inserted, is taken as made."""
     for model in CONTROL_TABLES:
-        model.__table__.create(engine, checkfirst=True)  # type: ignore[union-attr]
+        _create(model.__table__, engine)  # type: ignore[union-attr]
     for projection in PROJECTIONS:
-        fact_table(projection, 0).create(engine, checkfirst=True)
+        _create(fact_table(projection, 0), engine)
     gen = ReadModelGeneration.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:  # one row per projection, so writers can lock it (PostgreSQL)
-        known = set(conn.execute(select(gen.c.projection)).scalars())
-        missing = [{"projection": p, "generation": 0} for p in PROJECTIONS if p not in known]
-        if missing:
-            conn.execute(gen.insert(), missing)
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as conn:  # one row per projection, so writers can lock it (PostgreSQL)
+                known = set(conn.execute(select(gen.c.projection)).scalars())
+                missing = [{"projection": p, "generation": 0} for p in PROJECTIONS if p not in known]
+                if missing:
+                    conn.execute(gen.insert(), missing)
+            return
+        except IntegrityError:  # another process inserted them meanwhile: read them again
+            if attempt == 2:
+                raise
+
+
+def _create(table: Any, engine: Engine) -> None:
+    try:
+        table.create(engine, checkfirst=True)
+    except (OperationalError, ProgrammingError, IntegrityError) as exc:  # made meanwhile, or a real error
+        if not inspect(engine).has_table(table.name):  # not another process's CREATE: a real error
+            raise exc from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from services.readmodel.checkpoint import checkpoint_in_background
 from services.readmodel.persist import PartitionMark, open_readmodel, write_batch
@@ -37,3 +38,35 @@ def test_postgresql_needs_no_thread() -> None:
 
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected
     assert checkpoint_in_background(engine) is None
+
+
+def test_processes_starting_together_create_the_read_model_tables_once(tmp_path: Path) -> None:
+    """The demo's worker, exporter and UI open the read model at once: none fails on a table or a
+    generation row another one made between its check and its CREATE (seen: "table projection_position
+    already exists")."""
+    import threading
+
+    from sqlalchemy import create_engine
+
+    from services.readmodel.tables import create_all
+
+    for round_ in range(6):
+        url = f"sqlite:///{tmp_path / f'rm{round_}.db'}"
+        engines = [create_engine(url, connect_args={"timeout": 30}) for _ in range(4)]
+        start, errors = threading.Barrier(len(engines)), list[Exception]()
+
+        def open_one(engine: Any, start: Any = start, errors: list[Exception] = errors) -> None:
+            start.wait()
+            try:
+                create_all(engine)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for e in engines:
+            e.dispose()
+        assert not errors, errors
