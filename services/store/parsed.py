@@ -40,7 +40,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pj
 from sqlalchemy import Connection, func, select
 
-from services.store.tables import event_edits, store_meta
+from services.store.tables import EDITS_BOTH, event_edits, store_meta
 
 VERSION: Final = 1  # of the line's layout, its first field: a line of another version is not read
 _S: Final = pa.string()
@@ -186,8 +186,6 @@ class Edited:
 
 def edited(conn: Connection) -> Edited:
     """What the store's edit log names (`services.store.sql.EDIT_TRIGGERS`)."""
-    from services.store.sql import EDITS_BOTH  # the triggers and the mark are the SQL store's
-
     q = select(store_meta.c.value).where(store_meta.c.key == EDITS_BOTH)
     mark = conn.execute(q).scalar_one_or_none()
     mark = int(mark) if mark is not None else None

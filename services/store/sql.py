@@ -45,7 +45,7 @@ from services.store import parsed
 from services.store.base import AppendResult, StoreError
 from services.store.batch import Clock, Plan, check_versions, plan, prepare, stamped, utc_now
 from services.store.rows import COLUMNS, EventRow, insert_rows, stored_event
-from services.store.tables import event_edits, metadata, store_head, store_meta
+from services.store.tables import EDITS_BOTH, event_edits, metadata, store_head, store_meta
 from services.store.tables import events_table as ev
 
 CHUNK = 5000  # ids / streams per IN (...) lookup, under SQLite's bound-parameter limit
@@ -76,7 +76,6 @@ EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_
     "events_removed": "CREATE TRIGGER events_removed AFTER DELETE ON events BEGIN "
     "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete'); END",
 }
-EDITS_BOTH: Final = "edits_logged_both_from"  # store_meta: entries up to this seq logged one position
 
 
 def _bytes(value: Any) -> bytes:

@@ -14,7 +14,7 @@ and executemany over Core inserts is the fast path for bulk appends.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -97,6 +97,7 @@ event_edits = Table(
 
 # Facts about the store itself: "store_id", a random id given when the store is created (so a replay
 # checkpoint names the store it was made from, and a file made anew under the same name is another).
+EDITS_BOTH: Final = "edits_logged_both_from"  # store_meta: edit-log entries up to this seq name one position
 store_meta = Table(
     "store_meta",
     metadata,

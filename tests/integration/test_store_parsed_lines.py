@@ -23,7 +23,8 @@ from services.audit.digest import EventDigest
 from services.audit.replay import rebuild
 from services.audit.source import Scope
 from services.store import open_store, parsed
-from services.store.sql import EDIT_TRIGGERS, EDITS_BOTH
+from services.store.sql import EDIT_TRIGGERS
+from services.store.tables import EDITS_BOTH
 from tests.integration.test_audit_cli import PERIOD, cli, runner, verify
 from tests.integration.test_replay_columnar import rebuilt
 from tests.integration.test_replay_fast import history, store_of, summary
