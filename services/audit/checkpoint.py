@@ -77,6 +77,7 @@ KEEP: Final = 4  # checkpoints per scope (municipality and projections)
 # (7.3 µs a row, memo warm).
 ROW_BYTES = 1000
 FOLDER: Final = "checkpoints"
+PREPARED: Final = "p"  # the file names of prepared checkpoints start with it (`Checkpoints.prepared_glob`)
 log = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class Found:
     exact: bool  # the scope's rows up to `upto` recorded by its known-at (else: all of them, prefix)
     bound: Bound | None = None  # the replay's last included row then, if no row up to its head changed since
     size: int = 0  # the state file's bytes
+    known_at: datetime | None = None  # the record time it was made as known at (None: the whole store)
+    projections: frozenset[str] = frozenset()  # those folded into its state (those asked for, or more)
+    prepared: bool = False  # made ahead by `casestream prepare-replay` (services.audit.prepare)
 
 
 def spares(base: tuple[int, int] | None, count: int) -> bool:
@@ -179,32 +183,52 @@ class Checkpoints:
     def _scope_key(self, municipality: str | None, projections: Iterable[str]) -> str:
         return hashlib.sha256(orjson.dumps([municipality, sorted(projections)])).hexdigest()[:16]
 
-    def find(self, scope: Scope, projections: Iterable[str], targets: frozenset[UUID]) -> Found | None:
-        """The checkpoint with the highest P that a replay of `scope` (with these retraction targets at or
-        below its head) may start from; None when there is none."""
-        key = self._scope_key(scope.municipality, projections)
-        head = self.store.head() if scope.upto is None else scope.upto
+    def prepared_glob(self, municipality: str | None) -> str:
+        """The file names of a municipality's prepared checkpoints (any projections): `p-<key>-*.json`."""
+        return f"{PREPARED}-{hashlib.sha256(orjson.dumps(municipality)).hexdigest()[:16]}-*.json"
+
+    def _records(self, pattern: str) -> list[tuple[Path, dict[str, Any]]]:
         records = []
-        for path in self.folder.glob(f"{key}-*.json"):
+        for path in self.folder.glob(pattern):
             try:
                 records.append((path, orjson.loads(path.read_bytes())))
             except (OSError, orjson.JSONDecodeError) as exc:
                 log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
-        for path, rec in sorted(records, key=lambda r: -int(r[1].get("upto", 0))):
-            found = self._taken(path, rec, scope, projections, targets, head)
+        return records
+
+    def find(self, scope: Scope, projections: Iterable[str], targets: frozenset[UUID], *,
+             prepared_only: bool = False) -> Found | None:
+        """The checkpoint with the highest P that a replay of `scope` (with these retraction targets at or
+        below its head) may start from; None when there is none. Besides those of its own projections,
+        the scope's prepared checkpoints (`casestream prepare-replay`) of these projections or more are
+        candidates: a state with more projections folded gives the same figures for those asked for
+        (each projection is folded from the events alone), and the replay then folds them all. At the
+        same P, the one with fewer projections is taken."""
+        projections = sorted(projections)
+        key = self._scope_key(scope.municipality, projections)
+        head = self.store.head() if scope.upto is None else scope.upto
+        records = self._records(self.prepared_glob(scope.municipality))
+        if not prepared_only:
+            records += self._records(f"{key}-*.json")
+        for path, rec in sorted(records, key=lambda r: (-int(r[1].get("upto", 0)),
+                                                        len(r[1].get("projections", ())))):
+            found = self.taken(path, rec, scope, projections, targets, head)
             if found is not None:
                 os.utime(path)  # recently taken: kept longest
                 return found
         return None
 
-    def _taken(self, path: Path, rec: dict[str, Any], scope: Scope, projections: Iterable[str],
-               targets: frozenset[UUID], head: int) -> Found | None:
+    def taken(self, path: Path, rec: dict[str, Any], scope: Scope, projections: Iterable[str],
+              targets: frozenset[UUID], head: int) -> Found | None:
+        """The checkpoint of record `rec` (read from `path`) if a replay of `scope` may start from it, its
+        state read back; else None (logged where its files do not read back)."""
         try:
             known = None if rec["known_at"] is None else datetime.fromisoformat(rec["known_at"])
-            same = (rec["format"], rec["store"], rec["code"], rec["flavour"], rec["municipality"],
-                    rec["projections"])
-            if same != (FORMAT, self.store_id, self.code, sha256_state.flavour(), scope.municipality,
-                        sorted(projections)):
+            same = (rec["format"], rec["store"], rec["code"], rec["flavour"], rec["municipality"])
+            if same != (FORMAT, self.store_id, self.code, sha256_state.flavour(), scope.municipality):
+                return None
+            folded = frozenset(rec["projections"])
+            if not folded >= set(projections):
                 return None
             if (known is None) != (scope.known_at is None):
                 return None
@@ -237,18 +261,22 @@ class Checkpoints:
             if bound is not None and (bound.head > head or self._edited(int(rec["edits"]), bound.head)):
                 bound = None
             return Found(upto, state, cut, manifest, set(rec["municipalities"]),
-                         int(rec["back_registered"]), made_with, exact, bound, len(data))
+                         int(rec["back_registered"]), made_with, exact, bound, len(data), known, folded,
+                         bool(rec.get("prepared", False)))
         except (OSError, KeyError, TypeError, ValueError, pickle.UnpicklingError, EOFError,
                 AttributeError) as exc:
             log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
             return None
 
     def save(self, scope: Scope, upto: int, projections: Iterable[str], targets: frozenset[UUID], mark: int,
-             snap: Any, cut: Cut, *, exact: bool, bound: Bound | None = None) -> Path | None:
+             snap: Any, cut: Cut, *, exact: bool, bound: Bound | None = None,
+             prepared: bool = False) -> Path | None:
         """Keep a checkpoint of `snap` (a `replay.Snapshot`: state, municipalities, back-registrations),
         before later events are folded into it: `exact`, the scope's rows up to `upto` recorded by its
         known-at; else every row of the scope up to `upto` (all recorded by then). None, with a warning,
-        when it cannot be written (the replay is the same without it)."""
+        when it cannot be written (the replay is the same without it). `prepared`: one of the month-end
+        checkpoints `casestream prepare-replay` makes (`services.audit.prepare`), which are not evicted
+        by replays (a prepare run replaces them)."""
         if cut.manifest is None:
             raise ValueError("a checkpoint keeps the manifest: cut a digest that writes one")
         key = self._scope_key(scope.municipality, projections)
@@ -256,6 +284,8 @@ class Checkpoints:
         name = hashlib.sha256(orjson.dumps([key, upto, known, exact, sorted(t.hex for t in targets)])
                               ).hexdigest()[:16]
         path = self.folder / f"{key}-{name}.json"
+        if prepared:
+            path = self.folder / self.prepared_glob(scope.municipality).replace("*", f"{key}{name}")
         try:
             data = dump_state(snap.state)
             made = tempfile.mkdtemp(dir=self.folder, prefix=".new-")
@@ -275,6 +305,7 @@ class Checkpoints:
                     "back_registered": snap.back_registered, "state_sha256": hashlib.sha256(data).hexdigest(),
                     "manifest_sha256": manifest_sha256,
                     "bound": None if bound is None else [bound.known_at.isoformat(), bound.last, bound.head],
+                    "prepared": prepared,
                 }
                 os.replace(tmp / "state", path.with_suffix(".state"))
                 os.replace(tmp / "manifest", path.with_suffix(".manifest"))
@@ -286,15 +317,25 @@ class Checkpoints:
             log.warning("replay checkpoint: cannot keep one in %s (%s); replaying without it",
                         self.folder, exc)
             return None
-        self._evict(key)
+        if not prepared:
+            self._evict(key)
         return path
+
+    def prepared_records(self, municipality: str | None) -> list[tuple[Path, dict[str, Any]]]:
+        """The records of a municipality's prepared checkpoints, as read (any projections)."""
+        return self._records(self.prepared_glob(municipality))
+
+    @staticmethod
+    def remove(path: Path) -> None:
+        """Remove a checkpoint (record first: a state or manifest without one is never read)."""
+        for suffix in (".json", ".state", ".manifest"):
+            path.with_suffix(suffix).unlink(missing_ok=True)
 
     def _evict(self, key: str) -> None:
         """Keep the KEEP most recently made or taken checkpoints of a scope."""
         records = sorted(self.folder.glob(f"{key}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in records[KEEP:]:
-            for suffix in (".json", ".state", ".manifest"):
-                old.with_suffix(suffix).unlink(missing_ok=True)
+            self.remove(old)
 
 
 def _kept_manifest(manifest: Path, size: int, kept: Path) -> str:

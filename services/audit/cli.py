@@ -183,28 +183,59 @@ def _print_causes(out: Console, changes: list[Change], result: DiffResult) -> No
             out.print(f"{ch.row}: ingen händelse registrerad mellan A och B förklarar ändringen")
 
 
-def prepare_replay(db: Db = None) -> None:
-    """Give the events of a store made before this version their parsed lines, for fast replays (SQLite)."""
+def prepare_replay(
+    db: Db = None,
+    municipality: Annotated[list[str] | None, typer.Option(
+        "--municipality", help="only this kommunkod (repeatable; default every one in the store)")] = None,
+    months: Annotated[int, typer.Option(
+        "--months", min=0, help="keep a checkpoint at every month end of the latest N months (tertial "
+        "ends always)")] = 13,
+    memo: UseMemo = None,
+) -> None:
+    """Prepare a SQLite store for fast replays: give events made before this version their parsed lines,
+    then make each municipality's checkpoints at month ends in the page memo (incremental: run it after
+    every deploy and month end)."""
     import time
 
+    from services.audit.prepare import prepare
+    from services.settings import Settings
     from services.store import StoreError, open_store
     from services.store.sql import SqlStore
 
     url = _existing_store(db)
+    wanted = [c for c in (municipality or []) if _check_municipality(c) is not None]
+    folder = _memo_folder(Settings(), memo)
     try:
         store = open_store(url)
     except StoreError as exc:
         raise typer.BadParameter(str(exc), param_hint="--db") from None
     try:
         if not isinstance(store, SqlStore) or store.engine.dialect.name != "sqlite":
-            typer.echo(f"{url}: only a SQLite store keeps parsed lines; nothing to do")
+            typer.echo(f"{url}: only a SQLite store keeps parsed lines and checkpoints; nothing to do")
             return
         t0 = time.perf_counter()
         filled = store.fill_parsed()
         typer.echo(f"{filled} events given their parsed lines in {time.perf_counter() - t0:.1f} s "
                    f"(events whose payload has none are parsed at each replay)")
+        if folder is None:
+            typer.echo("no page memo (--no-memo or CASESTREAM_REPLAY_MEMO off): no checkpoints made")
+            return
+        try:
+            done = prepare(store, folder, wanted or None, months=months)
+        except ValueError as exc:  # no SHA-256 state to save, a retraction the store did not list
+            typer.echo(f"no checkpoints made: {exc}", err=True)
+            raise typer.Exit(1) from None
     finally:
         store.close()
+    for r in done:
+        since = f"from {r.resumed.date().isoformat()}" if r.resumed else "from the first event"
+        last = r.last.date().isoformat() if r.last else "none yet"
+        typer.echo(f"{r.municipality}: {r.made} checkpoints made {since} ({r.events} events read, "
+                   f"{r.seconds:.1f} s); latest month end {last}" + (f"; STOPPED: {r.stopped}" if r.stopped
+                                                                      else ""))
+    typer.echo(f"checkpoints in {folder}")
+    if any(r.stopped for r in done):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

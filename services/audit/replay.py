@@ -208,6 +208,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
     with dg.EventDigest(manifest, resume=(found.cut, found.manifest) if found else None) as digest:
         if found is not None:
             targets = targets | found.targets
+            projections = set(found.projections)  # a prepared one may hold more: folded on, all of them
             snap = _resumed(found, digest)
             at = found.upto
         if found is None or not found.exact:

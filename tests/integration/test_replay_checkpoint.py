@@ -44,10 +44,11 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checkpoint, "ROW_BYTES", 10**12)
 
 
-def published(url: str, day: date, out: Path, memo: Path | None, municipality: str | None = "1880"
-              ) -> tuple[Any, Counter[str]]:
+def published(url: str, day: date, out: Path, memo: Path | None, municipality: str | None = "1880",
+              reports: list[str] | None = None) -> tuple[Any, Counter[str]]:
     """Everything a replay as known at the end of `day` writes, and how it read its pages."""
-    request = Request(REPORTS, Period(date(2021, 1, 1), date(2021, 6, 30)), end_of_day(day), municipality)
+    request = Request(reports or REPORTS, Period(date(2021, 1, 1), date(2021, 6, 30)), end_of_day(day),
+                      municipality)
     store = open_store(url)
     read: Counter[str] = Counter()
     try:
@@ -61,11 +62,12 @@ def published(url: str, day: date, out: Path, memo: Path | None, municipality: s
     return (proof, gzip.decompress((out / "proof.events.tsv.gz").read_bytes()), files), read
 
 
-def agree(url: str, day: date, tmp: Path, memo: Path, municipality: str | None = "1880") -> Counter[str]:
+def agree(url: str, day: date, tmp: Path, memo: Path, municipality: str | None = "1880",
+          reports: list[str] | None = None) -> Counter[str]:
     """Replay with the memo and without it; both must publish the same; returns the first's pages."""
     n = len(list(tmp.glob("out-*")))
-    with_memo, read = published(url, day, tmp / f"out-{n}-memo", memo, municipality)
-    plain, _ = published(url, day, tmp / f"out-{n}-plain", None, municipality)
+    with_memo, read = published(url, day, tmp / f"out-{n}-memo", memo, municipality, reports)
+    plain, _ = published(url, day, tmp / f"out-{n}-plain", None, municipality, reports)
     assert with_memo == plain
     assert with_memo[0]["events"]["count"] > 50
     return read

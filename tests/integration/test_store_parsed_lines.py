@@ -145,7 +145,7 @@ def test_a_store_made_before_the_column_gets_it_and_fill_parsed_fills_it(tmp_pat
         assert store.fill_parsed() == 0
     finally:
         store.close()
-    result = runner.invoke(cli(), ["prepare-replay", "--db", url])
+    result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--no-memo"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("0 events given their parsed lines"), result.output
     assert _rows(path, "SELECT count(*) FROM event_edits") == [(1,)]  # filling is not an edit
@@ -164,7 +164,7 @@ def test_prepare_replay_fills_a_store_made_before_the_column(tmp_path: Path) -> 
     path = tmp_path / "store.db"
     url = store_of(path, history(9, 0.02))
     _as_before_the_column(path)
-    result = runner.invoke(cli(), ["prepare-replay", "--db", url])
+    result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--no-memo"])
     head = _rows(path, "SELECT max(position) FROM events")[0][0]
     assert result.exit_code == 0 and result.output.startswith(f"{head} events given their parsed lines"), \
         result.output
