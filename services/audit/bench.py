@@ -117,6 +117,65 @@ def _measure_memo(db: str, memo: str, municipality: str, year: int) -> dict[str,
     return out
 
 
+def _measure_prepared(db: str, memo: str, municipality: str) -> dict[str, Any]:
+    """Runs in a fresh process: `casestream prepare-replay`'s month-end checkpoints of one municipality
+    (`services.audit.prepare`) into an empty folder."""
+    from services.audit.prepare import prepare
+    from services.store import open_store
+    from services.store.sql import SqlStore
+
+    store = open_store(db)
+    try:
+        if not isinstance(store, SqlStore):
+            raise TypeError(f"the bench's store {db} did not open as a SQL store")
+        t0, c0 = time.perf_counter(), time.process_time()
+        (done,) = prepare(store, Path(memo), [municipality])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    finally:
+        store.close()
+    if done.stopped or done.last is None:
+        raise RuntimeError(f"prepare-replay of {municipality} stopped: {done.stopped or 'no month end'}")
+    return {"s": wall, "cpu_s": cpu, "events": done.events, "made": done.made,
+            "last": done.last.date().isoformat(),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _measure_asof(db: str, memo: str, municipality: str, year: int, known: str) -> dict[str, Any]:
+    """Runs in a fresh process: one as-of municipality-year replay with the memo (`_asof`)."""
+    from services.store import open_store
+
+    store = open_store(db)
+    try:
+        wall, cpu, events, read = _asof(store, municipality, year, Path(memo), date.fromisoformat(known))
+    finally:
+        store.close()
+    return {"s": wall, "cpu_s": cpu, "events": events, "pages": read}
+
+
+def _prepared_runs(cmd: list[str], path: Path, municipality: str, year: int
+                   ) -> tuple[dict[str, Any], list[Any]]:
+    """Prepared checkpoints of the municipality in an empty folder, then as-of replays from them, each
+    the scope's first at its known-at and in a fresh process: as known at the end of the year (a
+    tertial's end: one is prepared at it), three months after the tertial end before it (30 November:
+    the most an old year's replay folds), and at the 15th of the latest prepared month (within the
+    latest 13 months, each month's end prepared)."""
+    with tempfile.TemporaryDirectory(dir=path.parent) as memo:
+        done = subprocess.run([*cmd[:4], "prepared", memo, municipality], capture_output=True, text=True,
+                              check=True)
+        made = json.loads(done.stdout)
+        made["state_mb"] = sum(f.stat().st_size for f in Path(memo).rglob("p-*.state")) / 2**20
+        made["manifest_mb"] = sum({f.stat().st_ino: f.stat().st_size for f in Path(memo).rglob("p-*.manifest")
+                                   }.values()) / 2**20
+        last = date.fromisoformat(made["last"])
+        runs = []
+        for y, known in ((year, date(year, 12, 31)), (year, date(year, 11, 30)),
+                         (last.year, last.replace(day=15))):
+            done = subprocess.run([*cmd[:4], "asof", memo, municipality, str(y), known.isoformat()],
+                                  capture_output=True, text=True, check=True)
+            runs.append((y, known, json.loads(done.stdout)))
+    return made, runs
+
+
 def _asof(store: Any, municipality: str, year: int, memo: Path | None,
           known: date | None = None) -> tuple[float, float, int, dict[str, int]]:
     """The as-of replay of one municipality-year (3 reports, manifest and proof), as known at the end of
@@ -208,6 +267,7 @@ def bench_replay(
             runs.append(json.loads(done.stdout))
         size = sum(f.stat().st_size for f in Path(memo).rglob("*.page"))
         points = sum(f.stat().st_size for f in Path(memo).glob("checkpoints/*/*") if f.is_file())
+    made, prepared = _prepared_runs(cmd, path, "1880", 2020 + years // 2)
     (cold, warm), n = runs, r["events"]
     a_fill, a_exact, a_later, a_later_again = cold["asof"]
     a_again = warm["asof"][0]
@@ -225,6 +285,20 @@ def bench_replay(
         f"as known a month later ({a_later[2]} events) {a_later[0]:.2f} s wall, {a_later[1]:.2f} s CPU "
         f"(pages {a_later[3]}), again {a_later_again[0]:.2f} s wall, {a_later_again[1]:.2f} s CPU "
         f"(pages {a_later_again[3]})"
+    )
+    _print_prepared(made, prepared, "1880", r["asof_s"])
+
+
+def _print_prepared(made: dict[str, Any], runs: list[Any], municipality: str, without: float) -> None:
+    typer.echo(
+        f"prepared checkpoints of {municipality} (casestream prepare-replay; tertial ends and the latest 13 "
+        f"month ends): {made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
+        f"{made['cpu_s']:.1f} s CPU, peak RSS {made['rss_mb']:.0f} MB; states {made['state_mb']:,.0f} MB, "
+        f"one manifest {made['manifest_mb']:,.0f} MB; the first as-of replay of each scope from them, "
+        "each in a fresh process: " + "; ".join(
+            f"municipality-year {y} as known at {known} ({r['events']} events) {r['s']:.2f} s wall, "
+            f"{r['cpu_s']:.2f} s CPU ({without / r['s']:.1f} times as fast as the first without, same run; "
+            f"pages {r['pages']})" for y, known, r in runs)
     )
 
 
@@ -264,6 +338,11 @@ if __name__ == "__main__":
         typer.echo(json.dumps(_measure_two(sys.argv[1])))
     elif sys.argv[4:] == ["payloads"]:
         typer.echo(json.dumps(_measure_payloads(sys.argv[1])))
+    elif sys.argv[2:3] == ["prepared"]:
+        typer.echo(json.dumps(_measure_prepared(sys.argv[1], sys.argv[3], sys.argv[4])))
+    elif sys.argv[2:3] == ["asof"]:
+        typer.echo(json.dumps(_measure_asof(sys.argv[1], sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                                            sys.argv[6])))
     elif sys.argv[4:5] == ["memo"]:
         typer.echo(json.dumps(_measure_memo(sys.argv[1], sys.argv[5], sys.argv[2], int(sys.argv[3]))))
     else:
