@@ -22,8 +22,8 @@ that member and one more, which gzip reads as one stream). A checkpoint is taken
 * its known-at time is at or before the replay's (so every row up to P is recorded by then), and P is
   at or below the replay's head;
 * the store's edit log (`services.store.tables.event_edits`, kept by triggers) names no row at or below
-  P changed or removed since it was made. Only SQLite stores keep that log, so only they take
-  checkpoints; PostgreSQL stores are read from the first position every time;
+  P changed or removed since it was made (SQLite files and PostgreSQL databases keep it; a SQLite
+  database in memory makes no checkpoints);
 * every event a retraction at or below the head now targets, beyond those it was made with, lies
   above P (the events up to P that were no target then were folded for good);
 * its files read back whole (SHA-256 of the state and the manifest as recorded).
@@ -123,19 +123,27 @@ class Checkpoints:
 
     @staticmethod
     def usable(store: SqlStore | None) -> bool:
-        """Whether replays of `store` make and take checkpoints: a SQLite file (its edit log) and a SHA-256
-        whose state can be saved."""
+        """Whether replays of `store` make and take checkpoints: a SQLite file or a PostgreSQL database
+        (their edit logs) and a SHA-256 whose state can be saved."""
         if store is None or not sha256_state.resumable():
             return False
         url = store._engine.url
+        if url.get_backend_name() == "postgresql":
+            return True
         return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
     # --- the store's side --------------------------------------------------------------------------
 
     def edit_mark(self) -> int:
-        """The edit log's last entry (0: none yet); taken before a checkpoint's rows are read."""
-        with self.store._engine.connect() as conn:  # read-only query
-            return int(conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one())
+        """The edit log's last entry (0: none yet); taken before a checkpoint's rows are read. On PostgreSQL
+        under a SHARE lock, which waits for the transactions that logged an edit and have not committed
+        (their numbers may lie below a mark read past them: `services.store.sql.PG_EDIT_BODY`)."""
+        with self.store._engine.connect() as conn:  # read-only but for the lock, released at once
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE event_edits IN SHARE MODE")
+            mark = int(conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one())
+            conn.rollback()
+            return mark
 
     def _edited(self, mark: int, upto: int) -> bool:
         q = select(event_edits.c.seq).where(event_edits.c.seq > mark, event_edits.c.position <= upto).limit(1)

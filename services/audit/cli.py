@@ -192,9 +192,9 @@ def prepare_replay(
         "ends always)")] = 13,
     memo: UseMemo = None,
 ) -> None:
-    """Prepare a SQLite store for fast replays: give events made before this version their parsed lines,
-    then make each municipality's checkpoints at month ends in the page memo (incremental: run it after
-    every deploy and month end)."""
+    """Prepare a store for fast replays: give a SQLite store's events made before this version their parsed
+    lines, then make each municipality's checkpoints at month ends in the page memo (incremental: run it
+    after every deploy and month end)."""
     import time
 
     from services.audit.prepare import prepare
@@ -210,13 +210,14 @@ def prepare_replay(
     except StoreError as exc:
         raise typer.BadParameter(str(exc), param_hint="--db") from None
     try:
-        if not isinstance(store, SqlStore) or store.engine.dialect.name != "sqlite":
-            typer.echo(f"{url}: only a SQLite store keeps parsed lines and checkpoints; nothing to do")
+        if not isinstance(store, SqlStore) or store.engine.dialect.name not in ("sqlite", "postgresql"):
+            typer.echo(f"{url}: only SQLite and PostgreSQL stores keep checkpoints; nothing to do")
             return
-        t0 = time.perf_counter()
-        filled = store.fill_parsed()
-        typer.echo(f"{filled} events given their parsed lines in {time.perf_counter() - t0:.1f} s "
-                   f"(events whose payload has none are parsed at each replay)")
+        if store.engine.dialect.name == "sqlite":
+            t0 = time.perf_counter()
+            filled = store.fill_parsed()
+            typer.echo(f"{filled} events given their parsed lines in {time.perf_counter() - t0:.1f} s "
+                       f"(events whose payload has none are parsed at each replay)")
         if folder is None:
             typer.echo("no page memo (--no-memo or CASESTREAM_REPLAY_MEMO off): no checkpoints made")
             return

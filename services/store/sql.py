@@ -62,8 +62,9 @@ def row_event(row: Any) -> Event:
 # DELETE its position. (An INSERT below the head needs a DELETE first: positions are dense. Filling a NULL
 # `parsed` is not an edit: `SqlStore.fill_parsed` does it for rows appended before the column.) Before
 # 3 Dec 2026 an UPDATE logged only the lower of the two positions; `EDITS_BOTH` in store_meta is the last
-# entry of that kind (services.store.parsed.edited). PostgreSQL stores have no triggers, and replays there
-# make no checkpoints and read no `parsed` lines.
+# entry of that kind (services.store.parsed.edited). PostgreSQL stores log UPDATEs of the event columns and
+# DELETEs the same way, through one PL/pgSQL function (`PG_EDIT_BODY`, `PG_EDIT_TRIGGERS`); replays there
+# read no `parsed` lines.
 _EVENT_COLUMNS: Final = ", ".join(c for c in COLUMNS if c != "parsed")
 EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_master)
     "events_edited": f"CREATE TRIGGER events_edited AFTER UPDATE OF {_EVENT_COLUMNS} ON events BEGIN "
@@ -76,6 +77,53 @@ EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_
     "events_removed": "CREATE TRIGGER events_removed AFTER DELETE ON events BEGIN "
     "INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete'); END",
 }
+
+
+# PostgreSQL's edit log: the function and its two triggers, as pg_get_functiondef / pg_get_triggerdef give
+# them back (made again only where they differ). A checkpoint's mark is read under a SHARE lock on
+# event_edits (`Checkpoints.edit_mark`), which waits for every transaction that has logged an edit and not
+# yet committed: a sequence's numbers commit out of order, so a later mark could otherwise pass an earlier
+# edit by.
+PG_EDIT_FUNCTION: Final = "casestream_log_event_edit"
+PG_EDIT_BODY: Final = """
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO event_edits (position, kind) VALUES (OLD.position, 'delete');
+    RETURN OLD;
+  END IF;
+  INSERT INTO event_edits (position, kind) VALUES (LEAST(OLD.position, NEW.position), 'update');
+  IF OLD.position <> NEW.position THEN
+    INSERT INTO event_edits (position, kind) VALUES (GREATEST(OLD.position, NEW.position), 'update');
+  END IF;
+  RETURN NEW;
+END
+"""
+PG_EDIT_TRIGGERS: Final = {  # name -> its statement, as pg_get_triggerdef gives it back (schema left out)
+    "events_edited": "CREATE TRIGGER events_edited AFTER UPDATE OF "  # PostgreSQL quotes its keyword
+    + _EVENT_COLUMNS.replace("position", '"position"', 1)
+    + f" ON events FOR EACH ROW EXECUTE FUNCTION {PG_EDIT_FUNCTION}()",
+    "events_removed": f"CREATE TRIGGER events_removed AFTER DELETE ON events FOR EACH ROW EXECUTE FUNCTION "
+    f"{PG_EDIT_FUNCTION}()",
+}
+
+
+def _pg_edit_log(conn: Connection) -> None:
+    """Make PostgreSQL's edit-log function and triggers where they are missing or differ (under the schema
+    lock of `SqlStore.__init__`; DDL on `events` blocks its appends for a moment, so not on every open)."""
+    schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    body = conn.exec_driver_sql(
+        "SELECT prosrc FROM pg_proc WHERE proname = %(name)s "
+        "AND pronamespace = current_schema()::regnamespace", {"name": PG_EDIT_FUNCTION}).scalar_one_or_none()
+    if body != PG_EDIT_BODY:
+        conn.exec_driver_sql(f"CREATE OR REPLACE FUNCTION {PG_EDIT_FUNCTION}() RETURNS trigger "
+                             f"LANGUAGE plpgsql AS $function${PG_EDIT_BODY}$function$")
+    found = {name: definition.replace(f"{schema}.", "") for name, definition in conn.exec_driver_sql(
+        "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'events'::regclass "
+        "AND NOT tgisinternal")}
+    for name, statement in PG_EDIT_TRIGGERS.items():
+        if found.get(name) != statement:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON events")
+            conn.exec_driver_sql(statement)
 
 
 def _bytes(value: Any) -> bytes:
@@ -111,6 +159,8 @@ class SqlStore:
                     if found.get(name) != statement:  # missing or older: else nothing is written
                         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
                         conn.exec_driver_sql(statement)
+            else:
+                _pg_edit_log(conn)
             if conn.execute(select(store_head.c.id)).first() is None:
                 conn.execute(insert(store_head), {"id": 1, "position": 0})
             if conn.execute(select(store_meta.c.value).where(store_meta.c.key == "store_id")).first() is None:
