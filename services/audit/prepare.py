@@ -55,7 +55,7 @@ from sqlalchemy import func, select
 from events.timeutil import STOCKHOLM, as_aware, end_of_day
 from projections.definitions import CURRENT, DEFINITIONS, needs
 from services.audit import digest as dg
-from services.audit import pages
+from services.audit import pages, parallel
 from services.audit.checkpoint import Checkpoints, Found
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope, retraction_targets
@@ -136,7 +136,13 @@ def prepare(store: SqlStore, memo: Path, only: Sequence[str] | None = None, *,
     folded = frozenset(projections) if projections is not None else report_projections()
     points = Checkpoints(memo, store)
     until = datetime.now(UTC) if until is None else as_aware(until)
-    return [_municipality(store, points, m, folded, until, months) for m in (only or municipalities(store))]
+    done = []
+    for m in only or municipalities(store):
+        done.append(_municipality(store, points, m, folded, until, months))
+        # the municipality's rows counted now, in the memo's folder: a first replay cuts its ranges from
+        # the count (`parallel.span_of`; 0.26-0.75 s at 10 M), and later ones count only what came since
+        parallel.span_of(store, Scope(None, m), memo)
+    return done
 
 
 def _municipality(store: SqlStore, points: Checkpoints, municipality: str, projections: frozenset[str],

@@ -23,6 +23,7 @@ from events.timeutil import STOCKHOLM, end_of_day
 from services.audit import pages, parallel
 from services.audit.checkpoint import Checkpoints
 from services.audit.prepare import Prepared, prepare, report_projections
+from services.audit.source import Scope
 from services.store import open_store
 from services.store.sql import SqlStore
 from tests.integration.test_audit_cli import cli, runner
@@ -232,3 +233,40 @@ def test_a_prepared_checkpoint_of_fewer_projections_than_asked_is_not_taken(tmp_
     prepared(url, memo, projections={"care_costs"})
     assert agree(url, date(2021, 6, 30), tmp_path, memo, reports=["lvu-lvm"])["checkpoint"] == 1
     assert "checkpoint" not in agree(url, date(2021, 6, 30), tmp_path, memo, reports=["intake"])
+
+
+def test_the_municipalitys_rows_are_counted_once_and_then_from_the_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first replay cuts its ranges by the municipality's share of the rows (`parallel.span_of`):
+    prepare-replay leaves the count in the memo's folder, and a count after later appends adds only the
+    rows appended since; each equals a count of every row."""
+    path = tmp_path / "store.db"
+    url = store_of(path, history(13, 0.05))
+    memo = tmp_path / "memo"
+    prepared(url, memo)
+
+    def rows() -> dict[str, list[int]]:
+        with sqlite3.connect(path) as conn:
+            head = conn.execute("SELECT max(position) FROM events").fetchone()[0]
+            return {m: [head, n] for m, n in conn.execute(
+                "SELECT municipality, count(*) FROM events GROUP BY municipality")}
+
+    kept = orjson.loads((memo / "rows.json").read_bytes())
+    assert {k.split("/")[1]: v for k, v in kept.items()} == rows()
+    _append(url, [_actualised(f"P-after-{i}", "2021-07-10", datetime(2021, 7, 10, tzinfo=STOCKHOLM))
+                  for i in range(3)], datetime(2021, 8, 1, tzinfo=STOCKHOLM))
+    counted: list[int] = []
+    real = parallel._rows_of
+    monkeypatch.setattr(parallel, "_rows_of",
+                        lambda *a, **kw: counted.append(kw.get("after", 0)) or real(*a, **kw))
+    monkeypatch.setattr(parallel, "_SPANS", {})
+    store = open_store(url)
+    try:
+        assert isinstance(store, SqlStore)
+        head = store.head()
+        parallel.span_of(store, Scope(None, "1880"), memo)
+    finally:
+        store.close()
+    assert counted == [head - 3]  # only the rows after the kept head
+    kept = orjson.loads((memo / "rows.json").read_bytes())
+    assert {k.split("/")[1]: v for k, v in kept.items()}["1880"] == rows()["1880"]
