@@ -12,7 +12,10 @@ registered since the last run are added.
 
 from __future__ import annotations
 
+import faulthandler
 import random
+import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -141,6 +144,8 @@ def demo(
     settings = base.model_copy(update={"db": url})
     sqlite_dir(url)
     install_signal_handlers()
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>`: every thread's stack to stderr (a demo that hangs)
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     store = open_event_store(settings)  # the sealing write path (docs/privacy.md)
     try:
         with Supervisor(settings.var_dir / "logs", base_env=None) as supervisor:

@@ -7,6 +7,7 @@ Both must exit 0 and leave no process of theirs running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from services.store import open_store
 
@@ -97,7 +99,20 @@ def test_demo_runs_headless_then_reuses_its_store_and_stops_on_sigterm(tmp_path:
     time.sleep(1.5)
     seen = {*psutil.Process(second.pid).children(recursive=True)}
     second.send_signal(signal.SIGTERM)
-    rest, _ = second.communicate(timeout=60)
+    try:
+        rest, _ = second.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # where it hangs: every thread's stack (the demo's SIGUSR1)
+        second.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        children = []
+        for p in seen:
+            with contextlib.suppress(psutil.Error):
+                children.append((p.pid, p.name(), p.status()))
+                p.kill()
+        second.kill()
+        rest, _ = second.communicate(timeout=30)
+        pytest.fail(f"the demo did not stop within 60 s of SIGTERM; its processes then: {children}\n"
+                    + "".join(lines) + rest)
     output = "".join(lines) + rest
     assert second.returncode == 0, output
     found = HISTORY.search(output)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -103,9 +104,14 @@ def browser() -> Iterator[webdriver.Chrome]:
 
 
 def settle(driver: webdriver.Chrome, text: str, timeout: float = 60) -> None:
-    """Wait until the page shows `text` and Streamlit no longer reports a running script."""
-    WebDriverWait(driver, timeout).until(ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
-    WebDriverWait(driver, timeout).until(
+    """Wait until the page shows `text` and Streamlit no longer reports a running script. While the page
+    is replaced (a navigation, a sign-out's redirect) Chrome may answer a poll with "Node with given id
+    does not belong to the document": such a poll is taken again (a page that never shows `text` still
+    times out)."""
+    transient = (StaleElementReferenceException, WebDriverException)
+    WebDriverWait(driver, timeout, ignored_exceptions=transient).until(
+        ec.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
+    WebDriverWait(driver, timeout, ignored_exceptions=transient).until(
         lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"] *'))
 
 
