@@ -59,8 +59,9 @@ from sqlalchemy import func, select
 from events.timeutil import as_aware
 from projections import bundle
 from services.audit import sha256_state
+from services.audit.checkpoint_files import file_sha256, kept_manifest
 from services.audit.checkpoint_state import dump_state, load_state
-from services.audit.digest import Cut, blocks, copy_bytes
+from services.audit.digest import Cut
 from services.audit.page_memo import code_fingerprint
 from services.audit.pages import Bound
 from services.audit.source import Scope
@@ -256,7 +257,7 @@ class Checkpoints:
             if hashlib.sha256(data).hexdigest() != rec["state_sha256"]:
                 raise ValueError("a file does not match its SHA-256 (the state)")
             with ThreadPoolExecutor(1) as beside:  # hashlib lets the GIL go: beside reading the state
-                manifest_sha256 = beside.submit(_file_sha256, manifest, int(rec["manifest_size"]))
+                manifest_sha256 = beside.submit(file_sha256, manifest, int(rec["manifest_size"]))
                 state = load_state(data)
                 if manifest_sha256.result() != rec["manifest_sha256"]:
                     raise ValueError("a file does not match its SHA-256 (the manifest)")
@@ -300,7 +301,7 @@ class Checkpoints:
             try:
                 tmp = Path(made)
                 (tmp / "state").write_bytes(data)
-                manifest_sha256 = _kept_manifest(cut.manifest, cut.manifest_size, tmp / "manifest")
+                manifest_sha256 = kept_manifest(cut.manifest, cut.manifest_size, tmp / "manifest")
                 rec = {
                     "format": FORMAT, "store": self.store_id, "id_at_upto": self._id_at(upto),
                     "code": self.code, "flavour": sha256_state.flavour(),
@@ -344,26 +345,3 @@ class Checkpoints:
         records = sorted(self.folder.glob(f"{key}-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in records[KEEP:]:
             self.remove(old)
-
-
-def _kept_manifest(manifest: Path, size: int, kept: Path) -> str:
-    """The checkpoint's manifest at `kept`: a hard link to the replay's manifest, whose first `size`
-    bytes (whole gzip members) are the lines up to the cut and never change after it (the digest only
-    appends; a new manifest at that path is a new file), else a copy of those bytes (another file
-    system). Returns their SHA-256, which a replay taking the checkpoint checks (a manifest changed
-    in place voids it). A link: 85 MB copied and hashed took 0.25 s, hashed alone 0.08 s."""
-    try:
-        os.link(manifest, kept)
-    except OSError:
-        with manifest.open("rb") as src, kept.open("xb") as dst:
-            copy_bytes(src, dst, size)
-    return _file_sha256(kept, size)
-
-
-def _file_sha256(path: Path, size: int) -> str:
-    """SHA-256 of the first `size` bytes of the file (OSError if it is shorter)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in blocks(f, size):
-            h.update(block)
-    return h.hexdigest()

@@ -9,20 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from events import Event
 from services.audit import checkpoint, pages, parallel
 from services.audit.checkpoint import Checkpoints
 from services.store import open_store
 from services.store.sql import SqlStore
 from tests.integration.test_audit_cli import cli, runner
 from tests.integration.test_replay_checkpoint import agree, records
-from tests.integration.test_replay_fast import history
+from tests.integration.test_replay_fast import appended, history
 
 pytestmark = pytest.mark.usefixtures("pg_server")
 
@@ -32,20 +31,6 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages, "PAGE", 333)
     monkeypatch.setattr(parallel, "RANGE", 333)
     monkeypatch.setattr(checkpoint, "ROW_BYTES", 10**12)  # every checkpoint is worth writing
-
-
-def filled(url: str, events: list[Event]) -> str:
-    """The events appended as `test_replay_fast.store_of` appends them to a SQLite file."""
-    now = [datetime(2021, 1, 1, tzinfo=UTC)]
-    store = open_store(url, clock=lambda: now[0])
-    try:
-        for i in range(0, len(events), 700):
-            batch = events[i:i + 700]
-            now[0] = max(e.recorded_at for e in batch if e.recorded_at) + timedelta(days=i % 3)
-            store.append(batch)
-    finally:
-        store.close()
-    return url
 
 
 def sql(url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
@@ -60,7 +45,7 @@ def sql(url: str, statement: str, **params: object) -> list[tuple[object, ...]]:
 
 def test_replays_on_postgresql_make_and_take_checkpoints_and_edits_void_them(pg_fresh_url: str,
                                                                               tmp_path: Path) -> None:
-    url = filled(pg_fresh_url, history(5, 0.1))
+    url = appended(pg_fresh_url, history(5, 0.1))
     memo = tmp_path / "memo"
     assert "checkpoint" not in agree(url, date(2021, 4, 30), tmp_path, memo)
     assert agree(url, date(2021, 4, 30), tmp_path, memo) == Counter({"checkpoint": 1})
@@ -82,7 +67,7 @@ def test_replays_on_postgresql_make_and_take_checkpoints_and_edits_void_them(pg_
 
 
 def test_prepared_checkpoints_on_postgresql(pg_fresh_url: str, tmp_path: Path) -> None:
-    url = filled(pg_fresh_url, history(6, 0.1))
+    url = appended(pg_fresh_url, history(6, 0.1))
     memo = tmp_path / "memo"
     result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--municipality", "1880"],
                            env={"CASESTREAM_REPLAY_MEMO_DIR": str(memo)})
@@ -95,7 +80,7 @@ def test_an_edit_not_yet_committed_holds_back_a_checkpoints_edit_mark(pg_fresh_u
                                                                       tmp_path: Path) -> None:
     """A sequence's numbers commit out of order: a mark read past an edit that commits later would never
     see it. The mark waits for every transaction that has logged an edit."""
-    url = filled(pg_fresh_url, history(7, 0.02))
+    url = appended(pg_fresh_url, history(7, 0.02))
     store = open_store(url)
     engine = create_engine(url)
     try:
@@ -126,7 +111,7 @@ def test_an_edit_not_yet_committed_holds_back_a_checkpoints_edit_mark(pg_fresh_u
 
 def test_opening_a_store_again_leaves_the_edit_log_as_it_is(pg_fresh_url: str) -> None:
     """The function and triggers are made once (DDL on events blocks its appends): their object ids stay."""
-    url = filled(pg_fresh_url, history(8, 0.02))
+    url = appended(pg_fresh_url, history(8, 0.02))
     query = ("SELECT tgname, oid FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal "
              "UNION ALL SELECT proname, oid FROM pg_proc WHERE proname = 'casestream_log_event_edit' "
              "ORDER BY 1")

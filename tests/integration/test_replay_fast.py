@@ -49,7 +49,11 @@ def history(seed: int, scale: float) -> list[Event]:
 
 
 def store_of(path: Path, events: list[Event]) -> str:
-    url = f"sqlite:///{path}"
+    return appended(f"sqlite:///{path}", events)
+
+
+def appended(url: str, events: list[Event]) -> str:
+    """The events appended to the store at `url` in batches of 700, each at its latest record time."""
     now = [datetime(2021, 1, 1, tzinfo=UTC)]
     store = open_store(url, clock=lambda: now[0])
     try:
