@@ -97,7 +97,6 @@ class Found:
     size: int = 0  # the state file's bytes
     known_at: datetime | None = None  # the record time it was made as known at (None: the whole store)
     projections: frozenset[str] = frozenset()  # those folded into its state (those asked for, or more)
-    prepared: bool = False  # made ahead by `casestream prepare-replay` (services.audit.prepare)
 
 
 def spares(base: tuple[int, int] | None, count: int) -> bool:
@@ -139,12 +138,10 @@ class Checkpoints:
         """The edit log's last entry (0: none yet); taken before a checkpoint's rows are read. On PostgreSQL
         under a SHARE lock, which waits for the transactions that logged an edit and have not committed
         (their numbers may lie below a mark read past them: `services.store.sql.PG_EDIT_BODY`)."""
-        with self.store._engine.connect() as conn:  # read-only but for the lock, released at once
+        with self.store._engine.connect() as conn:  # read-only but for the lock, gone with the connection
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE event_edits IN SHARE MODE")
-            mark = int(conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one())
-            conn.rollback()
-            return mark
+            return int(conn.execute(select(func.coalesce(func.max(event_edits.c.seq), 0))).scalar_one())
 
     def _edited(self, mark: int, upto: int) -> bool:
         q = select(event_edits.c.seq).where(event_edits.c.seq > mark, event_edits.c.position <= upto).limit(1)
@@ -192,9 +189,14 @@ class Checkpoints:
     def _scope_key(self, municipality: str | None, projections: Iterable[str]) -> str:
         return hashlib.sha256(orjson.dumps([municipality, sorted(projections)])).hexdigest()[:16]
 
+    @staticmethod
+    def _prepared_prefix(municipality: str | None) -> str:
+        """How the file names of a municipality's prepared checkpoints (any projections) begin."""
+        return f"{PREPARED}-{hashlib.sha256(orjson.dumps(municipality)).hexdigest()[:16]}-"
+
     def prepared_glob(self, municipality: str | None) -> str:
-        """The file names of a municipality's prepared checkpoints (any projections): `p-<key>-*.json`."""
-        return f"{PREPARED}-{hashlib.sha256(orjson.dumps(municipality)).hexdigest()[:16]}-*.json"
+        """The file names of a municipality's prepared checkpoints: `p-<key>-*.json`."""
+        return f"{self._prepared_prefix(municipality)}*.json"
 
     def _records(self, pattern: str) -> list[tuple[Path, dict[str, Any]]]:
         records = []
@@ -270,8 +272,7 @@ class Checkpoints:
             if bound is not None and (bound.head > head or self._edited(int(rec["edits"]), bound.head)):
                 bound = None
             return Found(upto, state, cut, manifest, set(rec["municipalities"]),
-                         int(rec["back_registered"]), made_with, exact, bound, len(data), known, folded,
-                         bool(rec.get("prepared", False)))
+                         int(rec["back_registered"]), made_with, exact, bound, len(data), known, folded)
         except (OSError, KeyError, TypeError, ValueError, pickle.UnpicklingError, EOFError,
                 AttributeError) as exc:
             log.warning("replay checkpoint: %s does not read back (%s); not taken", path, exc)
@@ -294,7 +295,7 @@ class Checkpoints:
                               ).hexdigest()[:16]
         path = self.folder / f"{key}-{name}.json"
         if prepared:
-            path = self.folder / self.prepared_glob(scope.municipality).replace("*", f"{key}{name}")
+            path = self.folder / f"{self._prepared_prefix(scope.municipality)}{key}{name}.json"
         try:
             data = dump_state(snap.state)
             made = tempfile.mkdtemp(dir=self.folder, prefix=".new-")

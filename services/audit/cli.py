@@ -203,7 +203,9 @@ def prepare_replay(
     from services.store.sql import SqlStore
 
     url = _existing_store(db)
-    wanted = [c for c in (municipality or []) if _check_municipality(c) is not None]
+    wanted = municipality or []
+    for code in wanted:
+        _check_municipality(code)
     folder = _memo_folder(Settings(), memo)
     try:
         store = open_store(url)

@@ -131,8 +131,8 @@ def prepare(store: SqlStore, memo: Path, only: Sequence[str] | None = None, *,
     if months < 0:
         raise ValueError(f"months must be 0 or more, not {months}")
     if not Checkpoints.usable(store):
-        raise ValueError("prepared checkpoints need a SQLite store file and a SHA-256 whose state can "
-                         "be saved")
+        raise ValueError("prepared checkpoints need a SQLite store file or a PostgreSQL database, and a "
+                         "SHA-256 whose state can be saved")
     folded = frozenset(projections) if projections is not None else report_projections()
     points = Checkpoints(memo, store)
     until = datetime.now(UTC) if until is None else as_aware(until)

@@ -79,11 +79,11 @@ EDIT_TRIGGERS: Final = {  # name -> its statement (as SQLite keeps it in sqlite_
 }
 
 
-# PostgreSQL's edit log: the function and its two triggers, as pg_get_functiondef / pg_get_triggerdef give
-# them back (made again only where they differ). A checkpoint's mark is read under a SHARE lock on
-# event_edits (`Checkpoints.edit_mark`), which waits for every transaction that has logged an edit and not
-# yet committed: a sequence's numbers commit out of order, so a later mark could otherwise pass an earlier
-# edit by.
+# PostgreSQL's edit log: the function's body (as pg_proc.prosrc keeps it) and its two triggers (as
+# pg_get_triggerdef gives them back, the schema left out), made again only where they differ. A
+# checkpoint's mark is read under a SHARE lock on event_edits (`Checkpoints.edit_mark`), which waits for
+# every transaction that has logged an edit and not yet committed: a sequence's numbers commit out of
+# order, so a later mark could otherwise pass an earlier edit by.
 PG_EDIT_FUNCTION: Final = "casestream_log_event_edit"
 PG_EDIT_BODY: Final = """
 BEGIN
