@@ -155,10 +155,9 @@ def _measure_asof(db: str, memo: str, municipality: str, year: int, known: str) 
 def _prepared_runs(cmd: list[str], path: Path, municipality: str, year: int
                    ) -> tuple[dict[str, Any], list[Any]]:
     """Prepared checkpoints of the municipality in an empty folder, then as-of replays from them, each
-    the scope's first at its known-at and in a fresh process: as known at the end of the year (a
-    tertial's end: one is prepared at it), three months after the tertial end before it (30 November:
-    the most an old year's replay folds), and at the 15th of the latest prepared month (within the
-    latest 13 months, each month's end prepared)."""
+    the scope's first at its known-at and in a fresh process: as known at the end of the year (one is
+    prepared at it), on 29 November (a day short of a month after the month end before it: the most
+    rows such a replay folds), and at the 15th of the latest prepared month."""
     with tempfile.TemporaryDirectory(dir=path.parent) as memo:
         done = subprocess.run([*cmd[:4], "prepared", memo, municipality], capture_output=True, text=True,
                               check=True)
@@ -168,7 +167,7 @@ def _prepared_runs(cmd: list[str], path: Path, municipality: str, year: int
                                    }.values()) / 2**20
         last = date.fromisoformat(made["last"])
         runs = []
-        for y, known in ((year, date(year, 12, 31)), (year, date(year, 11, 30)),
+        for y, known in ((year, date(year, 12, 31)), (year, date(year, 11, 29)),
                          (last.year, last.replace(day=15))):
             done = subprocess.run([*cmd[:4], "asof", memo, municipality, str(y), known.isoformat()],
                                   capture_output=True, text=True, check=True)
@@ -291,9 +290,9 @@ def bench_replay(
 
 def _print_prepared(made: dict[str, Any], runs: list[Any], municipality: str, without: float) -> None:
     typer.echo(
-        f"prepared checkpoints of {municipality} (casestream prepare-replay; tertial ends and the latest 13 "
-        f"month ends): {made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
-        f"{made['cpu_s']:.1f} s CPU, peak RSS {made['rss_mb']:.0f} MB; states {made['state_mb']:,.0f} MB, "
+        f"prepared checkpoints of {municipality} (casestream prepare-replay; every month end): {made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
+        f"{made['cpu_s']:.1f} s CPU, peak RSS {made['rss_mb']:.0f} MB; states {made['state_mb']:,.0f} MB "
+        f"compressed, "
         f"one manifest {made['manifest_mb']:,.0f} MB; the first as-of replay of each scope from them, "
         "each in a fresh process: " + "; ".join(
             f"municipality-year {y} as known at {known} ({r['events']} events) {r['s']:.2f} s wall, "

@@ -3,7 +3,8 @@
 The state is a pickle of the projections' own dataclasses. It is read by an unpickler that builds
 only those dataclasses, the events' pydantic models (whose fields it sets, no call) and enums, and a
 few value types (dates, Decimal, UUID, array, Counter, time zones), and refuses any other name, so a
-file put in a checkpoint folder cannot run code. Large id indexes are packed (`_Pickler`).
+file put in a checkpoint folder cannot run code. Large id indexes are packed (`_Pickler`), and the
+file is compressed (`packed`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import zoneinfo
 from typing import Any, Final
 
+import pyarrow as pa
 from pydantic import BaseModel
 
 from projections import bundle
@@ -92,6 +94,30 @@ def dump_state(state: bundle.State) -> bytes:
     out = io.BytesIO()
     _Pickler(out, protocol=5).dump(state)
     return out.getvalue()
+
+
+# A state is kept compressed: Zstandard at level 1, through Arrow's codec (pyarrow is already the
+# replay's parser). Measured on the 10 M store's largest prepared state (75 MB pickled): 29 MB, 0.17 s
+# to compress and 0.085 s to decompress; LZ4 gave 41 MB, 0.11 s and 0.05 s; level 3, 28.9 MB and 0.25 s.
+# So every month end of the history can be prepared in the storage 28 uncompressed states took
+# (`services.audit.prepare`).
+CODEC: Final = "zstd"
+_LEVEL: Final = 1
+
+
+def packed(data: bytes) -> bytes:
+    """A dumped state, compressed for its file."""
+    return bytes(pa.Codec(CODEC, compression_level=_LEVEL).compress(data, asbytes=True))
+
+
+def unpacked(data: bytes, size: int) -> bytes:
+    """A state file's bytes decompressed to the `size` bytes dumped (`packed`)."""
+    if size < 0:
+        raise ValueError(f"a state of {size} bytes")
+    out = bytes(pa.Codec(CODEC).decompress(data, decompressed_size=size, asbytes=True))
+    if len(out) != size:
+        raise ValueError(f"a state decompressed to {len(out)} bytes, not {size}")
+    return out
 
 
 class _Unpickler(pickle.Unpickler):

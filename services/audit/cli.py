@@ -187,9 +187,9 @@ def prepare_replay(
     db: Db = None,
     municipality: Annotated[list[str] | None, typer.Option(
         "--municipality", help="only this kommunkod (repeatable; default every one in the store)")] = None,
-    months: Annotated[int, typer.Option(
-        "--months", min=0, help="keep a checkpoint at every month end of the latest N months (tertial "
-        "ends always)")] = 13,
+    months: Annotated[int | None, typer.Option(
+        "--months", min=0, help="keep every month end only for the latest N months, before them tertial "
+        "ends only (less storage; default: every month end of the history)")] = None,
     memo: UseMemo = None,
 ) -> None:
     """Prepare a store for fast replays: give a SQLite store's events made before this version their parsed

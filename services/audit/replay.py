@@ -221,7 +221,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
                     made = points.save(scope, upto, projections, targets, mark, snap, digest.cut(),
                                        exact=False, bound=bound)
                 if made is not None:
-                    base = (digest.count, made.with_suffix(".state").stat().st_size)
+                    base = (digest.count, made)
                 stands = made is not None
                 at = upto
         if snap is None or at < (read.upto or 0):  # the rest, each row tested for its record time

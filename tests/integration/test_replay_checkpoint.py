@@ -130,7 +130,8 @@ def test_a_checkpoint_is_written_only_where_it_spares_more_than_it_costs(
     later = agree(url, date(2021, 6, 15), tmp_path, memo)
     assert later["checkpoint"] == 1 and later["columns"] >= 1 and records(memo) == first
     assert agree(url, date(2021, 6, 15), tmp_path, memo)["checkpoint"] == 1  # the same one again
-    state = next(memo.glob("checkpoints/*/*.state")).stat().st_size
+    state = records(memo)[0]["state_bytes"]  # pickled: what writing it costs (its file is compressed)
+    assert next(memo.glob("checkpoints/*/*.state")).stat().st_size < state
     monkeypatch.setattr(checkpoint, "ROW_BYTES", state)  # one row is worth the state: written
     agree(url, date(2021, 6, 15), tmp_path, memo)
     assert len(records(memo)) == 2
@@ -267,6 +268,38 @@ def test_a_damaged_checkpoint_is_not_taken(tmp_path: Path, caplog: pytest.LogCap
     assert "does not match its SHA-256" in caplog.text
 
 
+def test_a_checkpoint_whose_state_does_not_decompress_is_not_taken(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The state file is compressed: a record naming another pickled size (its hashes still matching)
+    is a checkpoint that does not read back, logged and not taken; the replay is the same without it."""
+    url = store_of(tmp_path / "store.db", history(10, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    (path,) = memo.glob("checkpoints/*/*.json")
+    rec = orjson.loads(path.read_bytes())
+    state = path.with_suffix(".state").read_bytes()
+    assert checkpoint_state.load_state(checkpoint_state.unpacked(state, rec["state_bytes"])) is not None
+    path.write_bytes(orjson.dumps({**rec, "state_bytes": rec["state_bytes"] + 1}))
+    with caplog.at_level(logging.WARNING):
+        read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read
+    assert "does not read back" in caplog.text and "ZSTD" in caplog.text
+
+
+def test_a_state_is_compressed_and_read_back_only_at_its_own_size() -> None:
+    data = checkpoint_state.dump_state(_large_state())
+    kept = checkpoint_state.packed(data)
+    assert len(kept) < len(data) // 2
+    assert checkpoint_state.unpacked(kept, len(data)) == data
+    for size in (len(data) - 1, len(data) + 1):
+        with pytest.raises(OSError, match="ZSTD"):
+            checkpoint_state.unpacked(kept, size)
+    with pytest.raises(OSError, match="ZSTD"):
+        checkpoint_state.unpacked(kept[: len(kept) // 2], len(data))
+    with pytest.raises(ValueError, match="-1 bytes"):
+        checkpoint_state.unpacked(kept, -1)
+
+
 def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A checkpoint's manifest is a link to the replay's: a new replay into the same folder writes a new
@@ -293,6 +326,38 @@ def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
         read = agree(url, date(2021, 4, 30), tmp_path, memo)
     assert "checkpoint" not in read
     assert "does not match its SHA-256" in caplog.text
+
+
+def test_a_checkpoint_whose_state_does_not_decompress_is_not_taken(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The state file is compressed: a record naming another pickled size (its hashes still matching)
+    is a checkpoint that does not read back, logged and not taken; the replay is the same without it."""
+    url = store_of(tmp_path / "store.db", history(10, 0.1))
+    memo = tmp_path / "memo"
+    published(url, date(2021, 4, 30), tmp_path / "first", memo)
+    (path,) = memo.glob("checkpoints/*/*.json")
+    rec = orjson.loads(path.read_bytes())
+    state = path.with_suffix(".state").read_bytes()
+    assert checkpoint_state.load_state(checkpoint_state.unpacked(state, rec["state_bytes"])) is not None
+    path.write_bytes(orjson.dumps({**rec, "state_bytes": rec["state_bytes"] + 1}))
+    with caplog.at_level(logging.WARNING):
+        read = agree(url, date(2021, 4, 30), tmp_path, memo)
+    assert "checkpoint" not in read
+    assert "does not read back" in caplog.text and "ZSTD" in caplog.text
+
+
+def test_a_state_is_compressed_and_read_back_only_at_its_own_size() -> None:
+    data = checkpoint_state.dump_state(_large_state())
+    kept = checkpoint_state.packed(data)
+    assert len(kept) < len(data) // 2
+    assert checkpoint_state.unpacked(kept, len(data)) == data
+    for size in (len(data) - 1, len(data) + 1):
+        with pytest.raises(OSError, match="ZSTD"):
+            checkpoint_state.unpacked(kept, size)
+    with pytest.raises(OSError, match="ZSTD"):
+        checkpoint_state.unpacked(kept[: len(kept) // 2], len(data))
+    with pytest.raises(ValueError, match="-1 bytes"):
+        checkpoint_state.unpacked(kept, -1)
 
 
 def test_a_checkpoint_copies_its_manifest_where_it_cannot_link_it(tmp_path: Path,
@@ -343,7 +408,8 @@ def test_a_checkpoint_state_builds_only_the_projections_values() -> None:
         checkpoint_state.load_state(escape)  # getattr is only an enum's member or a time zone's unpickler
 
 
-def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
+def _large_state() -> Any:
+    """A compact state whose placement index is large enough to be packed."""
     from projections import bundle
     from projections.placement_compact import Columns
 
@@ -352,6 +418,12 @@ def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
     assert isinstance(compact, Columns)
     for i in range(checkpoint_state.INDEX_PACKED_FROM + 5):
         compact._row(f"pl:1880:{i}-å")
+    return state
+
+
+def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
+    state = _large_state()
+    compact = state.care_costs.compact
     data = checkpoint_state.dump_state(state)
     assert b"_rebuilt" in data  # packed
     back = checkpoint_state.load_state(data)

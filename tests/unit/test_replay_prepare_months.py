@@ -24,11 +24,12 @@ def test_month_ends_from_the_first_rows_month_to_the_last_before_the_bound() -> 
     assert all(e.tzinfo == STOCKHOLM and e.hour == 23 and e.microsecond == 999999 for e in leap)
 
 
-def test_tertial_ends_always_and_every_month_end_of_the_latest_months() -> None:
+def test_every_month_end_or_tertial_ends_and_every_month_end_of_the_latest_months() -> None:
     year = ends(*(f"2022-{m:02d}-{d}" for m, d in ((1, 31), (2, 28), (3, 31), (4, 30), (5, 31), (6, 30),
                                                     (7, 31), (8, 31), (9, 30), (10, 31), (11, 30), (12, 31))))
     two = ends("2021-04-30", "2021-08-31", "2021-12-31") + year
     assert chosen(year, 13) == year
     assert [e.month for e in chosen(two, 3)] == [4, 8, 12, 4, 8, 10, 11, 12]
     assert [e.month for e in chosen(two, 0)] == [4, 8, 12, 4, 8, 12]
-    assert chosen([], 13) == []
+    assert chosen([], 13) == [] and chosen([]) == []
+    assert chosen(two) == chosen(two, len(two)) == two  # by default every month end
