@@ -290,7 +290,8 @@ def bench_replay(
 
 def _print_prepared(made: dict[str, Any], runs: list[Any], municipality: str, without: float) -> None:
     typer.echo(
-        f"prepared checkpoints of {municipality} (casestream prepare-replay; every month end): {made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
+        f"prepared checkpoints of {municipality} (casestream prepare-replay; every month end): "
+        f"{made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
         f"{made['cpu_s']:.1f} s CPU, peak RSS {made['rss_mb']:.0f} MB; states {made['state_mb']:,.0f} MB "
         f"compressed, "
         f"one manifest {made['manifest_mb']:,.0f} MB; the first as-of replay of each scope from them, "

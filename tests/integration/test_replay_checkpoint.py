@@ -328,38 +328,6 @@ def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
     assert "does not match its SHA-256" in caplog.text
 
 
-def test_a_checkpoint_whose_state_does_not_decompress_is_not_taken(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The state file is compressed: a record naming another pickled size (its hashes still matching)
-    is a checkpoint that does not read back, logged and not taken; the replay is the same without it."""
-    url = store_of(tmp_path / "store.db", history(10, 0.1))
-    memo = tmp_path / "memo"
-    published(url, date(2021, 4, 30), tmp_path / "first", memo)
-    (path,) = memo.glob("checkpoints/*/*.json")
-    rec = orjson.loads(path.read_bytes())
-    state = path.with_suffix(".state").read_bytes()
-    assert checkpoint_state.load_state(checkpoint_state.unpacked(state, rec["state_bytes"])) is not None
-    path.write_bytes(orjson.dumps({**rec, "state_bytes": rec["state_bytes"] + 1}))
-    with caplog.at_level(logging.WARNING):
-        read = agree(url, date(2021, 4, 30), tmp_path, memo)
-    assert "checkpoint" not in read
-    assert "does not read back" in caplog.text and "ZSTD" in caplog.text
-
-
-def test_a_state_is_compressed_and_read_back_only_at_its_own_size() -> None:
-    data = checkpoint_state.dump_state(_large_state())
-    kept = checkpoint_state.packed(data)
-    assert len(kept) < len(data) // 2
-    assert checkpoint_state.unpacked(kept, len(data)) == data
-    for size in (len(data) - 1, len(data) + 1):
-        with pytest.raises(OSError, match="ZSTD"):
-            checkpoint_state.unpacked(kept, size)
-    with pytest.raises(OSError, match="ZSTD"):
-        checkpoint_state.unpacked(kept[: len(kept) // 2], len(data))
-    with pytest.raises(ValueError, match="-1 bytes"):
-        checkpoint_state.unpacked(kept, -1)
-
-
 def test_a_checkpoint_copies_its_manifest_where_it_cannot_link_it(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     def elsewhere(src: object, dst: object) -> None:
