@@ -15,6 +15,7 @@ import io
 import pickle
 import sys
 import zoneinfo
+from collections import Counter
 from typing import Any, Final
 
 import pyarrow as pa
@@ -51,9 +52,15 @@ class _Pickler(pickle.Pickler):
     compact states' placement and utredning indexes) as its ids joined in one string, read back by
     `str.split` and `zip`, not one string and one dict entry at a time. For the 10 M store's 420 000
     ids of one municipality, writing the state took 0.19 s instead of 0.28 s; reading it, 0.26 s
-    instead of 0.28 s (building the dict is most of it either way)."""
+    instead of 0.28 s (building the dict is most of it either way).
+
+    A `Counter` is pickled as its plain dict, read back by `_counter`: `Counter(d)` (how a Counter
+    pickles) goes through `update`'s Mapping test, 12 µs each; the 10 M store's states hold 5 343 of
+    them (0.063 s of reading one back)."""
 
     def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is Counter:
+            return _counter, (dict(obj),)
         if not dataclasses.is_dataclass(obj) or isinstance(obj, type) or not _allowed(type(obj)):
             return NotImplemented
         index = getattr(obj, "index", None)
@@ -69,6 +76,15 @@ class _Pickler(pickle.Pickler):
             return NotImplemented  # not ids numbered in order: pickled as it is
         fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "index"}
         return _rebuilt, (type(obj), fields, joined)
+
+
+def _counter(counts: dict[Any, Any]) -> Counter[Any]:
+    """A `Counter` pickled by `_Pickler`: its counts as they were (no `update`, no test)."""
+    if type(counts) is not dict:
+        raise pickle.UnpicklingError(f"a checkpoint's Counter is a {type(counts).__name__}, not a dict")
+    out: Counter[Any] = Counter.__new__(Counter)
+    dict.update(out, counts)
+    return out
 
 
 def _rebuilt(cls: type, fields: dict[str, Any], joined: str) -> Any:
@@ -129,6 +145,8 @@ class _Unpickler(pickle.Unpickler):
             return _attribute
         if (module, name) == (__name__, "_rebuilt"):
             return _rebuilt
+        if (module, name) == (__name__, "_counter"):
+            return _counter
         if (module, name) in _VALUES:
             return super().find_class(module, name)
         owner = sys.modules.get(module) if module.startswith(("projections.", "events.")) else None

@@ -10,6 +10,7 @@ on real SQLite files, with pages of 333 rows so that every part spans pages.
 from __future__ import annotations
 
 import gzip
+import io
 import logging
 import pickle
 import shutil
@@ -284,6 +285,21 @@ def test_a_checkpoint_whose_state_does_not_decompress_is_not_taken(
         read = agree(url, date(2021, 4, 30), tmp_path, memo)
     assert "checkpoint" not in read
     assert "does not read back" in caplog.text and "ZSTD" in caplog.text
+
+
+def test_a_counter_is_read_back_as_the_counter_it_was() -> None:
+    """Counters are pickled as their dicts (`_counter`), read back as Counters with the same items in
+    the same order; a `_counter` of anything but a dict is refused."""
+    counts = Counter({"a": 2, ("1880", 3): 1, 7: 0})
+    buffer = io.BytesIO()
+    checkpoint_state._Pickler(buffer, protocol=5).dump([counts, Counter()])
+    assert b"_counter" in buffer.getvalue()
+    read = checkpoint_state._Unpickler(io.BytesIO(buffer.getvalue())).load()
+    assert read == [counts, Counter()] and all(type(c) is Counter for c in read)
+    assert list(read[0].items()) == list(counts.items())  # order and zero counts kept
+    forged = b"\x80\x05cservices.audit.checkpoint_state\n_counter\n(]tR."  # a list where the dict goes
+    with pytest.raises(pickle.UnpicklingError, match="Counter is a list"):
+        checkpoint_state._Unpickler(io.BytesIO(forged)).load()
 
 
 def test_a_state_is_compressed_and_read_back_only_at_its_own_size() -> None:
