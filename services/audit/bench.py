@@ -29,6 +29,7 @@ The history and its store are `services.audit.bench_history`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -36,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,8 +157,9 @@ def _prepared_runs(cmd: list[str], path: Path, municipality: str, year: int
                    ) -> tuple[dict[str, Any], list[Any]]:
     """Prepared checkpoints of the municipality in an empty folder, then as-of replays from them, each
     the scope's first at its known-at and in a fresh process: as known at the end of the year (one is
-    prepared at it), on 29 November (a day short of a month after the month end before it: the most
-    rows such a replay folds), and at the 15th of the latest prepared month."""
+    prepared at it), at the end of the day before the year's prepared checkpoint with the most rows
+    since the one before it (the most rows such a first replay folds), and at the 15th of the latest
+    prepared month."""
     with tempfile.TemporaryDirectory(dir=path.parent) as memo:
         done = subprocess.run([*cmd[:4], "prepared", memo, municipality], capture_output=True, text=True,
                               check=True)
@@ -167,12 +169,22 @@ def _prepared_runs(cmd: list[str], path: Path, municipality: str, year: int
                                    }.values()) / 2**20
         last = date.fromisoformat(made["last"])
         runs = []
-        for y, known in ((year, date(year, 12, 31)), (year, date(year, 11, 29)),
+        for y, known in ((year, date(year, 12, 31)), (year, _widest(Path(memo), year)),
                          (last.year, last.replace(day=15))):
             done = subprocess.run([*cmd[:4], "asof", memo, municipality, str(y), known.isoformat()],
                                   capture_output=True, text=True, check=True)
             runs.append((y, known, json.loads(done.stdout)))
     return made, runs
+
+
+def _widest(memo: Path, year: int) -> date:
+    """The day before the prepared checkpoint of `year` with the most events since the one before it."""
+    recs = sorted((json.loads(p.read_bytes()) for p in memo.rglob("p-*.json")), key=lambda r: r["known_at"])
+    gaps = [(b["count"] - a["count"], datetime.fromisoformat(b["known_at"]).date())
+            for a, b in itertools.pairwise(recs) if b["known_at"].startswith(f"{year}-")]
+    if not gaps:
+        raise RuntimeError(f"no prepared checkpoint in {year} with one before it in {memo}")
+    return max(gaps)[1] - timedelta(days=1)
 
 
 def _asof(store: Any, municipality: str, year: int, memo: Path | None,
@@ -289,8 +301,11 @@ def bench_replay(
 
 
 def _print_prepared(made: dict[str, Any], runs: list[Any], municipality: str, without: float) -> None:
+    from services.audit.prepare import ROWS_BETWEEN
+
     typer.echo(
-        f"prepared checkpoints of {municipality} (casestream prepare-replay; every month end): "
+        f"prepared checkpoints of {municipality} (casestream prepare-replay; every month end, months of more "
+        f"than {ROWS_BETWEEN:,} rows cut at day ends): "
         f"{made['made']} made from {made['events']} events in {made['s']:.1f} s wall, "
         f"{made['cpu_s']:.1f} s CPU, peak RSS {made['rss_mb']:.0f} MB; states {made['state_mb']:,.0f} MB "
         f"compressed, "

@@ -10,14 +10,16 @@ of 333 rows so that every part spans pages (`test_replay_checkpoint.agree`).
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import sqlite3
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import func, select
 
 from events.timeutil import STOCKHOLM, end_of_day
 from services.audit import pages, parallel
@@ -26,6 +28,7 @@ from services.audit.prepare import Prepared, prepare, report_projections
 from services.audit.source import Scope
 from services.store import open_store
 from services.store.sql import SqlStore
+from services.store.tables import events_table as ev
 from tests.integration.test_audit_cli import cli, runner
 from tests.integration.test_replay_checkpoint import _actualised, _append, _stored, agree
 from tests.integration.test_replay_fast import history, store_of
@@ -104,6 +107,47 @@ def test_only_a_month_end_at_or_before_the_known_at_is_taken(tmp_path: Path) -> 
             Checkpoints.remove(path)
     assert "checkpoint" not in agree(url, date(2021, 1, 30), tmp_path, memo)
     assert agree(url, date(2021, 2, 1), tmp_path, memo)["checkpoint"] == 1
+
+
+def _recorded(url: str, municipality: str, after: str, upto: str) -> int:
+    """The municipality's rows recorded after `after` and by `upto` (ISO times)."""
+    store = open_store(url)
+    try:
+        assert isinstance(store, SqlStore)
+        q = select(func.count()).select_from(ev).where(
+            ev.c.municipality == municipality, ev.c.recorded_at > datetime.fromisoformat(after),
+            ev.c.recorded_at <= datetime.fromisoformat(upto))
+        with store.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+    finally:
+        store.close()
+
+
+def test_a_month_of_many_rows_is_cut_at_day_ends(tmp_path: Path) -> None:
+    """Where every month end is kept, a month with more than `rows` rows of the municipality is cut at
+    the end of the day its `rows`-th row since the point before was recorded; replays take the cuts."""
+    url = store_of(tmp_path / "store.db", history(6, 0.1))
+    memo = tmp_path / "memo"
+    with pytest.raises(ValueError, match="1 or more, not 0"):
+        prepared(url, memo, rows=0)
+    prepared(url, memo, rows=300)
+    recs = kept(memo)
+    cut = [r for r in recs if datetime.fromisoformat(r["known_at"]).day < 28]
+    assert len(cut) >= 3 and all(r["known_at"].startswith("2021-") for r in cut)
+    assert in_2021([r for r in recs if r not in cut]) == [1, 2, 3, 4, 5, 6]  # the month ends as well
+    for before, point in itertools.pairwise(recs):
+        since = _recorded(url, "1880", before["known_at"], point["known_at"])
+        day_start = (datetime.fromisoformat(point["known_at"]) - timedelta(days=1)).isoformat()
+        if point in cut:  # the 300th row since the point before was recorded on its day
+            assert since >= 300 and _recorded(url, "1880", before["known_at"], day_start) < 300
+        else:  # a month end: fewer than 300 since the last cut, or the month's day of its 300th row
+            assert since < 300 or _recorded(url, "1880", before["known_at"], day_start) < 300
+    middle = datetime.fromisoformat(cut[1]["known_at"]).date()
+    assert agree(url, middle, tmp_path, memo)["checkpoint"] == 1  # equal to the replay without the memo
+    assert agree(url, middle + timedelta(days=1), tmp_path, memo)["checkpoint"] == 1
+    prepared(url, memo, months=0, rows=300)  # tertial ends only: no month is cut
+    assert all(month(r) in (4, 8, 12) and datetime.fromisoformat(r["known_at"]).day >= 30
+               for r in kept(memo))
 
 
 def test_a_run_goes_on_from_its_last_month_end_and_gives_the_same_checkpoints(tmp_path: Path) -> None:
