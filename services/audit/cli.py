@@ -1,5 +1,5 @@
-"""The audit commands: `casestream replay`, `verify`, `diff` and `prepare-replay` (registered via
-services.commands)."""
+"""The audit commands: `casestream replay`, `verify`, `diff` and `prepare-replay` (in `prepare_cli`),
+registered via services.commands."""
 
 from __future__ import annotations
 
@@ -183,66 +183,10 @@ def _print_causes(out: Console, changes: list[Change], result: DiffResult) -> No
             out.print(f"{ch.row}: ingen händelse registrerad mellan A och B förklarar ändringen")
 
 
-def prepare_replay(
-    db: Db = None,
-    municipality: Annotated[list[str] | None, typer.Option(
-        "--municipality", help="only this kommunkod (repeatable; default every one in the store)")] = None,
-    months: Annotated[int | None, typer.Option(
-        "--months", min=0, help="keep every month end only for the latest N months, before them tertial "
-        "ends only (less storage; default: every month end of the history)")] = None,
-    memo: UseMemo = None,
-) -> None:
-    """Prepare a store for fast replays: give a SQLite store's events made before this version their parsed
-    lines, then make each municipality's checkpoints at month ends in the page memo (incremental: run it
-    after every deploy and month end)."""
-    import time
-
-    from services.audit.prepare import prepare
-    from services.settings import Settings
-    from services.store import StoreError, open_store
-    from services.store.sql import SqlStore
-
-    url = _existing_store(db)
-    wanted = municipality or []
-    for code in wanted:
-        _check_municipality(code)
-    folder = _memo_folder(Settings(), memo)
-    try:
-        store = open_store(url)
-    except StoreError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--db") from None
-    try:
-        if not isinstance(store, SqlStore) or store.engine.dialect.name not in ("sqlite", "postgresql"):
-            typer.echo(f"{url}: only SQLite and PostgreSQL stores keep checkpoints; nothing to do")
-            return
-        if store.engine.dialect.name == "sqlite":
-            t0 = time.perf_counter()
-            filled = store.fill_parsed()
-            typer.echo(f"{filled} events given their parsed lines in {time.perf_counter() - t0:.1f} s "
-                       f"(events whose payload has none are parsed at each replay)")
-        if folder is None:
-            typer.echo("no page memo (--no-memo or CASESTREAM_REPLAY_MEMO off): no checkpoints made")
-            return
-        try:
-            done = prepare(store, folder, wanted or None, months=months)
-        except ValueError as exc:  # no SHA-256 state to save, a retraction the store did not list
-            typer.echo(f"no checkpoints made: {exc}", err=True)
-            raise typer.Exit(1) from None
-    finally:
-        store.close()
-    for r in done:
-        since = f"from {r.resumed.date().isoformat()}" if r.resumed else "from the first event"
-        last = r.last.date().isoformat() if r.last else "none yet"
-        typer.echo(f"{r.municipality}: {r.made} checkpoints made {since} ({r.events} events read, "
-                   f"{r.seconds:.1f} s); latest month end {last}" + (f"; STOPPED: {r.stopped}" if r.stopped
-                                                                      else ""))
-    typer.echo(f"checkpoints in {folder}")
-    if any(r.stopped for r in done):
-        raise typer.Exit(1)
-
-
 def register(app: typer.Typer) -> None:
     app.command("replay")(replay)
     app.command("verify")(verify)
     app.command("diff")(diff)
+    from services.audit.prepare_cli import prepare_replay
+
     app.command("prepare-replay")(prepare_replay)

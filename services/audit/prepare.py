@@ -40,6 +40,7 @@ starts from the latest one before it.
   appended to only). A run resumed from a checkpoint writes a new file that starts with a copy of the
   old one's lines; the checkpoints that shared the old file are then linked to the new one, whose first
   bytes are theirs, so a municipality's prepared checkpoints hold one manifest between them.
+* *One run at a time*, and the leftovers of a killed run removed by the next (`prepare_folder`).
 * *Not a way in.* Trusted like every checkpoint, as the store's own; `casestream verify` never reads
   them. A row edited behind the store's back voids those above it, which the next run makes anew.
 """
@@ -65,6 +66,7 @@ from projections.definitions import CURRENT, DEFINITIONS, needs
 from services.audit import digest as dg
 from services.audit import pages, parallel
 from services.audit.checkpoint import Checkpoints, Found
+from services.audit.prepare_folder import exclusive, sweep
 from services.audit.replay import Snapshot, rebuild
 from services.audit.source import Scope, retraction_targets
 from services.store.sql import SqlStore
@@ -186,14 +188,17 @@ def prepare(store: SqlStore, memo: Path, only: Sequence[str] | None = None, *,
         raise ValueError("prepared checkpoints need a SQLite store file or a PostgreSQL database, and a "
                          "SHA-256 whose state can be saved")
     folded = frozenset(projections) if projections is not None else report_projections()
-    points = Checkpoints(memo, store)
     until = datetime.now(UTC) if until is None else as_aware(until)
     done = []
-    for m in only or municipalities(store):
-        done.append(_municipality(store, points, m, folded, until, months, rows))
-        # the municipality's rows counted now, in the memo's folder: a first replay cuts its ranges from
-        # the count (`parallel.span_of`; 0.26-0.75 s at 10 M), and later ones count only what came since
-        parallel.span_of(store, Scope(None, m), memo)
+    with exclusive(memo):  # one run at a time (`Busy` otherwise)
+        points = Checkpoints(memo, store)
+        for path in sweep(points.folder):
+            log.info("prepare-replay: removed %s, left by a run that did not end", path.name)
+        for m in only or municipalities(store):
+            done.append(_municipality(store, points, m, folded, until, months, rows))
+            # the municipality's rows counted now, in the memo's folder: a first replay cuts its ranges
+            # from the count (`parallel.span_of`; 0.26-0.75 s at 10 M), later ones only what came since
+            parallel.span_of(store, Scope(None, m), memo)
     return done
 
 

@@ -37,6 +37,19 @@ def test_every_component_of_the_production_setup_is_there() -> None:
     assert all(services[w]["command"][0] == "worker" for w in workers)
 
 
+def test_replay_checkpoints_are_prepared_daily_into_a_volume_the_image_owns() -> None:
+    """The replay-prepare service keeps the memo on a named volume at a path the Dockerfile makes and
+    gives to the image's user (a named volume takes the ownership of the path in the image)."""
+    services = compose()["services"]
+    svc, command = services["replay-prepare"], services["replay-prepare"]["command"]
+    assert command[0] == "prepare-replay" and command[command.index("--every") + 1] == "24"
+    memo = svc["environment"]["CASESTREAM_REPLAY_MEMO_DIR"]
+    assert svc["environment"]["CASESTREAM_DB"] == services["relay"]["environment"]["CASESTREAM_DB"]
+    assert f"replay-memo:{memo}" in svc["volumes"]
+    assert re.search(rf"install -d -o casestream -g casestream {re.escape(memo)}\b",
+                     (DEPLOY / "Dockerfile").read_text())
+
+
 def test_pulled_images_are_pinned_to_a_version() -> None:
     for name, svc in compose()["services"].items():
         if "build" in svc:
