@@ -23,6 +23,7 @@ KnownAt = Annotated[str, typer.Option("--known-at", help="as known at this recor
 From = Annotated[str, typer.Option("--from", help="first day of the period (YYYY-MM-DD)")]
 To = Annotated[str, typer.Option("--to", help="last day of the period, inclusive")]
 Municipality = Annotated[str | None, typer.Option("--municipality", help="only this kommunkod")]
+PREPARE_HINT_PAGES = 20  # pages a replay without a checkpoint read before it suggests prepare-replay
 Db = Annotated[str | None, typer.Option("--db", envvar="CASESTREAM_DB", help="store URL")]
 UseMemo = Annotated[bool | None, typer.Option(
     "--memo/--no-memo", help="take gathered pages and checkpoints from the page memo and keep them there "
@@ -100,6 +101,9 @@ def replay(
         start = "started from a checkpoint, then " if read["checkpoint"] else ""
         typer.echo(f"page memo {folder}: {start}{read['memo']} of {read.total() - read['checkpoint']} pages "
                    "taken from it (the same figures and hashes without it: --no-memo)")
+        if not read["checkpoint"] and read.total() > PREPARE_HINT_PAGES:
+            typer.echo("every page from the first was read: `casestream prepare-replay` makes the memo's "
+                       "checkpoints at month ends, so a first replay reads about a month of rows")
     if at > proof.replayed_at:
         typer.echo("OBS: --known-at lies in the future: events registered before it but appended later will "
                    "change these figures (verify names them)")

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from events import Event
 from events.timeutil import as_aware
+from services.audit import cli as audit_cli
 from services.audit.cli import register
 from services.store import open_store
 from tests.unit import builders as b
@@ -214,6 +215,7 @@ def test_replay_with_and_without_the_page_memo_gives_the_same_proof(
     db, _ = store
     memo = tmp_path / "memo"
     monkeypatch.setenv("CASESTREAM_REPLAY_MEMO_DIR", str(memo))
+    monkeypatch.setattr(audit_cli, "PREPARE_HINT_PAGES", 0)  # one page is many here
     proofs = []
     for run, flags in enumerate(([], [], ["--no-memo"])):
         out = tmp_path / f"run{run}"
@@ -223,6 +225,7 @@ def test_replay_with_and_without_the_page_memo_gives_the_same_proof(
         assert ("page memo" in result.output) == (run < 2)
         assert ("0 of 1 pages taken from it" in result.output) == (run == 0)
         assert ("started from a checkpoint, then 0 of 0 pages" in result.output) == (run == 1)
+        assert ("`casestream prepare-replay` makes" in result.output) == (run == 0)  # read from the first
         proof = orjson.loads((out / "proof.json").read_bytes())
         proofs.append((proof["events"], [(r["name"], r["rows_sha256"]) for r in proof["reports"]]))
         if run == 0:
