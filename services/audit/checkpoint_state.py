@@ -119,6 +119,7 @@ def dump_state(state: bundle.State) -> bytes:
 # (`services.audit.prepare`).
 CODEC: Final = "zstd"
 _LEVEL: Final = 1
+_MOST_RATIO: Final = 100  # pickled bytes to a compressed byte, at most (2.6 measured)
 
 
 def packed(data: bytes) -> bytes:
@@ -128,8 +129,8 @@ def packed(data: bytes) -> bytes:
 
 def unpacked(data: bytes, size: int) -> bytes:
     """A state file's bytes decompressed to the `size` bytes dumped (`packed`)."""
-    if size < 0:
-        raise ValueError(f"a state of {size} bytes")
+    if size < 0 or size > _MOST_RATIO * len(data) + 2**20:  # a damaged record: no allocation of it
+        raise ValueError(f"a state of {size} bytes from a file of {len(data)}")
     out = bytes(pa.Codec(CODEC).decompress(data, decompressed_size=size, asbytes=True))
     if len(out) != size:
         raise ValueError(f"a state decompressed to {len(out)} bytes, not {size}")

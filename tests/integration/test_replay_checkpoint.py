@@ -314,6 +314,8 @@ def test_a_state_is_compressed_and_read_back_only_at_its_own_size() -> None:
         checkpoint_state.unpacked(kept[: len(kept) // 2], len(data))
     with pytest.raises(ValueError, match="-1 bytes"):
         checkpoint_state.unpacked(kept, -1)
+    with pytest.raises(ValueError, match=f"a state of {10**12} bytes from a file of {len(kept)}"):
+        checkpoint_state.unpacked(kept, 10**12)  # a damaged record's size: refused, not allocated
 
 
 def test_a_checkpoint_keeps_its_manifest_whatever_becomes_of_the_replays_output(
