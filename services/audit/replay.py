@@ -212,7 +212,7 @@ def checkpointed(store: EventStore, scope: Scope, projections: Iterable[str], ma
             snap = _resumed(found, digest)
             at = found.upto
         if found is None or not found.exact:
-            upto = points.prefix_end(scope, after=at)
+            upto = pages.prefix_end(sql, scope, after=at)
             if upto > at:
                 snap = rebuild(store, replace(scope, upto=upto), projections, digest, targets=targets,
                                memo=memo, resume=snap, after=at, bound=False)  # all recorded by then

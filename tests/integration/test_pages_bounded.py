@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from events import Event
 from events.timeutil import STOCKHOLM, end_of_day
-from services.audit import checkpoint, pages
+from services.audit import pages
 from services.audit.pages import Bound, bounded, bounded_from
 from services.audit.source import Scope, sql_store
 from services.store import open_store
@@ -145,11 +145,11 @@ def test_a_bound_from_an_earlier_replay_gives_the_same_bound(tmp_path: Path, mon
                 monkeypatch.setattr(pages, "NEAR", 0)  # too far appended since: `bounded` itself
                 assert bounded_from(sql, scope, hint).upto == want
                 monkeypatch.undo()
-        points = checkpoint.Checkpoints(tmp_path / "memo", sql)
         for muni in ("1880", "1881"):
             for earlier, later in pairwise(KNOWN):
                 scope = Scope(end_of_day(later), muni, upto=head)
-                after = points.prefix_end(Scope(end_of_day(earlier), muni, upto=head))
-                assert points.prefix_end(scope, after=after) == points.prefix_end(scope), (muni, earlier)
+                after = pages.prefix_end(sql, Scope(end_of_day(earlier), muni, upto=head))
+                whole = pages.prefix_end(sql, scope)
+                assert pages.prefix_end(sql, scope, after=after) == whole, (muni, earlier)
     finally:
         store.close()
