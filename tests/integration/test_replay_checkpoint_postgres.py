@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.audit import checkpoint, pages, parallel
+from services.audit import prepare as prepare_module
 from services.audit.checkpoint import Checkpoints
 from services.store import open_store
 from services.store.sql import SqlStore
 from tests.integration.test_audit_cli import cli, runner
 from tests.integration.test_replay_checkpoint import agree, records
-from tests.integration.test_replay_fast import appended, history
+from tests.integration.test_replay_fast import appended, history, store_of
 
 pytestmark = pytest.mark.usefixtures("pg_server")
 
@@ -74,6 +75,19 @@ def test_prepared_checkpoints_on_postgresql(pg_fresh_url: str, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1880: ") and "parsed lines" not in result.output, result.output
     assert agree(url, date(2021, 5, 20), tmp_path, memo)["checkpoint"] == 1
+    # months cut at day ends: the same days as in a SQLite store of the same events
+    cut = {}
+    for name, where in (("postgresql", url), ("sqlite", store_of(tmp_path / "s.db", history(6, 0.1)))):
+        store = open_store(where)
+        try:
+            assert isinstance(store, SqlStore)
+            first, last = prepare_module._recorded_range(store, "1880") or (None, None)
+            assert first is not None and last is not None
+            every = prepare_module.month_ends(first, last)
+            cut[name] = prepare_module.cuts(store, "1880", every, every, rows=300)
+        finally:
+            store.close()
+    assert cut["postgresql"] == cut["sqlite"] and len(cut["sqlite"]) > len(every)
 
 
 def test_an_edit_not_yet_committed_holds_back_a_checkpoints_edit_mark(pg_fresh_url: str,
