@@ -29,7 +29,8 @@ starts from the latest one before it.
   such a checkpoint too (`Checkpoints.find`: these or more) and folds them all from there.
 * *Incremental.* A run resumes each municipality from its latest prepared checkpoint that is still
   sound (the tests a replay makes: code, store, edit log, retraction targets, files) and makes only
-  the month ends after it; a run of new code (another fingerprint) starts from the first position.
+  the month ends after it (where a wider choice than the runs before adds points below it that rows
+  need, from the one before the first of those: `_first_missing`); a run of new code (another fingerprint) starts from the first position.
   Month ends are made up to the last one before the municipality's last recorded row and before
   `until` (default: now): a month whose end has not passed in the store is not yet a month end. A
   month end with no row of the municipality since the one before gets none (a replay takes that one,
@@ -177,11 +178,12 @@ def _recorded_range(store: SqlStore, municipality: str) -> tuple[datetime, datet
 
 def prepare(store: SqlStore, memo: Path, only: Sequence[str] | None = None, *,
             projections: Iterable[str] | None = None, until: datetime | None = None,
-            months: int | None = None, rows: int = ROWS_BETWEEN) -> list[Prepared]:
+            months: int | None = None, rows: int | None = None) -> list[Prepared]:
     """Make the month-end checkpoints of each municipality (`only`: these) in the memo's folder
     (module docstring). The store must be one whose replays keep checkpoints (`Checkpoints.usable`)."""
     if months is not None and months < 0:
         raise ValueError(f"months must be 0 or more, not {months}")
+    rows = ROWS_BETWEEN if rows is None else rows
     if rows < 1:
         raise ValueError(f"rows between prepared checkpoints must be 1 or more, not {rows}")
     if not Checkpoints.usable(store):
@@ -213,7 +215,8 @@ def _municipality(store: SqlStore, points: Checkpoints, municipality: str, proje
     every = month_ends(recorded[0], min(recorded[1], until))
     ends = cuts(store, municipality, every, chosen(every, months), rows)
     _prune(points, municipality, set(ends))
-    found = _latest(points, municipality, projections, targets, head)
+    gap = _first_missing(store, points, municipality, projections, ends, head)
+    found = _latest(points, municipality, projections, targets, head, before=gap)
     if found is not None:
         targets |= found.targets
         ends = [e for e in ends if found.known_at is not None and e > found.known_at]
@@ -257,17 +260,39 @@ def _municipality(store: SqlStore, points: Checkpoints, municipality: str, proje
                     time.perf_counter() - t0, stopped)
 
 
+def _first_missing(store: SqlStore, points: Checkpoints, municipality: str, projections: frozenset[str],
+                   ends: Sequence[datetime], head: int) -> datetime | None:
+    """The first chosen point before the latest prepared checkpoint that has none although rows were
+    recorded since the one before it (a new choice: `--months` larger, `--rows` fewer than the runs
+    before); None where every such point has one or needs none (no row since the point before)."""
+    made = {datetime.fromisoformat(rec["known_at"]): int(rec["upto"])
+            for _, rec in points.prepared_records(municipality)
+            if rec.get("known_at") is not None and sorted(rec.get("projections", ())) == sorted(projections)}
+    at = 0
+    for end in ends:
+        if not made or end > max(made):
+            return None
+        if end in made:
+            at = made[end]
+        elif pages.prefix_end(store, Scope(end, municipality, upto=head), after=at) > at:
+            return end
+    return None
+
+
 def _latest(points: Checkpoints, municipality: str, projections: frozenset[str], targets: frozenset[UUID],
-            head: int) -> Found | None:
-    """The latest of the municipality's prepared checkpoints of these projections that a replay as known
-    at its own month end may still take. Those above it that are no longer sound (an edit below them, a
-    new retraction of an event they folded, damaged files), and those of other projections, are removed:
-    the run makes them anew."""
+            head: int, before: datetime | None = None) -> Found | None:
+    """The latest of the municipality's prepared checkpoints of these projections (made as known before
+    `before`, if given) that a replay as known at its own month end may still take. Those above it that
+    are no longer sound (an edit below them, a new retraction of an event they folded, damaged files),
+    and those of other projections, are removed: the run makes them anew (those from `before` on too)."""
     records = sorted(points.prepared_records(municipality), key=lambda r: r[1].get("known_at") or "",
                      reverse=True)
     for path, rec in records:
         if sorted(rec.get("projections", ())) == sorted(projections) and rec.get("known_at") is not None:
             known = datetime.fromisoformat(rec["known_at"])
+            if before is not None and known >= before:
+                Checkpoints.remove(path)  # made again by this run, from the one before `before`
+                continue
             found = points.taken(path, rec, Scope(known, municipality, upto=head), projections, targets, head)
             if found is not None:
                 return found

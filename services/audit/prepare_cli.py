@@ -30,6 +30,10 @@ def prepare_replay(
     months: Annotated[int | None, typer.Option(
         "--months", min=0, help="keep every month end only for the latest N months, before them tertial "
         "ends only (less storage; default: every month end of the history)")] = None,
+    rows: Annotated[int | None, typer.Option(
+        "--rows", min=1, help="cut a month at day ends where more than N rows of a municipality were "
+        "recorded since the checkpoint before (fewer: faster first replays, more storage; default "
+        "25 000)")] = None,
     every: Annotated[float, typer.Option(
         "--every", min=0, help="run again every HOURS hours until stopped (SIGTERM, Ctrl-C); 0: once")] = 0,
     memo: UseMemo = None,
@@ -46,7 +50,7 @@ def prepare_replay(
         _check_municipality(code)
     folder = _memo_folder(Settings(), memo)
     if not every:
-        failed = _once(url, wanted, months, folder)
+        failed = _once(url, wanted, months, rows, folder)
         if failed:
             raise typer.Exit(failed)
         return
@@ -55,7 +59,7 @@ def prepare_replay(
         while True:
             started = time.monotonic()
             typer.echo(f"prepare-replay run at {datetime.now(UTC).isoformat(timespec='seconds')}")
-            failed = _once(url, wanted, months, folder)
+            failed = _once(url, wanted, months, rows, folder)
             if failed:
                 typer.echo(f"this run failed (exit {failed}); the next in {every:g} h", err=True)
             time.sleep(max(0.0, every * 3600 - (time.monotonic() - started)))
@@ -63,7 +67,7 @@ def prepare_replay(
         typer.echo("prepare-replay stopped")
 
 
-def _once(url: str, wanted: list[str], months: int | None, folder: Path | None) -> int:
+def _once(url: str, wanted: list[str], months: int | None, rows: int | None, folder: Path | None) -> int:
     """One run; its exit code (0: done, 1: failed or stopped at an event; said why)."""
     from services.audit.prepare import prepare
     from services.store import StoreError, open_store
@@ -87,7 +91,7 @@ def _once(url: str, wanted: list[str], months: int | None, folder: Path | None) 
             typer.echo("no page memo (--no-memo or CASESTREAM_REPLAY_MEMO off): no checkpoints made")
             return 0
         try:
-            done = prepare(store, folder, wanted or None, months=months)
+            done = prepare(store, folder, wanted or None, months=months, rows=rows)
         except (ValueError, Busy) as exc:  # no SHA-256 state to save, an unlisted retraction, another run
             typer.echo(f"no checkpoints made: {exc}", err=True)
             return 1

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from events.timeutil import STOCKHOLM, end_of_day
 from services.audit import pages, parallel
 from services.audit.checkpoint import Checkpoints
-from services.audit.prepare import Prepared, prepare, report_projections
+from services.audit.prepare import ROWS_BETWEEN, Prepared, prepare, report_projections
 from services.audit.source import Scope
 from services.store import open_store
 from services.store.sql import SqlStore
@@ -184,6 +184,13 @@ def test_which_month_ends_are_kept(tmp_path: Path) -> None:
     assert all(month(r) in (4, 8, 12) for r in kept(memo) if r["known_at"] < "2021-04")
     prepared(url, memo, months=0)
     assert in_2021(kept(memo)) == [4] and all(month(r) in (4, 8, 12) for r in kept(memo))
+    # a wider choice later fills the points it adds below the latest one, as a fresh run makes them
+    assert prepared(url, memo)[0].made > 0 and in_2021(kept(memo)) == [1, 2, 3, 4, 5, 6]
+    prepared(url, tmp_path / "fresh")
+    fields = ("known_at", "upto", "count", "events_state", "manifest_state", "last_position", "bound")
+    assert [[r[f] for f in fields] for r in kept(memo)] == [[r[f] for f in fields]
+                                                            for r in kept(tmp_path / "fresh")]
+    assert prepared(url, memo)[0].made == 0  # and then nothing more to make
     read = agree(url, date(2021, 6, 10), tmp_path, memo)  # from 30 April: May's rows and June's
     assert read["checkpoint"] == 1
 
@@ -269,6 +276,16 @@ def test_prepare_replay_on_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "--months" in result.output
     result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--no-memo"], env=env)
     assert result.exit_code == 0 and "no checkpoints made" in result.output
+    result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--rows", "0"], env=env)
+    assert result.exit_code != 0 and "--rows" in result.output
+    before = len(kept(memo))  # the month ends (and, where --months 1 keeps none, tertial ends)
+    result = runner.invoke(cli(), ["prepare-replay", "--db", url, "--municipality", "1880", "--rows", "100"],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    days = [datetime.fromisoformat(r["known_at"]).day for r in kept(memo)]
+    assert len(days) > before and any(day < 28 for day in days)  # cut within months
+    helped = runner.invoke(cli(), ["prepare-replay", "--help"], env={**env, "COLUMNS": "200"})
+    assert f"default {ROWS_BETWEEN:,}".replace(",", " ") in " ".join(helped.output.split())
 
 
 def test_a_prepared_checkpoint_of_fewer_projections_than_asked_is_not_taken(tmp_path: Path) -> None:
