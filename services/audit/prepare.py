@@ -30,7 +30,8 @@ starts from the latest one before it.
 * *Incremental.* A run resumes each municipality from its latest prepared checkpoint that is still
   sound (the tests a replay makes: code, store, edit log, retraction targets, files) and makes only
   the month ends after it (where a wider choice than the runs before adds points below it that rows
-  need, from the one before the first of those: `_first_missing`); a run of new code (another fingerprint) starts from the first position.
+  need, from the one before the first of those: `_first_missing`); a run of new code (another
+  fingerprint) starts from the first position.
   Month ends are made up to the last one before the municipality's last recorded row and before
   `until` (default: now): a month whose end has not passed in the store is not yet a month end. A
   month end with no row of the municipality since the one before gets none (a replay takes that one,
