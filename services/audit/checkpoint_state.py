@@ -22,6 +22,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from projections import bundle
+from services.audit import collector
 
 _VALUES: Final = frozenset({
     ("array", "array"), ("array", "_array_reconstructor"), ("collections", "Counter"),
@@ -159,7 +160,8 @@ class _Unpickler(pickle.Unpickler):
 
 
 def load_state(data: bytes) -> bundle.State:
-    state = _Unpickler(io.BytesIO(data)).load()
+    with collector.paused():  # millions of acyclic values (`services.audit.collector`)
+        state = _Unpickler(io.BytesIO(data)).load()
     if not isinstance(state, bundle.State):
         raise pickle.UnpicklingError(f"a checkpoint's state is a {type(state).__name__}, not a bundle.State")
     return state

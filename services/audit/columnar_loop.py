@@ -9,8 +9,9 @@ two commute: the compact states keep extremes over order keys (µs, position, ar
 unique, so an arrival number never decides), aktualiseringar add up, and the investigation counts are
 recounted from the resolved investigations at the end.
 
-The cyclic garbage collector is paused during the replay: millions of new, acyclic values would
-otherwise trigger full collections over the growing state (measured: 40 % of the parse time).
+The cyclic garbage collector is paused during the replay (`services.audit.collector`): millions of
+new, acyclic values would otherwise trigger full collections over the growing state (measured: 40 %
+of the parse time).
 The interpreter's switch interval is shortened to 1 ms meanwhile: the folding thread drops the GIL in
 every Arrow and numpy call, and with the default 5 ms it then waited for the page reader's thread to
 hand it back (measured on the 1 M store: a rebuild 8.2 s -> 7.5 s).
@@ -27,7 +28,6 @@ holes the allocator keeps: measured at 10 M events, peak RSS 940 against 992 MB 
 from __future__ import annotations
 
 import ctypes
-import gc
 import logging
 import sys
 from collections.abc import Generator
@@ -40,7 +40,7 @@ from uuid import UUID
 import pyarrow as pa
 
 from projections import bundle
-from services.audit import fast, local_page, page_memo, parallel, rawfold
+from services.audit import collector, fast, local_page, page_memo, parallel, rawfold
 from services.audit.columnar import Gather, Take
 from services.audit.columnar_page import decode_slow, fold_page, hashed_page, hashing
 from services.audit.page_rows import PageRows
@@ -86,36 +86,36 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     same columns as parsing the payloads); False: parse every page from its payloads.
     """
     g = Gather(fold)
-    collecting, interval, pool = gc.isenabled(), sys.getswitchinterval(), pa.default_memory_pool()
-    gc.disable()  # see the module docstring; all three restored below
-    sys.setswitchinterval(min(interval, 0.001))
+    interval, pool = sys.getswitchinterval(), pa.default_memory_pool()
+    sys.setswitchinterval(min(interval, 0.001))  # see the module docstring; both restored below
     pa.set_memory_pool(pa.system_memory_pool())
-    try:
-        kept = None if memo is None else _opened(memo, scope, fold)
-        # ranges are as wide for every known-at time (so the memo's pages are shared by them); the
-        # reads stop at the scope's last included row
-        width = None if kept is None or memo is None else parallel.span_of(store, scope, memo)
-        read = bounded(store, scope) if bound else scope
-        warm = kept is not None and width is not None and _warm(store, read, kept, width, after, lines)
-        span = parallel.plan(store, read, processes, warm=warm, after=after)  # rows up to the last included
-        if span is not None:
-            parallel.run(store, read, g, snap, digest, take, processes or 2, span,  # readers open the memo
-                         memo if kept is not None else None, after, lines)  # only if this process could
-        elif kept is not None and width is not None:
-            _memo_loop(store, read, g, snap, digest, take, kept, width, after, lines)
-        else:
-            for n, rows in enumerate(prefetched(parsed_ahead(pages(store, read, after, lines))), start=1):
-                fold_page(g, rows, scope.municipality, snap, digest, take)
-                if n % TRIM_EVERY == 0:
-                    release_free_memory()
-        release_free_memory()
-        g.finish(fold.state)
-        snap.paths = g.paths
-    finally:
-        pa.set_memory_pool(pool)
-        sys.setswitchinterval(interval)
-        if collecting:
-            gc.enable()
+    with collector.paused():
+        try:
+            kept = None if memo is None else _opened(memo, scope, fold)
+            # ranges are as wide for every known-at time (so the memo's pages are shared by them); the
+            # reads stop at the scope's last included row
+            width = None if kept is None or memo is None else parallel.span_of(store, scope, memo)
+            read = bounded(store, scope) if bound else scope
+            warm = kept is not None and width is not None and _warm(store, read, kept, width, after, lines)
+            # rows up to the last included
+            span = parallel.plan(store, read, processes, warm=warm, after=after)
+            if span is not None:  # the readers open the memo only if this process could
+                parallel.run(store, read, g, snap, digest, take, processes or 2, span,
+                             memo if kept is not None else None, after, lines)
+            elif kept is not None and width is not None:
+                _memo_loop(store, read, g, snap, digest, take, kept, width, after, lines)
+            else:
+                read_ahead = prefetched(parsed_ahead(pages(store, read, after, lines)))
+                for n, rows in enumerate(read_ahead, start=1):
+                    fold_page(g, rows, scope.municipality, snap, digest, take)
+                    if n % TRIM_EVERY == 0:
+                        release_free_memory()
+            release_free_memory()
+            g.finish(fold.state)
+            snap.paths = g.paths
+        finally:
+            pa.set_memory_pool(pool)
+            sys.setswitchinterval(interval)
 
 
 def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo | None:

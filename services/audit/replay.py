@@ -25,7 +25,7 @@ from events.timeutil import Period, as_aware
 from projections import budget, bundle, care_costs, ekb, intake, investigations, occupancy, workload
 from projections.definitions import CURRENT, DEFINITIONS, Builder, DefinitionKey, Params, build, needs
 from projections.reports.base import Report
-from services.audit import checkpoint, columnar_loop, pages
+from services.audit import checkpoint, collector, columnar_loop, pages
 from services.audit import digest as dg
 from services.audit.proof import (
     CodeVersion,
@@ -294,6 +294,7 @@ def event_range(snap: Snapshot, head: int, manifest: FileRef | None) -> EventRan
     )
 
 
+@collector.paused()  # from the first read to the last report (`services.audit.collector`)
 def replay(
     store: EventStore,
     request: Request,
