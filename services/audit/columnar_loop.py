@@ -30,8 +30,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
-from collections.abc import Generator
-from contextlib import closing
+from collections.abc import Generator, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -89,6 +88,7 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
     interval, pool = sys.getswitchinterval(), pa.default_memory_pool()
     sys.setswitchinterval(min(interval, 0.001))  # see the module docstring; both restored below
     pa.set_memory_pool(pa.system_memory_pool())
+    keyed: Keyed | None = None  # the memo loop's pages, the first read (closed below)
     with collector.paused():
         try:
             kept = None if memo is None else _opened(memo, scope, fold)
@@ -96,14 +96,14 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
             # reads stop at the scope's last included row
             width = None if kept is None or memo is None else parallel.span_of(store, scope, memo)
             read = bounded(store, scope) if bound else scope
-            warm = kept is not None and width is not None and _warm(store, read, kept, width, after, lines)
+            keyed = None if kept is None or width is None else _warm(store, read, kept, width, after, lines)
             # rows up to the last included
-            span = parallel.plan(store, read, processes, warm=warm, after=after)
+            span = parallel.plan(store, read, processes, warm=keyed is not None and keyed.warm, after=after)
             if span is not None:  # the readers open the memo only if this process could
                 parallel.run(store, read, g, snap, digest, take, processes or 2, span,
                              memo if kept is not None else None, after, lines)
-            elif kept is not None and width is not None:
-                _memo_loop(store, read, g, snap, digest, take, kept, width, after, lines)
+            elif keyed is not None and kept is not None:
+                _memo_loop(g, snap, digest, take, kept, keyed, scope.municipality)
             else:
                 read_ahead = prefetched(parsed_ahead(pages(store, read, after, lines)))
                 for n, rows in enumerate(read_ahead, start=1):
@@ -114,6 +114,8 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
             g.finish(fold.state)
             snap.paths = g.paths
         finally:
+            if keyed is not None:
+                keyed.close()
             pa.set_memory_pool(pool)
             sys.setswitchinterval(interval)
 
@@ -143,24 +145,54 @@ def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, afte
                 yield rows, key
 
 
+class Keyed:
+    """The scope's pages by ranges with their memo keys (`_ranged`, those the memo lacks parsed), the
+    first already read: `warm`, whether the memo holds it (then the pages are read in this process).
+    The loop takes that first page from here, not from a second read of its range (on the 10 M store
+    a first replay from a prepared checkpoint reads two or three pages)."""
+
+    def __init__(self, pages: Generator[tuple[PageRows, str | None], None, None]) -> None:
+        self._pages = pages
+        self._first = next(pages, None)
+        self._from_first: Generator[tuple[PageRows, str | None], None, None] | None = None
+        self.warm = False
+
+    def __iter__(self) -> Iterator[tuple[PageRows, str | None]]:
+        if self._from_first is None:
+            self._from_first = self._chained()
+        return self._from_first
+
+    def _chained(self) -> Generator[tuple[PageRows, str | None], None, None]:
+        first, self._first = self._first, None
+        if first is not None:
+            yield first
+        yield from self._pages
+
+    def close(self) -> None:
+        """Stop the reads (after the loop's reading thread has stopped: `pages.prefetched` joins it)."""
+        if self._from_first is not None:
+            self._from_first.close()
+        self._pages.close()
+
+
 def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0,
-          lines: bool = True) -> bool:
-    """Whether the memo holds the scope's first page (then the pages are read in this process)."""
-    with closing(_ranged(store, scope, span, memo, after, lines=lines)) as keyed:
-        _, key = next(keyed, (None, None))
-    return key is not None and memo.holds(key)
+          lines: bool = True) -> Keyed:
+    """The scope's keyed pages from `after`, the first read, and whether the memo holds it."""
+    keyed = Keyed(_ranged(store, scope, span, memo, after, parse=True, lines=lines))
+    first = keyed._first
+    keyed.warm = first is not None and first[1] is not None and memo.holds(first[1])
+    return keyed
 
 
-def _memo_loop(store: SqlStore, scope: Scope, g: Gather, snap: fast.Counted, digest: Any, take: Take,
-               memo: page_memo.Memo, span: int, after: int = 0, lines: bool = True) -> None:
+def _memo_loop(g: Gather, snap: fast.Counted, digest: Any, take: Take, memo: page_memo.Memo, keyed: Keyed,
+               muni: str | None) -> None:
     """The page loop with a memo: each page taken from it, else gathered with codes of its own and kept."""
     fold = g.fold
     targets = frozenset(UUID(t) for t in fold.targets)
     own = Gather(rawfold.RawFold(bundle.compact(targets), fold.projections, targets))
     own.check_ids = True
-    codes, how, muni = local_page.Codes(), hashing(digest), scope.municipality
-    for n, (rows, key) in enumerate(prefetched(_ranged(store, scope, span, memo, after, parse=True,
-                                                       lines=lines)), start=1):
+    codes, how = local_page.Codes(), hashing(digest)
+    for n, (rows, key) in enumerate(prefetched(iter(keyed)), start=1):
         found = page_memo.gathered(memo, key, own, rows, muni, how)
         if found is None:  # Arrow cannot read it as expected: with Python
             fold_page(g, rows, muni, snap, digest, take, columns=False)

@@ -62,6 +62,28 @@ def test_a_warm_memo_gives_the_decoded_fold(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("small_pages")
+def test_the_memo_loop_reads_each_range_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first range, read to see whether the memo holds it, is folded as read, not read again."""
+    url = store_of(tmp_path / "store.db", history(5, 0.1))
+    memo = tmp_path / "memo"
+    read: list[tuple[int, int | None]] = []
+    fetch = pages.Reader.fetch
+
+    def counted(self: pages.Reader, scope: Scope, after: int, through: int | None,
+                limit: int | None = None) -> object:
+        read.append((after, through))
+        return fetch(self, scope, after, through, limit)
+
+    monkeypatch.setattr(pages.Reader, "fetch", counted)
+    for scope in (Scope(None, "1881"), Scope(None, "1881")):  # cold (the memo filled), then warm
+        read.clear()
+        snap = memoised(url, scope, memo)
+        assert snap.paths["columns"] + snap.paths["memo"] >= 3
+        assert len(read) == len(set(read)) == snap.paths["columns"] + snap.paths["memo"]
+    assert summary(snap) == summary(rebuilt(url, Scope(None, "1881"), decoded=True))
+
+
+@pytest.mark.usefixtures("small_pages")
 def test_reader_processes_fill_and_take_the_memo(tmp_path: Path) -> None:
     url = store_of(tmp_path / "store.db", history(6, 0.1))
     memo = tmp_path / "memo"
