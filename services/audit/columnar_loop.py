@@ -100,6 +100,8 @@ def run(store: SqlStore, scope: Scope, snap: fast.Counted, fold: rawfold.RawFold
             # rows up to the last included
             span = parallel.plan(store, read, processes, warm=keyed is not None and keyed.warm, after=after)
             if span is not None:  # the readers open the memo only if this process could
+                if keyed is not None:
+                    keyed.close()  # the readers read every range, the first too
                 parallel.run(store, read, g, snap, digest, take, processes or 2, span,
                              memo if kept is not None else None, after, lines)
             elif keyed is not None and kept is not None:
@@ -151,11 +153,13 @@ class Keyed:
     The loop takes that first page from here, not from a second read of its range (on the 10 M store
     a first replay from a prepared checkpoint reads two or three pages)."""
 
-    def __init__(self, pages: Generator[tuple[PageRows, str | None], None, None]) -> None:
+    def __init__(self, pages: Generator[tuple[PageRows, str | None], None, None],
+                 memo: page_memo.Memo) -> None:
         self._pages = pages
         self._first = next(pages, None)
         self._from_first: Generator[tuple[PageRows, str | None], None, None] | None = None
-        self.warm = False
+        key = None if self._first is None else self._first[1]
+        self.warm = key is not None and memo.holds(key)
 
     def __iter__(self) -> Iterator[tuple[PageRows, str | None]]:
         if self._from_first is None:
@@ -169,7 +173,8 @@ class Keyed:
         yield from self._pages
 
     def close(self) -> None:
-        """Stop the reads (after the loop's reading thread has stopped: `pages.prefetched` joins it)."""
+        """Stop the reads (after the loop's reading thread has stopped: `pages.prefetched` joins it);
+        again, nothing."""
         if self._from_first is not None:
             self._from_first.close()
         self._pages.close()
@@ -178,10 +183,7 @@ class Keyed:
 def _warm(store: SqlStore, scope: Scope, memo: page_memo.Memo, span: int, after: int = 0,
           lines: bool = True) -> Keyed:
     """The scope's keyed pages from `after`, the first read, and whether the memo holds it."""
-    keyed = Keyed(_ranged(store, scope, span, memo, after, parse=True, lines=lines))
-    first = keyed._first
-    keyed.warm = first is not None and first[1] is not None and memo.holds(first[1])
-    return keyed
+    return Keyed(_ranged(store, scope, span, memo, after, parse=True, lines=lines), memo)
 
 
 def _memo_loop(g: Gather, snap: fast.Counted, digest: Any, take: Take, memo: page_memo.Memo, keyed: Keyed,
