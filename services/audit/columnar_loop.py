@@ -135,15 +135,19 @@ def _opened(folder: Path, scope: Scope, fold: rawfold.RawFold) -> page_memo.Memo
 def _ranged(store: SqlStore, scope: Scope, span: int, memo: page_memo.Memo, after: int = 0,
             parse: bool = False, lines: bool = True) -> Generator[tuple[PageRows, str | None], None, None]:
     """The scope's pages by position ranges, as reader processes read them (so one process and readers
-    keep the same pages in the memo), each with its memo key; `parse`: those the memo does not hold
-    parsed as they are read (`pages.parsed_ahead`)."""
+    keep the same pages in the memo), each with its memo key; `parse`: those after the first that the
+    memo does not hold parsed as they are read (`pages.parsed_ahead`). The first is read before it is
+    known where the pages are folded (`Keyed`: reader processes may read them all again); where it is
+    gathered, `PageRows.table` parses it then."""
+    first = True
     with Reader(store._engine, lines=lines) as reader:
         for lo, hi in parallel.ranges_of(scope, store.head(), span, after):
             rows = page_between(reader, scope, lo, hi)
             if len(rows):
                 key = memo.key(rows)  # in the reading thread: hashlib drops the GIL on the bytes
-                if parse and key is not None and not memo.holds(key):
+                if parse and not first and key is not None and not memo.holds(key):
                     rows.table()  # as `parsed_ahead`: the page is gathered, not taken
+                first = False
                 yield rows, key
 
 
@@ -157,13 +161,11 @@ class Keyed:
                  memo: page_memo.Memo) -> None:
         self._pages = pages
         self._first = next(pages, None)
-        self._from_first: Generator[tuple[PageRows, str | None], None, None] | None = None
+        self._from_first = self._chained()  # started only when iterated
         key = None if self._first is None else self._first[1]
         self.warm = key is not None and memo.holds(key)
 
     def __iter__(self) -> Iterator[tuple[PageRows, str | None]]:
-        if self._from_first is None:
-            self._from_first = self._chained()
         return self._from_first
 
     def _chained(self) -> Generator[tuple[PageRows, str | None], None, None]:
@@ -174,9 +176,9 @@ class Keyed:
 
     def close(self) -> None:
         """Stop the reads (after the loop's reading thread has stopped: `pages.prefetched` joins it);
-        again, nothing."""
-        if self._from_first is not None:
-            self._from_first.close()
+        closing again does nothing. The first page goes too (a reader process reads it again)."""
+        self._first = None
+        self._from_first.close()
         self._pages.close()
 
 
