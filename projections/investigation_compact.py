@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from events.vocabulary import TargetGroup
+from projections.id_index import Ids
 
 if TYPE_CHECKING:
     from projections.investigations import Opening
@@ -41,7 +42,7 @@ class Columns:
     """Row i: opening (day ordinal, 0 = none; id halves; target group; person), closing (day; id halves)."""
 
     retractable: frozenset[UUID]  # every event id some retraction targets: those stay full facts
-    index: dict[str, int] = field(default_factory=dict)  # investigation_id -> row
+    index: Ids = field(default_factory=Ids)  # investigation_id -> row
     open_day: array[int] = field(default_factory=lambda: array("i"))
     open_id: tuple[array[int], array[int]] = field(default_factory=lambda: (array("Q"), array("Q")))
     group: array[int] = field(default_factory=lambda: array("b"))
@@ -54,7 +55,7 @@ class Columns:
     def _row(self, inv_id: str) -> int:
         row = self.index.get(inv_id)
         if row is None:
-            row = self.index[inv_id] = len(self.index)
+            row = self.index.add(inv_id)
             for col in (self.open_day, *self.open_id, self.group, self.close_day, *self.close_id,
                         self.person_of):
                 col.append(0)
@@ -87,8 +88,7 @@ class Columns:
         batch path of the reports' searches over every investigation: numpy, STYLE)."""
         opened = np.frombuffer(self.open_day, dtype=np.int32).astype(np.int64)
         closed = np.frombuffer(self.close_day, dtype=np.int32).astype(np.int64)
-        rows = set(np.flatnonzero(test(opened, closed)).tolist())
-        return [inv_id for inv_id, row in self.index.items() if row in rows] if rows else []
+        return self.index.ids_of(np.flatnonzero(test(opened, closed)).astype(np.int64))
 
     def openings(self, inv_id: str, make: type[Opening]) -> list[tuple[date, str, Opening]]:
         """The kept opening as `resolve` sorts openings: (day, event id text, opening)."""

@@ -304,7 +304,7 @@ def median_days(hist: Counter[int]) -> Fraction | None:
 
 
 def investigations(state: State) -> list[Investigation]:
-    ids = state.facts.keys() | (state.compact.index.keys() if state.compact is not None else set())
+    ids = state.facts.keys() | (set(state.compact.index) if state.compact is not None else set())
     return [resolve(state, inv_id) for inv_id in sorted(ids)]
 
 

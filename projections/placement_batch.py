@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from events.timeutil import Period
 from events.vocabulary import PriceUnit
+from projections.id_index import Ids
 from projections.placement_compact import Attrs, Columns, resolved_one
 from projections.placement_facts import Fact, Placement
 
@@ -49,7 +50,7 @@ class Plain:
 
     period: Period
     attrs: list[Attrs]  # by code, the state's own list
-    index: dict[str, int]  # placement_id -> compact row, the state's own dict
+    index: Ids  # placement_id -> compact row, the state's own index
     row: Ints  # compact row
     code: Ints  # attribute code
     person: Ints  # person number: equal numbers for equal person tokens (see `persons`)
@@ -105,7 +106,7 @@ class Plain:
 
     def placement_ids(self) -> list[str]:
         """The rows' placement ids."""
-        return _placement_ids(self.index, self.row)
+        return self.index.ids_of(self.row)
 
     def person_tokens(self) -> list[str]:
         """The rows' person tokens."""
@@ -220,19 +221,8 @@ def _person_numbers(cols: Columns, rows: Ints) -> tuple[Persons, Ints]:
 def _others(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
             rows: Ints) -> Iterator[Placement]:
     """The placements of full facts, and of the rows given, resolved (None: not a placement)."""
-    for pid in [*_placement_ids(cols.index, rows), *full]:
+    for pid in [*cols.index.ids_of(rows), *full]:
         placement = resolved_one(cols, full, retracted, pid)
         if placement is not None:
             yield placement
 
-
-def _placement_ids(index: dict[str, int], rows: Ints) -> list[str]:
-    """The placement ids of compact rows, in the rows' order (one pass over the state's index)."""
-    at = {row: i for i, row in enumerate(rows.tolist())}
-    out = [""] * len(at)
-    if at:
-        for pid, row in index.items():
-            i = at.get(row)
-            if i is not None:
-                out[i] = pid
-    return out

@@ -28,6 +28,7 @@ from uuid import UUID
 from events.placement import PlacementStarted
 from events.timeutil import Period
 from events.vocabulary import Category, LegalBasis, PriceUnit, Regime, Sex, TargetGroup
+from projections.id_index import Ids
 from projections.placement_facts import Fact, Placement, PriceSegment, resolve_live
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -63,7 +64,7 @@ class Columns:
     """Per placement (row i): start slot, end slot, first repricing slot; more repricings aside."""
 
     retractable: frozenset[UUID]  # every event id some retraction targets: those stay full facts
-    index: dict[str, int] = field(default_factory=dict)  # placement_id -> row
+    index: Ids = field(default_factory=Ids)  # placement_id -> row
     start: list[array[int]] = field(default_factory=lambda: _cols(7))  # rec pos arr day attrs person price
     end: list[array[int]] = field(default_factory=lambda: _cols(4))  # rec, pos, arr, day (0 = none)
     reprice: list[array[int]] = field(default_factory=lambda: _cols(5))  # rec, pos, arr, day, price
@@ -78,7 +79,7 @@ class Columns:
     def _row(self, pid: str) -> int:
         row = self.index.get(pid)
         if row is None:
-            row = self.index[pid] = len(self.index)
+            row = self.index.add(pid)
             for cols in (self.start, self.end, self.reprice):
                 cols[0].append(NONE)
                 for col in cols[1:]:
@@ -220,7 +221,7 @@ def resolved(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UU
 def _near(cols: Columns, full: dict[str, dict[UUID, Fact]], period: Period) -> Iterator[str]:
     first, last = period.start.toordinal(), period.end.toordinal()
     start, end = cols.start[3], cols.end[3]
-    for pid, row in cols.index.items():
+    for pid, row in cols.index.numbered():
         if pid in full or (start[row] and start[row] <= last and (not end[row] or end[row] >= first)):
             yield pid
 

@@ -3,8 +3,8 @@
 The state is a pickle of the projections' own dataclasses. It is read by an unpickler that builds
 only those dataclasses, the events' pydantic models (whose fields it sets, no call) and enums, and a
 few value types (dates, Decimal, UUID, array, Counter, time zones), and refuses any other name, so a
-file put in a checkpoint folder cannot run code. Large id indexes are packed (`_Pickler`), and the
-file is compressed (`packed`).
+file put in a checkpoint folder cannot run code. The compact states' id indexes pickle packed
+(`projections.id_index`), Counters as plain dicts (`_Pickler`), and the file is compressed (`packed`).
 """
 
 from __future__ import annotations
@@ -44,39 +44,16 @@ def _attribute(owner: Any, name: str) -> Any:
     raise pickle.UnpicklingError(f"a checkpoint's state may not take {name!r} of {owner!r}")
 
 
-INDEX_PACKED_FROM: Final = 1024  # entries of an id index worth packing
-_SEP: Final = "\x00"
-
-
 class _Pickler(pickle.Pickler):
-    """Pickles a projection dataclass's `index` (id -> row, numbered 0, 1, ... as ids were met: the
-    compact states' placement and utredning indexes) as its ids joined in one string, read back by
-    `str.split` and `zip`, not one string and one dict entry at a time. For the 10 M store's 420 000
-    ids of one municipality, writing the state took 0.19 s instead of 0.28 s; reading it, 0.26 s
-    instead of 0.28 s (building the dict is most of it either way).
-
-    A `Counter` is pickled as its plain dict, read back by `_counter`: `Counter(d)` (how a Counter
+    """A `Counter` is pickled as its plain dict, read back by `_counter`: `Counter(d)` (how a Counter
     pickles) goes through `update`'s Mapping test, 12 µs each; the 10 M store's states hold 5 343 of
-    them (0.063 s of reading one back)."""
+    them (0.063 s of reading one back). (The compact states' id indexes pickle packed themselves:
+    `projections.id_index`.)"""
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is Counter:
             return _counter, (dict(obj),)
-        if not dataclasses.is_dataclass(obj) or isinstance(obj, type) or not _allowed(type(obj)):
-            return NotImplemented
-        index = getattr(obj, "index", None)
-        if not isinstance(index, dict) or len(index) < INDEX_PACKED_FROM:
-            return NotImplemented
-        ids = list(index)
-        try:
-            joined = _SEP.join(ids)
-        except TypeError:  # an id that is no string
-            return NotImplemented
-        numbered = list(index.values()) == list(range(len(ids)))
-        if joined.count(_SEP) != len(ids) - 1 or not numbered or any(type(i) is not str for i in ids[:1]):
-            return NotImplemented  # not ids numbered in order: pickled as it is
-        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "index"}
-        return _rebuilt, (type(obj), fields, joined)
+        return NotImplemented
 
 
 def _counter(counts: dict[Any, Any]) -> Counter[Any]:
@@ -86,25 +63,6 @@ def _counter(counts: dict[Any, Any]) -> Counter[Any]:
     out: Counter[Any] = Counter.__new__(Counter)
     dict.update(out, counts)
     return out
-
-
-def _rebuilt(cls: type, fields: dict[str, Any], joined: str) -> Any:
-    """A dataclass pickled by `_Pickler`: its fields, and `index` from the joined ids."""
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls) and _allowed(cls)):
-        raise pickle.UnpicklingError(f"a checkpoint's state may not build {cls!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    if set(fields) | {"index"} != names:
-        raise pickle.UnpicklingError(f"a checkpoint's {cls.__name__} has fields {sorted(fields)}")
-    obj = cls.__new__(cls)
-    for name, value in fields.items():
-        object.__setattr__(obj, name, value)
-    ids = joined.split(_SEP)
-    object.__setattr__(obj, "index", dict(zip(ids, range(len(ids)), strict=True)))
-    return obj
-
-
-def _allowed(cls: type) -> bool:
-    return cls.__module__.startswith("projections.")
 
 
 def dump_state(state: bundle.State) -> bytes:
@@ -145,8 +103,6 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("builtins", "getattr"):
             return _attribute
-        if (module, name) == (__name__, "_rebuilt"):
-            return _rebuilt
         if (module, name) == (__name__, "_counter"):
             return _counter
         if (module, name) in _VALUES:

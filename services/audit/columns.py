@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from events.vocabulary import PriceUnit
+from projections.id_index import Ids
 from projections.placement_compact import NONE, Attrs
 from projections.placement_compact import Columns as PlacementColumns
 
@@ -182,7 +183,7 @@ class Placements:
             merge(self, cols, pids, attrs, prices, persons)
             return
         s, e, r = self.start.cols, self.end.cols, self.reprice.cols
-        cols.index = pids  # taken over, not copied: the caller lets go of it
+        cols.index = Ids.taking(pids)  # taken over, not copied: the caller lets go of it
         cols.persons, cols.person_at = persons.data, persons.ends  # taken over: the same layout
         cols.attrs, cols.attr_codes = list(attrs), {a: i for i, a in enumerate(attrs)}
         cols.prices, cols.price_codes = list(prices), {p: i for i, p in enumerate(prices)}

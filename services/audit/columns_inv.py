@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from projections import investigations
+from projections.id_index import Ids
 from projections.investigation_compact import Columns
 from projections.investigations import Key
 from services.audit.columns import Texts, last_per_group
@@ -85,7 +86,7 @@ class Investigations:
 
             merge_investigations(cols, ids, persons, g)
             return
-        cols.index = ids  # taken over, not copied: the caller lets go of it
+        cols.index = Ids.taking(ids)  # taken over, not copied: the caller lets go of it
         del g
         take = self.cols.pop  # each column released as it is converted
         cols.open_day, cols.close_day = _array("i", take("open_day")[:n]), _array("i", take("close_day")[:n])

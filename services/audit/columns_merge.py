@@ -87,7 +87,7 @@ def merge_investigations(cols: InvestigationColumns, ids: dict[str, int], person
     `Columns.open` and `Columns.close` would one by one."""
     items = [(inv, c) for inv, c in ids.items() if g["open_day"][c] or g["close_day"][c]]
     codes = np.fromiter((c for _, c in items), dtype=np.int64, count=len(items))
-    rows, fresh = _numbered(cols.index, [inv for inv, _ in items])
+    rows, fresh = cols.index.rows_of([inv for inv, _ in items])
     for col in (cols.open_day, *cols.open_id, cols.group, cols.close_day, *cols.close_id, cols.person_of):
         col.frombytes(np.zeros(fresh, dtype=_DTYPES[col.typecode]).tobytes())
     # the opening where the state holds none or a later one (or the same: written again)
@@ -129,21 +129,9 @@ def _append_persons(cols: Any, persons: Texts, taken: Any) -> int:
     return first
 
 
-def _numbered(index: dict[str, int], ids: list[str]) -> tuple[Any, int]:
-    """The state's row of each id, new ones numbered on in order; and how many are new."""
-    out, fresh = np.empty(len(ids), dtype=np.int64), 0
-    for k, key in enumerate(ids):
-        row = index.get(key)
-        if row is None:
-            row = index[key] = len(index)
-            fresh += 1
-        out[k] = row
-    return out, fresh
-
-
 def _rows(cols: PlacementColumns, pids: list[str]) -> Any:
     """The state's row of each placement id, new ones numbered on in order (their slots empty)."""
-    out, fresh = _numbered(cols.index, pids)
+    out, fresh = cols.index.rows_of(pids)
     if fresh:
         for slot in (cols.start, cols.end, cols.reprice):
             slot[0].frombytes(np.full(fresh, NONE, dtype=np.int64).tobytes())

@@ -395,36 +395,38 @@ def test_a_checkpoint_state_builds_only_the_projections_values() -> None:
 
 
 def _large_state() -> Any:
-    """A compact state whose placement index is large enough to be packed."""
+    """A compact state with a placement index of some size."""
     from projections import bundle
     from projections.placement_compact import Columns
 
     state = bundle.compact(frozenset())
     compact = state.care_costs.compact
     assert isinstance(compact, Columns)
-    for i in range(checkpoint_state.INDEX_PACKED_FROM + 5):
+    for i in range(1029):
         compact._row(f"pl:1880:{i}-å")
     return state
 
 
-def test_a_large_id_index_is_packed_and_read_back_as_it_was() -> None:
+def test_an_id_index_is_pickled_packed_and_read_back_as_it_was() -> None:
     state = _large_state()
     compact = state.care_costs.compact
+    model = dict(compact.index.numbered())
     data = checkpoint_state.dump_state(state)
-    assert b"_rebuilt" in data  # packed
-    back = checkpoint_state.load_state(data)
-    assert pickle.dumps(back, protocol=5) == pickle.dumps(state, protocol=5)
-    compact.index["odd\x00id"] = len(compact.index)  # the separator in an id: pickled as it is
-    plain = checkpoint_state.dump_state(state)
-    assert b"_rebuilt" not in plain
-    assert checkpoint_state.load_state(plain).care_costs.compact.index == compact.index
-    del compact.index["odd\x00id"]
-    compact.index[7] = len(compact.index)  # type: ignore[index]  # an id that is no string: as it is
-    back = checkpoint_state.load_state(checkpoint_state.dump_state(state))
-    assert back.care_costs.compact.index == compact.index
+    assert compact.index.packed_count() == len(model) and not compact.index.tail  # packed on pickling
+    assert "pl:1880:7-å".encode() in data  # its ids as bytes, not one string each
+    back = checkpoint_state.load_state(data).care_costs.compact
+    assert back.index == model and back.index.packed_count() == len(model)
+    assert pickle.dumps(back, protocol=5) == pickle.dumps(compact, protocol=5)
+    compact._row("pl:1880:new")  # folded on: a tail beside the packed ids, packed into them when pickled
+    model["pl:1880:new"] = len(model)
+    again = checkpoint_state.load_state(checkpoint_state.dump_state(state)).care_costs.compact.index
+    assert again == model and again.packed_count() == len(model)
+    compact.index.add("odd\x00id")  # a zero byte in an id: the index is pickled as its dict
+    plain = checkpoint_state.load_state(checkpoint_state.dump_state(state)).care_costs.compact.index
+    assert plain == {**model, "odd\x00id": len(model)} and plain.tail
     forged = (b"\x80\x05cservices.audit.checkpoint_state\n_rebuilt\n(cpathlib\nPath\n}Va\ntR.")
-    with pytest.raises(pickle.UnpicklingError, match=r"may not name pathlib\.Path"):
-        checkpoint_state.load_state(forged)  # a class outside the projections
+    with pytest.raises(pickle.UnpicklingError, match=r"not name services\.audit\.checkpoint_state\._rebuilt"):
+        checkpoint_state.load_state(forged)  # no helper beside the listed ones
 
 
 def test_only_sqlite_files_make_checkpoints(tmp_path: Path) -> None:
