@@ -32,7 +32,7 @@ import numpy.typing as npt
 Ints = npt.NDArray[np.int64]
 
 
-@dataclass(slots=True, eq=False)  # equality is the Mapping's: the same ids on the same rows
+@dataclass(slots=True, eq=False)  # equality is the Mapping's (`__eq__`): the same ids on the same rows
 class Ids(Mapping[str, int]):
     tail: dict[str, int] = field(default_factory=dict)  # id -> row, rows from the packed count on
     width: int = 0  # bytes of a packed id (0: none packed)
@@ -64,6 +64,13 @@ class Ids(Mapping[str, int]):
         """The ids in row order (as a dict numbered on insertion gives them)."""
         yield from self.ids_of(np.arange(self.packed_count(), dtype=np.int64))
         yield from self.tail
+
+    def __eq__(self, other: object) -> bool:
+        """The Mapping's equality, reading each index in row order (not one lookup an id)."""
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        theirs = other.numbered() if isinstance(other, Ids) else other.items()
+        return dict(self.numbered()) == dict(theirs)
 
     def get(self, key: str, default: int | None = None) -> int | None:  # type: ignore[override]  # ints only
         row = self.tail.get(key)
