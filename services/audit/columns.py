@@ -29,14 +29,21 @@ I64 = npt.NDArray[np.int64]
 
 
 def _grow(arrays: dict[str, Any], size: int, fill: dict[str, int]) -> None:
-    """Make every array at least `size` long (by half again), new cells set to their fill value."""
+    """Make every array at least `size` long (by half again), new cells set to their fill value.
+
+    The zero-filled arrays are made by `np.zeros` (calloc: where the allocation is fresh memory, pages
+    no row has reached stay untouched, not resident), not `np.full`, which wrote every cell. On the
+    10 M store the last growth (1.55 M to 2.32 M placement rows, 1.75 M used) raised the rebuild's RSS
+    by 110 MB with `np.full` and 95 MB so; peaks in alternate runs 987-996 MB against 1 001-1 025 MB."""
     current = len(next(iter(arrays.values())))
     if size <= current:
         return
     new = max(size, current + current // 2, 1024)
     for name, old in arrays.items():
-        grown = np.full(new, fill.get(name, 0), dtype=old.dtype)
+        grown = np.zeros(new, dtype=old.dtype)
         grown[:current] = old
+        if fill.get(name, 0):
+            grown[current:] = fill[name]
         arrays[name] = grown
 
 
