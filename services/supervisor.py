@@ -157,9 +157,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM (and SIGHUP) raise KeyboardInterrupt, like Ctrl-C, so `finally` stops the children."""
+    """SIGTERM (and SIGHUP) raise KeyboardInterrupt, like Ctrl-C, so `finally` stops the children.
+
+    They are also unblocked: a blocked signal mask is inherited across fork and exec, and a demo started
+    by a process whose thread blocked SIGTERM stayed pending and ran on for good (CI, stop 25: a demo
+    printed its live lines for 60 s after SIGTERM while SIGUSR1 reached it)."""
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP, signal.SIGINT})
 
 
 def as_component(item: Any) -> Component:

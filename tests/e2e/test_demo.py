@@ -102,6 +102,7 @@ def test_demo_runs_headless_then_reuses_its_store_and_stops_on_sigterm(tmp_path:
     try:
         rest, _ = second.communicate(timeout=60)
     except subprocess.TimeoutExpired:  # where it hangs: every thread's stack (the demo's SIGUSR1)
+        masks = _signal_masks(second.pid)
         second.send_signal(signal.SIGUSR1)
         time.sleep(2)
         children = []
@@ -111,7 +112,7 @@ def test_demo_runs_headless_then_reuses_its_store_and_stops_on_sigterm(tmp_path:
                 p.kill()
         second.kill()
         rest, _ = second.communicate(timeout=30)
-        pytest.fail(f"the demo did not stop within 60 s of SIGTERM; its processes then: {children}\n"
+        pytest.fail(f"the demo did not stop within 60 s of SIGTERM ({masks}); its processes: {children}\n"
                     + "".join(lines) + rest)
     output = "".join(lines) + rest
     assert second.returncode == 0, output
@@ -121,3 +122,13 @@ def test_demo_runs_headless_then_reuses_its_store_and_stops_on_sigterm(tmp_path:
     assert existing >= history and new < 100  # nothing duplicated: only what was registered meanwhile
     assert head(tmp_path) > after_first
     assert_nothing_left(seen)
+
+
+def _signal_masks(pid: int) -> str:
+    """The process's pending, blocked, ignored and caught signals (hex masks), as /proc shows them."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError as exc:
+        return f"no /proc status: {exc}"
+    return ", ".join(line.replace("\t", " ") for line in status.splitlines()
+                     if line.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")))
