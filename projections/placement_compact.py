@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from itertools import chain
+from operator import itemgetter
 from uuid import UUID
 
 from events.placement import PlacementStarted
@@ -208,22 +208,23 @@ def resolved(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UU
     kept end (departure) is before its start, is skipped: only full facts (corrections) move those
     days, so it has no covered day in the period.
     """
-    pids = sorted(chain(cols.index if near is None else _near(cols, full, near),
-                        (pid for pid in full if pid not in cols.index)))
-    for pid in pids:
+    # (id, row) pairs as the index holds them: no lookup an id (a bisection each in a packed index)
+    kept = cols.index.numbered() if near is None else _near(cols, full, near)
+    pairs: list[tuple[str, int | None]] = [*kept, *((pid, None) for pid in full if pid not in cols.index)]
+    pairs.sort(key=itemgetter(0))
+    for pid, row in pairs:
         live = [f for f in full.get(pid, {}).values() if f.event_id not in retracted]
-        row = cols.index.get(pid)
         placement = resolve_live(live, pid) if row is None else cols.placement(pid, row, live)
         if placement is not None:
             yield placement
 
 
-def _near(cols: Columns, full: dict[str, dict[UUID, Fact]], period: Period) -> Iterator[str]:
+def _near(cols: Columns, full: dict[str, dict[UUID, Fact]], period: Period) -> Iterator[tuple[str, int]]:
     first, last = period.start.toordinal(), period.end.toordinal()
     start, end = cols.start[3], cols.end[3]
     for pid, row in cols.index.numbered():
         if pid in full or (start[row] and start[row] <= last and (not end[row] or end[row] >= first)):
-            yield pid
+            yield pid, row
 
 
 def resolved_one(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],

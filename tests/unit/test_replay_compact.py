@@ -8,6 +8,7 @@ facts they correct, retractions of every kind of fact, events folded out of regi
 
 from __future__ import annotations
 
+import pickle
 import random
 from datetime import date, datetime, timedelta
 
@@ -18,6 +19,7 @@ from events.reference import EventRetracted
 from events.timeutil import STOCKHOLM, Period
 from projections import bundle, care_costs, investigations
 from projections.definitions import CURRENT, Params, build
+from projections.placement_facts import Placement
 from services.audit import digest
 from services.simulator.history import Simulation, SimulationConfig
 from tests.unit import builders as b
@@ -42,6 +44,20 @@ def reports(state: bundle.State) -> list[object]:
 def assert_same(events: list[Event]) -> None:
     full = bundle.fold(events)
     small = bundle.fold(events, bundle.compact(targets(events)))
+    assert_compact_is(small, full)
+    # as a checkpoint reads it back: the id indexes packed (`projections.id_index`), then folded on
+    packed = pickle.loads(pickle.dumps(small))
+    for compact in (packed.care_costs.compact, packed.investigations.compact):
+        assert compact is not None and not compact.index.tail and len(compact.index)
+    assert_compact_is(packed, full)
+    for period in PERIODS:  # `near` resolves the placements that may cover the period: those that do
+        def covers(p: Placement, period: Period = period) -> bool:
+            return p.start <= period.end and (p.stop is None or p.stop > period.start)
+        assert [p for p in packed.care_costs.resolved(period) if covers(p)] == [
+            p for p in full.care_costs.resolved() if covers(p)]
+
+
+def assert_compact_is(small: bundle.State, full: bundle.State) -> None:
     assert reports(small) == reports(full)
     day = date(2021, 6, 30)
     a, z = small.investigations, full.investigations
