@@ -220,8 +220,13 @@ def _person_numbers(cols: Columns, rows: Ints) -> tuple[Persons, Ints]:
 
 def _others(cols: Columns, full: dict[str, dict[UUID, Fact]], retracted: set[UUID],
             rows: Ints) -> Iterator[Placement]:
-    """The placements of full facts, and of the rows given, resolved (None: not a placement)."""
-    for pid in [*cols.index.ids_of(rows), *full]:
+    """The placements of the rows given (none with full facts: `split` leaves those out), then those of
+    full facts, resolved (None: not a placement). The rows are read as rows, not found again by id."""
+    for pid, row in zip(cols.index.ids_of(rows), rows.tolist(), strict=True):
+        placement = cols.placement(pid, row, [])
+        if placement is not None:
+            yield placement
+    for pid in full:
         placement = resolved_one(cols, full, retracted, pid)
         if placement is not None:
             yield placement
