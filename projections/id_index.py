@@ -193,5 +193,8 @@ class Ids(Mapping[str, int]):
             raise ValueError("an id index's state is not (dict, int, bytes, bytes)")
         if len(rows) % 8 or (len(ids) != width * (len(rows) // 8)) or (width < 0):
             raise ValueError(f"an id index of {len(rows)} row bytes and {len(ids)} id bytes of width {width}")
+        numbers = np.frombuffer(rows, dtype="<i8")
+        if len(numbers) and (int(numbers.min()) < 0 or int(numbers.max()) >= len(numbers)):
+            raise ValueError(f"an id index's rows lie outside 0..{len(numbers) - 1}")
         self.tail, self.width, self.sorted_ids, self.sorted_rows = tail, width, ids, rows
         self._views = self._by_row = None

@@ -86,3 +86,5 @@ def test_pickling_packs_and_a_damaged_state_is_refused() -> None:
         broken.__setstate__(({}, "4", b"", b""))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="16 row bytes and 5 id bytes of width 4"):
         broken.__setstate__(({}, 4, b"abcde", bytes(16)))
+    with pytest.raises(ValueError, match=r"rows lie outside 0\.\.1"):
+        broken.__setstate__(({}, 1, b"ab", np.array([0, 2], dtype="<i8").tobytes()))
