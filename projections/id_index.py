@@ -148,8 +148,9 @@ class Ids(Mapping[str, int]):
         new = np.array(raw, dtype=f"S{width}")
         order = np.argsort(new, kind="stable")
         old_ids, old_rows = self._arrays() if base else (np.zeros(0, f"S{width}"), np.zeros(0, np.int64))
-        at = np.searchsorted(old_ids.astype(f"S{width}"), new[order])
-        merged_ids = np.insert(old_ids.astype(f"S{width}"), at, new[order])
+        old_ids, new = old_ids.astype(f"S{width}", copy=False), new[order]  # one width for both, once
+        at = np.searchsorted(old_ids, new)
+        merged_ids = np.insert(old_ids, at, new)
         merged_rows = np.insert(old_rows, at, rows[order])
         self.width, self.sorted_ids = width, merged_ids.tobytes()
         self.sorted_rows = merged_rows.astype("<i8").tobytes()
